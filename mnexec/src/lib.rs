@@ -1,0 +1,93 @@
+//! mnexec: Mininet's exec helper, flag for flag.
+//!
+//! `run` parses the whole line first (see [`getopt`]), then applies each
+//! step in the order given, then executes the command in mnexec's place.
+pub mod cli;
+pub mod getopt;
+mod steps;
+
+use getopt::Step;
+use std::ffi::OsString;
+use std::fmt;
+use std::process::ExitCode;
+use steps::Next;
+
+/// A failed step, printed as `mnexec: what: why`.
+#[derive(Debug)]
+pub struct Failure {
+    what: String,
+    why: String,
+}
+
+impl Failure {
+    fn new(what: impl Into<String>, why: impl Into<String>) -> Self {
+        Failure { what: what.into(), why: why.into() }
+    }
+
+    fn errno(what: impl Into<String>, errno: nix::errno::Errno) -> Self {
+        Failure::new(what, errno.desc())
+    }
+
+    fn io(what: impl Into<String>, err: &std::io::Error) -> Self {
+        match err.raw_os_error() {
+            Some(code) => Failure::errno(what, nix::errno::Errno::from_raw(code)),
+            None => Failure::new(what, err.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.why)
+    }
+}
+
+pub fn run(args: &[OsString]) -> ExitCode {
+    let line = match getopt::parse(args) {
+        Ok(line) => line,
+        Err(getopt::UsageError(message)) => {
+            eprintln!("mnexec: {message}");
+            return usage_error();
+        }
+    };
+    for step in &line.steps {
+        let result = match step {
+            Step::CloseFds => steps::close_fds(),
+            Step::Detach => steps::detach(),
+            Step::NewNamespaces => steps::new_namespaces(),
+            Step::PrintPid => steps::print_pid(),
+            Step::Attach(target) => steps::attach(target),
+            Step::Cgroup(group) => steps::cgroup(group),
+            Step::RtPrio(priority) => steps::rtprio(*priority),
+            Step::Version => {
+                println!("mnexec {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            Step::Help => {
+                print!("{}", cli::command().render_long_help());
+                return ExitCode::SUCCESS;
+            }
+        };
+        match result {
+            Ok(Next::Continue) => {}
+            Ok(Next::Exit(status)) => return ExitCode::from(status),
+            Err(failure) => return fail(&failure),
+        }
+    }
+    if line.command.is_empty() {
+        eprintln!("mnexec: no command given");
+        return usage_error();
+    }
+    fail(&steps::exec(&line.command))
+}
+
+fn fail(failure: &Failure) -> ExitCode {
+    eprintln!("mnexec: {failure}");
+    ExitCode::FAILURE
+}
+
+fn usage_error() -> ExitCode {
+    eprint!("{}", cli::command().render_usage());
+    eprintln!("\nTry 'mnexec --help' for more information.");
+    ExitCode::FAILURE
+}

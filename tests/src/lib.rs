@@ -1,0 +1,336 @@
+//! The test harness: find the workspace binaries, give each test a fresh
+//! lab (its own `MN_DIR`), run commands with a timeout, and clean up even
+//! when a test panics.
+//!
+//! Failed assertions print the command, its status, stdout and stderr.
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub mod man;
+
+/// How long any single command may run before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The directory holding the workspace binaries (`target/debug`): the
+/// parent of the `deps` directory this test executable lives in.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("test executable has a directory");
+    let dir = if deps.ends_with("deps") { deps.parent().unwrap_or(deps) } else { deps };
+    dir.to_path_buf()
+}
+
+/// A workspace binary; panics with a hint when it has not been built.
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (cargo test --workspace)",
+        path.display()
+    );
+    path
+}
+
+/// The repository root (for scripts/ and man/).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "these tests drive the kernel and must run as root");
+}
+
+/// Reports a skipped check so that it shows in the test run's output even
+/// though libtest captures what tests print.
+pub fn skip(test: &str, reason: &str) {
+    let line = format!("SKIPPED {test}: {reason}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+static SERIAL: AtomicU32 = AtomicU32::new(0);
+
+/// A name no other test of this run (or of a concurrent run) uses.
+pub fn unique(prefix: &str) -> String {
+    let n = SERIAL.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}{:x}{n}", std::process::id())
+}
+
+/// One test's lab: a fresh `MN_DIR`, removed with everything in it (nodes,
+/// processes, `ip netns` entries) when the lab is dropped, panics included.
+pub struct Lab {
+    pub dir: PathBuf,
+    parent: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Lab {
+    pub fn new() -> Lab {
+        require_root();
+        let parent = std::env::temp_dir().join(unique("mntest"));
+        std::fs::create_dir_all(&parent).expect("create lab parent");
+        // The last component names the lab (`ip netns` shows LAB-NODE).
+        let dir = parent.join(unique("t"));
+        Lab { dir, parent, children: Vec::new() }
+    }
+
+    /// The lab's name: the last component of its MN_DIR.
+    pub fn name(&self) -> String {
+        self.dir.file_name().expect("lab dir has a name").to_string_lossy().into_owned()
+    }
+
+    /// A command for one of the tools (or any program), run in this lab.
+    pub fn cmd(&self, program: impl AsRef<OsStr>) -> Cmd {
+        let program = program.as_ref();
+        let path = match program.to_str() {
+            Some(tool @ ("mnexec" | "mnnode" | "mnlink" | "mnrun")) => bin(tool),
+            _ => PathBuf::from(program),
+        };
+        let mut cmd = Cmd::new(path);
+        cmd.command.env("MN_DIR", &self.dir);
+        cmd.command.env("PATH", path_with_bins());
+        cmd
+    }
+
+    /// Keeps a process this test started, to kill and reap it when the lab
+    /// ends; returns its pid.
+    pub fn track(&mut self, child: Child) -> i32 {
+        let pid = child.id() as i32;
+        self.children.push(child);
+        pid
+    }
+
+    pub fn node_pid(&self, node: &str) -> i32 {
+        self.cmd("mnnode").args(["pid", node]).ok().stdout.trim().parse().expect("mnnode pid prints a number")
+    }
+}
+
+impl Default for Lab {
+    fn default() -> Self {
+        Lab::new()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let mnnode = bin_dir().join("mnnode");
+        if mnnode.exists() && self.dir.exists() {
+            let _ = Command::new(mnnode)
+                .arg("clean")
+                .env("MN_DIR", &self.dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(&self.parent);
+    }
+}
+
+fn path_with_bins() -> std::ffi::OsString {
+    let mut paths = vec![bin_dir()];
+    paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    std::env::join_paths(paths).expect("PATH joins")
+}
+
+/// A command under test, with a timeout and readable failures.
+pub struct Cmd {
+    command: Command,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+}
+
+/// What a finished command did.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub raw_stdout: Vec<u8>,
+    shown: String,
+}
+
+impl Output {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// Panics with the whole story unless `ok` holds.
+    pub fn check(&self, ok: bool, expectation: &str) {
+        assert!(
+            ok,
+            "expected {expectation}\n  command: {}\n  status: {}\n  stdout: {}\n  stderr: {}",
+            self.shown, self.status, self.stdout, self.stderr
+        );
+    }
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Cmd {
+        let mut command = Command::new(program);
+        command.env("PATH", path_with_bins());
+        Cmd { command, stdin: None, timeout: TIMEOUT }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
+        self.command.arg(arg);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Cmd {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Cmd {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The underlying command, for tests that need to manage the child.
+    pub fn command(&mut self) -> &mut Command {
+        &mut self.command
+    }
+
+    fn shown(&self) -> String {
+        let mut parts = vec![self.command.get_program().to_string_lossy().into_owned()];
+        parts.extend(self.command.get_args().map(|a| format!("{:?}", a.to_string_lossy())));
+        parts.join(" ")
+    }
+
+    pub fn spawn(mut self) -> Child {
+        self.command.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        self.command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", self.shown()))
+    }
+
+    pub fn run(self) -> Output {
+        let shown = self.shown();
+        let timeout = self.timeout;
+        let stdin = self.stdin.clone();
+        let mut child = self.spawn();
+        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&bytes);
+            });
+        }
+        finish(child, shown, timeout)
+    }
+
+    /// Runs and asserts success.
+    pub fn ok(self) -> Output {
+        let out = self.run();
+        out.check(out.status.success(), "success");
+        out
+    }
+
+    /// Runs and asserts a non-zero exit.
+    pub fn fails(self) -> Output {
+        let out = self.run();
+        out.check(!out.status.success() && out.code().is_some(), "a non-zero exit");
+        out
+    }
+
+    /// Runs and asserts the exit code.
+    pub fn code(self, code: i32) -> Output {
+        let out = self.run();
+        out.check(out.code() == Some(code), &format!("exit code {code}"));
+        out
+    }
+}
+
+/// Waits for a child with a timeout, collecting its output.
+pub fn finish(mut child: Child, shown: String, timeout: Duration) -> Output {
+    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for child") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("timed out after {timeout:?}: {shown}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let raw_stdout = out.join().unwrap_or_default();
+    let raw_stderr = err.join().unwrap_or_default();
+    Output {
+        status,
+        stdout: String::from_utf8_lossy(&raw_stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&raw_stderr).into_owned(),
+        raw_stdout,
+        shown,
+    }
+}
+
+/// Asserts that an error message is one line in the tool's format.
+pub fn assert_one_line_error(out: &Output, tool: &str) {
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    out.check(
+        lines.len() == 1 && lines[0].starts_with(&format!("{tool}: ")),
+        &format!("one line of stderr starting with `{tool}: `"),
+    );
+}
+
+/// The inode of a process's namespace of the given kind (`net`, `mnt`...).
+pub fn ns_inode(pid: i32, kind: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/{kind}")).ok().map(|m| m.ino())
+}
+
+/// Pids of every process whose namespace of `kind` has this inode.
+pub fn pids_in_ns(kind: &str, inode: u64) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| ns_inode(pid, kind) == Some(inode))
+        .collect()
+}
+
+/// Polls `done` until it holds or `limit` passes; returns whether it held.
+/// For waiting on asynchronous kernel work, never for timing assertions.
+pub fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 pub mod man;
 
+/// More output than any test needs: the rest is dropped.
+const MAX_OUTPUT: usize = 256 << 20;
+
 /// How long any single command may run before the test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -260,21 +263,37 @@ impl Cmd {
     }
 }
 
-/// Waits for a child with a timeout, collecting its output.
+/// Waits for a child with a timeout, collecting its output. Output is
+/// read until the child has exited and its pipes are closed, or for a
+/// moment more when a daemon it started keeps them open.
 pub fn finish(mut child: Child, shown: String, timeout: Duration) -> Output {
     let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
         std::thread::spawn(move || {
-            let mut buf = Vec::new();
+            let mut buf = [0u8; 65536];
             if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut buf);
+                while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                    if tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
             }
-            buf
-        })
+        });
+        rx
     };
     let out = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let err = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let mut raw_stdout = Vec::new();
+    let mut raw_stderr = Vec::new();
     let deadline = Instant::now() + timeout;
     let status = loop {
+        for (rx, buf) in [(&out, &mut raw_stdout), (&err, &mut raw_stderr)] {
+            for chunk in rx.try_iter() {
+                if buf.len() < MAX_OUTPUT {
+                    buf.extend(chunk);
+                }
+            }
+        }
         if let Some(status) = child.try_wait().expect("wait for child") {
             break status;
         }
@@ -283,10 +302,17 @@ pub fn finish(mut child: Child, shown: String, timeout: Duration) -> Output {
             let _ = child.wait();
             panic!("timed out after {timeout:?}: {shown}");
         }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(1));
     };
-    let raw_stdout = out.join().unwrap_or_default();
-    let raw_stderr = err.join().unwrap_or_default();
+    let linger = Instant::now() + Duration::from_secs(2);
+    for (rx, buf) in [(&out, &mut raw_stdout), (&err, &mut raw_stderr)] {
+        while let Some(left) = linger.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(chunk) if buf.len() < MAX_OUTPUT => buf.extend(chunk),
+                _ => break,
+            }
+        }
+    }
     Output {
         status,
         stdout: String::from_utf8_lossy(&raw_stdout).into_owned(),
@@ -333,4 +359,29 @@ pub fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// The `ip netns` entry of a node of a lab.
+pub fn netns_entry(lab: &Lab, node: &str) -> PathBuf {
+    PathBuf::from("/run/netns").join(format!("{}-{node}", lab.name()))
+}
+
+/// `ip netns` entries belonging to a lab.
+pub fn netns_entries(lab: &Lab) -> Vec<String> {
+    let prefix = format!("{}-", lab.name());
+    std::fs::read_dir("/run/netns")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether a process is alive (not gone, not a zombie).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit(')').next().map(|rest| !rest.trim_start().starts_with(['Z', 'X'])))
+        .unwrap_or(false)
 }

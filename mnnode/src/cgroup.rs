@@ -1,0 +1,124 @@
+//! CPU bandwidth limits (`--cpu`), through whichever cgroup hierarchy
+//! holds the cpu controller: v2 `cpu.max`, or v1 `cpu.cfs_quota_us`.
+use anyhow::{Result, anyhow, bail};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const ROOT: &str = "/sys/fs/cgroup";
+const PERIOD_US: u64 = 100_000;
+/// The kernel refuses quotas below 1 ms.
+const MIN_QUOTA_US: u64 = 1_000;
+
+#[derive(Debug, Clone)]
+pub enum Hierarchy {
+    V2(PathBuf),
+    V1(PathBuf),
+}
+
+pub fn detect() -> Result<Hierarchy> {
+    let root = Path::new(ROOT);
+    let is_v2 = nix::sys::statfs::statfs(root)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    if is_v2 {
+        let controllers = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+        if controllers.split_whitespace().any(|c| c == "cpu") {
+            return Ok(Hierarchy::V2(root.to_path_buf()));
+        }
+        bail!("--cpu: cgroup v2 at {ROOT} has no cpu controller");
+    }
+    let v1 = root.join("cpu");
+    if v1.join("cpu.cfs_quota_us").exists() {
+        return Ok(Hierarchy::V1(v1));
+    }
+    bail!("--cpu: no cgroup cpu controller on this machine (neither v2 cpu.max nor v1 cpu.cfs_quota_us)")
+}
+
+/// Checks a `--cpu` fraction: the share of one CPU, 0.01 or more.
+pub fn check_fraction(fraction: f64) -> Result<()> {
+    if !fraction.is_finite() || fraction <= 0.0 {
+        bail!("--cpu {fraction}: must be a positive fraction of a CPU, such as 0.5");
+    }
+    if quota_us(fraction) < MIN_QUOTA_US {
+        bail!("--cpu {fraction}: below the kernel's minimum of 0.01 CPU");
+    }
+    if fraction > 1024.0 {
+        bail!("--cpu {fraction}: more CPUs than any machine has");
+    }
+    Ok(())
+}
+
+fn quota_us(fraction: f64) -> u64 {
+    (fraction * PERIOD_US as f64).round() as u64
+}
+
+impl Hierarchy {
+    fn dir(&self, group: &str) -> PathBuf {
+        match self {
+            Hierarchy::V2(root) | Hierarchy::V1(root) => root.join(group),
+        }
+    }
+
+    /// Whether a group of this name already exists.
+    pub fn exists(&self, group: &str) -> bool {
+        self.dir(group).exists()
+    }
+
+    /// Creates `group` limited to `fraction` of a CPU; returns its directory.
+    pub fn create(&self, group: &str, fraction: f64) -> Result<PathBuf> {
+        let dir = self.dir(group);
+        std::fs::create_dir(&dir).map_err(|e| anyhow!("{}: {}", dir.display(), crate::os_error(&e)))?;
+        let quota = quota_us(fraction);
+        let written = match self {
+            Hierarchy::V2(_) => write(&dir.join("cpu.max"), &format!("{quota} {PERIOD_US}")),
+            Hierarchy::V1(_) => write(&dir.join("cpu.cfs_period_us"), &PERIOD_US.to_string())
+                .and_then(|()| write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())),
+        };
+        if let Err(e) = written {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(e);
+        }
+        Ok(dir)
+    }
+}
+
+fn write(path: &Path, value: &str) -> Result<()> {
+    std::fs::write(path, value).map_err(|e| anyhow!("{}: {}", path.display(), crate::os_error(&e)))
+}
+
+/// Removes a group once its last task has gone (which takes a moment after
+/// SIGKILL); gone already is fine.
+pub fn remove(dir: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if Instant::now() < deadline && e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => bail!("{}: {}", dir.display(), crate::os_error(&e)),
+        }
+    }
+}
+
+/// The cgroup directories of every hierarchy this machine might use, for
+/// sweeping groups left by a crash.
+pub fn roots() -> Vec<PathBuf> {
+    vec![PathBuf::from(ROOT), Path::new(ROOT).join("cpu")]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractions() {
+        assert!(check_fraction(0.5).is_ok());
+        assert!(check_fraction(2.0).is_ok());
+        assert!(check_fraction(0.01).is_ok());
+        for bad in [0.0, -1.0, 0.001, f64::NAN, f64::INFINITY, 5000.0] {
+            assert!(check_fraction(bad).is_err(), "{bad}");
+        }
+        assert_eq!(quota_us(0.5), 50_000);
+    }
+}

@@ -1,0 +1,108 @@
+//! The command line of mnnode.
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+/// Nodes as persistent shells in network namespaces.
+///
+/// Each node is a long-lived bash, started through `mnexec -cdn`, that
+/// reads commands from a FIFO in $MN_DIR/NAME/ (use mnrun to talk to it).
+/// There is no daemon: a node lives on by itself until `del` or `clean`.
+#[derive(Parser, Debug)]
+#[command(name = "mnnode", version, after_long_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create nodes, all at once, and return when every one is ready.
+    ///
+    /// A host gets its own network and mount namespaces with a private /sys
+    /// and lo up; a switch also holds a Linux bridge named after it (STP off
+    /// unless --stp), which mnlink enslaves its ports to; a router is a host
+    /// with IPv4 and IPv6 forwarding on. Each namespaced node is known to
+    /// `ip netns` as LAB-NAME, LAB being the last component of MN_DIR. If
+    /// any node cannot be made, none of the call is.
+    Add(AddArgs),
+    /// End nodes: every process in their namespaces, their links, their
+    /// `ip netns` entries and directories.
+    Del {
+        /// The nodes to remove.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// List the nodes of this lab: NAME KIND PID STATE.
+    List {
+        /// Print a JSON array of objects instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a node's shell pid (for `mnexec -a $(mnnode pid h1) ...`).
+    Pid {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Print a node's first IPv4 address; exit 1 when it has none.
+    Ip {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Remove every node of this lab, running or dead, and whatever a
+    /// crashed run left: directories, `ip netns` entries, cgroups.
+    Clean {
+        /// Say what was removed.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct AddArgs {
+    /// What the nodes are.
+    #[arg(long, value_enum, default_value_t = KindArg::Host)]
+    pub kind: KindArg,
+    /// Run in the root namespaces instead of new ones.
+    #[arg(long)]
+    pub root: bool,
+    /// Limit each node to this fraction of one CPU (cgroup CPU bandwidth).
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
+    pub cpu: Option<f64>,
+    /// Turn on spanning tree on switches' bridges.
+    #[arg(long)]
+    pub stp: bool,
+    /// The node names: a letter, then letters, digits or _; at most 32 bytes.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KindArg {
+    Host,
+    Switch,
+    Router,
+}
+
+const AFTER_HELP: &str = "\
+Environment:
+  MN_DIR   the lab's directory (default /run/mn); labs with different
+           MN_DIRs never see each other. It must be owned by the caller
+           and closed to others (0700 when mnnode creates it).
+
+Files:
+  $MN_DIR/NAME/node   the node's record (pid, kind, namespace)
+  $MN_DIR/NAME/fifo   the shell's command FIFO (0600)
+  $MN_DIR/NAME/log    the shell's own output, and background jobs'
+
+Exit status:
+  0 on success; 1 on any error, printed as `mnnode: what: why`;
+  2 for a command line that does not parse.
+
+Examples:
+  mnnode add h1 h2 && mnnode add --kind switch s1
+  mnnode list
+  ip netns exec mn-h1 ip addr
+  mnnode del h1; mnnode clean";
+
+pub fn command() -> clap::Command {
+    Cli::command()
+}

@@ -1,0 +1,168 @@
+//! Netlink sockets bound to node namespaces, and the link facts the tools
+//! read back from the kernel.
+//!
+//! A netlink socket belongs to the namespace it was created in. To talk to
+//! a node we enter its namespace, open the socket and return at once,
+//! before any `.await`, on a current-thread runtime.
+use anyhow::{Context, Result, anyhow};
+use futures::TryStreamExt;
+use nix::sched::{CloneFlags, setns};
+use rtnetlink::Handle;
+use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+/// The single-threaded runtime the tools run netlink on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().context("start tokio")
+}
+
+/// Runs `f` inside the network namespace `ns`, then returns to ours.
+pub fn in_netns<T>(ns: BorrowedFd, f: impl FnOnce() -> T) -> Result<T> {
+    let home = File::open("/proc/thread-self/ns/net").context("open our own network namespace")?;
+    setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| anyhow!("enter network namespace: {}", e.desc()))?;
+    let value = f();
+    if let Err(e) = setns(home.as_fd(), CloneFlags::CLONE_NEWNET) {
+        // Carrying on in the wrong namespace would act on the wrong links.
+        eprintln!("mn: cannot return to our own network namespace: {}", e.desc());
+        std::process::exit(1);
+    }
+    Ok(value)
+}
+
+/// A netlink connection bound to one network namespace.
+pub struct Conn {
+    pub handle: Handle,
+    /// The namespace's cookie: unique for the life of the system.
+    pub cookie: u64,
+}
+
+/// Connects to the namespace of the current thread. Must be called inside
+/// the runtime (the socket registers with its reactor).
+pub fn connect_here() -> Result<Conn> {
+    let (mut connection, handle, _) = rtnetlink::new_connection().context("open a netlink socket")?;
+    let cookie = netns_cookie(connection.socket_mut().as_raw_fd())?;
+    tokio::spawn(connection);
+    Ok(Conn { handle, cookie })
+}
+
+/// Connects to the network namespace in `ns` (e.g. /proc/PID/ns/net).
+pub fn connect_in(ns: BorrowedFd) -> Result<Conn> {
+    in_netns(ns, connect_here)?
+}
+
+fn netns_cookie(fd: i32) -> Result<u64> {
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: a plain getsockopt into a u64 of the advertised size.
+    let rc = unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_NETNS_COOKIE, (&raw mut cookie).cast(), &mut len)
+    };
+    if rc != 0 {
+        return Err(anyhow!("read the namespace cookie: {}", std::io::Error::last_os_error()));
+    }
+    Ok(cookie)
+}
+
+/// The errno a netlink request failed with, if it was the kernel's answer.
+pub fn errno(err: &rtnetlink::Error) -> Option<nix::errno::Errno> {
+    match err {
+        rtnetlink::Error::NetlinkError(msg) => msg.code.map(|c| nix::errno::Errno::from_raw(-c.get())),
+        _ => None,
+    }
+}
+
+/// A netlink error in words (the errno's description when there is one).
+pub fn describe(err: &rtnetlink::Error) -> String {
+    match errno(err) {
+        Some(e) => e.desc().to_string(),
+        None => err.to_string(),
+    }
+}
+
+pub async fn set_up(handle: &Handle, index: u32) -> Result<(), rtnetlink::Error> {
+    handle.link().set(rtnetlink::LinkUnspec::new_with_index(index).up().build()).execute().await
+}
+
+/// Every link in the namespace.
+pub async fn links(handle: &Handle) -> Result<Vec<LinkMessage>, rtnetlink::Error> {
+    handle.link().get().execute().try_collect().await
+}
+
+/// The link with this name, or `None`.
+pub async fn link_by_name(handle: &Handle, name: &str) -> Result<Option<LinkMessage>, rtnetlink::Error> {
+    match handle.link().get().match_name(name.to_string()).execute().try_next().await {
+        Ok(link) => Ok(link),
+        Err(e) if errno(&e) == Some(nix::errno::Errno::ENODEV) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The first IPv4 address outside loopback, in interface order.
+pub async fn first_ipv4(handle: &Handle) -> Result<Option<Ipv4Addr>, rtnetlink::Error> {
+    let addrs: Vec<_> = handle.address().get().execute().try_collect().await?;
+    let mut found: Vec<(u32, Ipv4Addr)> = addrs
+        .iter()
+        .flat_map(|msg| {
+            msg.attributes.iter().filter_map(move |attr| match attr {
+                AddressAttribute::Local(IpAddr::V4(ip)) if !ip.is_loopback() => Some((msg.header.index, *ip)),
+                _ => None,
+            })
+        })
+        .collect();
+    found.sort_by_key(|&(index, _)| index);
+    Ok(found.first().map(|&(_, ip)| ip))
+}
+
+pub fn link_name(link: &LinkMessage) -> Option<&str> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(name) => Some(name.as_str()),
+        _ => None,
+    })
+}
+
+pub fn link_alias(link: &LinkMessage) -> Option<&str> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfAlias(alias) => Some(alias.as_str()),
+        _ => None,
+    })
+}
+
+pub fn link_kind(link: &LinkMessage) -> Option<&InfoKind> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|i| match i {
+            LinkInfo::Kind(kind) => Some(kind),
+            _ => None,
+        }),
+        _ => None,
+    })
+}
+
+pub fn link_is_up(link: &LinkMessage) -> bool {
+    link.header.flags.contains(LinkFlags::Up)
+}
+
+/// The ifindex of the device this one is enslaved to.
+pub fn link_controller(link: &LinkMessage) -> Option<u32> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Controller(index) => Some(*index),
+        _ => None,
+    })
+}
+
+/// The peer's ifindex (for a veth, in the peer's namespace).
+pub fn link_peer_index(link: &LinkMessage) -> Option<u32> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Link(index) => Some(*index),
+        _ => None,
+    })
+}
+
+pub fn link_mtu(link: &LinkMessage) -> Option<u32> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Mtu(mtu) => Some(*mtu),
+        _ => None,
+    })
+}

@@ -1,0 +1,87 @@
+//! The few facts about processes the tools need, read from /proc.
+use std::os::unix::fs::MetadataExt;
+
+/// Fields of /proc/PID/stat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub pid: i32,
+    pub state: u8,
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub session: i32,
+    /// Start time in clock ticks since boot: with the pid, it identifies a
+    /// process across pid reuse.
+    pub start: u64,
+}
+
+impl Stat {
+    /// Exited (a zombie or being reaped): no longer running.
+    pub fn is_dead(&self) -> bool {
+        matches!(self.state, b'Z' | b'X' | b'x')
+    }
+}
+
+pub fn stat(pid: i32) -> Option<Stat> {
+    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+fn parse_stat(text: &[u8]) -> Option<Stat> {
+    // The command name may hold spaces and parentheses: fields resume after
+    // the last ')'.
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let pid = std::str::from_utf8(&text[..text.iter().position(|&b| b == b' ')?]).ok()?.parse().ok()?;
+    let rest = std::str::from_utf8(text.get(close + 2..)?).ok()?;
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // rest[0] is field 3 (state); starttime is field 22.
+    Some(Stat {
+        pid,
+        state: *fields.first()?.as_bytes().first()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// Every pid in /proc, in no particular order.
+pub fn pids() -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
+}
+
+/// The inode of a process's namespace of a kind (`net`, `mnt`, ...).
+pub fn ns_inode(pid: i32, kind: &str) -> Option<u64> {
+    std::fs::metadata(format!("/proc/{pid}/ns/{kind}")).ok().map(|m| m.ino())
+}
+
+/// The current time in the unit of [`Stat::start`]; a process that starts
+/// after this call has a start time at least this large.
+pub fn now_ticks() -> u64 {
+    let ns = match nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME) {
+        Ok(now) => now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64,
+        Err(_) => return 0,
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100).max(1);
+    ns / (1_000_000_000 / hz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_with_spaces_and_parens() {
+        let line = b"42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 12345 1000 10\n";
+        let s = parse_stat(line).expect("parses");
+        assert_eq!((s.pid, s.state, s.ppid, s.pgrp, s.session, s.start), (42, b'S', 1, 42, 42, 12345));
+    }
+
+    #[test]
+    fn reads_our_own_process() {
+        let me = stat(std::process::id() as i32).expect("own stat");
+        assert!(!me.is_dead());
+        assert!(me.start <= now_ticks());
+    }
+}

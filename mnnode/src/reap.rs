@@ -1,0 +1,241 @@
+//! Ending nodes: every process of a node, its links' far ends, its files.
+//!
+//! A namespaced node owns every process in its network namespace, daemons
+//! that called setsid and visitors that joined with `mnexec -a` included.
+//! A `--root` node owns its shell and the shell's descendants.
+use crate::lab::Lab;
+use crate::netlink;
+use crate::node::Node;
+use crate::tag::Tag;
+use crate::{cgroup, netns_dir, procfs};
+use anyhow::{Result, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+/// How long processes may keep appearing (a fork bomb) before we give up.
+const KILL_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Sends SIGKILL to every process of these nodes until none is left.
+pub fn end_processes(nodes: &[Node]) -> Result<()> {
+    let me = std::process::id() as i32;
+    let own_ns = procfs::ns_inode(me, "net");
+    // inode -> Some(cookie) while it still has to be proved ours.
+    let mut namespaces: HashMap<u64, Option<u64>> = HashMap::new();
+    let mut roots: Vec<i32> = Vec::new();
+    for node in nodes {
+        let alive = node.is_running();
+        if node.root {
+            if alive {
+                roots.push(node.pid);
+            }
+        } else if alive {
+            if let Some(inode) = procfs::ns_inode(node.pid, "net") {
+                namespaces.insert(inode, None);
+            }
+        } else if let (Some(inode), Some(cookie)) = (node.netns, node.cookie) {
+            namespaces.entry(inode).or_insert(Some(cookie));
+        }
+    }
+    if let Some(own) = own_ns {
+        namespaces.remove(&own);
+    }
+    let deadline = Instant::now() + KILL_DEADLINE;
+    let mut pause = Duration::from_micros(500);
+    loop {
+        let victims = find_victims(me, &mut namespaces, &roots);
+        if victims.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{} processes are still being started in the nodes; gave up killing them", victims.len());
+        }
+        for pid in victims {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+fn find_victims(me: i32, namespaces: &mut HashMap<u64, Option<u64>>, roots: &[i32]) -> Vec<i32> {
+    let pids = procfs::pids();
+    let mut victims = Vec::new();
+    if !namespaces.is_empty() {
+        let mut unproven: HashMap<u64, Vec<i32>> = HashMap::new();
+        for &pid in &pids {
+            if pid == me {
+                continue;
+            }
+            let Some(inode) = procfs::ns_inode(pid, "net") else { continue };
+            match namespaces.get(&inode) {
+                Some(None) => victims.push(pid),
+                Some(Some(_)) => unproven.entry(inode).or_default().push(pid),
+                None => {}
+            }
+        }
+        // A dead node's namespace is known by inode, and inodes are reused:
+        // only its cookie proves that these processes are the node's.
+        for (inode, pids) in unproven {
+            let want = namespaces.get(&inode).copied().flatten();
+            if want.is_some() && cookie_of(pids[0]) == want {
+                namespaces.insert(inode, None);
+                victims.extend(pids);
+            } else {
+                namespaces.remove(&inode);
+            }
+        }
+    }
+    if !roots.is_empty() {
+        victims.extend(descendants(&pids, roots).into_iter().filter(|&p| p != me));
+    }
+    victims
+}
+
+fn cookie_of(pid: i32) -> Option<u64> {
+    let ns = File::open(format!("/proc/{pid}/ns/net")).ok()?;
+    netlink::in_netns(ns.as_fd(), || {
+        // SAFETY: a plain socket(2); closed below.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return None;
+        }
+        let mut cookie: u64 = 0;
+        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+        // SAFETY: getsockopt into a u64 of the advertised size.
+        let rc = unsafe {
+            libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_NETNS_COOKIE, (&raw mut cookie).cast(), &mut len)
+        };
+        // SAFETY: closing the socket made above.
+        unsafe { libc::close(fd) };
+        (rc == 0).then_some(cookie)
+    })
+    .ok()
+    .flatten()
+}
+
+/// The live processes in the trees under `roots`, roots included.
+fn descendants(pids: &[i32], roots: &[i32]) -> Vec<i32> {
+    let stats: Vec<procfs::Stat> = pids.iter().filter_map(|&p| procfs::stat(p)).collect();
+    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    for s in &stats {
+        children.entry(s.ppid).or_default().push(s.pid);
+    }
+    let alive: HashSet<i32> = stats.iter().filter(|s| !s.is_dead()).map(|s| s.pid).collect();
+    let mut out = Vec::new();
+    let mut todo: Vec<i32> = roots.to_vec();
+    let mut seen = HashSet::new();
+    while let Some(pid) = todo.pop() {
+        if !seen.insert(pid) {
+            continue;
+        }
+        if alive.contains(&pid) {
+            out.push(pid);
+        }
+        todo.extend(children.get(&pid).into_iter().flatten());
+    }
+    out
+}
+
+/// Ends nodes and removes every trace of them: processes, the far ends of
+/// their links (waited for, so a name can be reused at once), `ip netns`
+/// entries, cgroups and directories. Keeps going after an error and
+/// reports them all.
+pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
+    let mut errors = Vec::new();
+    let rt = netlink::runtime()?;
+    // Links from the root namespace do not die with any namespace: delete
+    // them; note where the far ends of the others are.
+    let peers = rt.block_on(root_links_and_peers(lab, nodes, wait_for_peers));
+    if let Err(e) = end_processes(nodes) {
+        errors.push(e.to_string());
+    }
+    if wait_for_peers {
+        rt.block_on(wait_gone(lab, &peers));
+    }
+    for node in nodes {
+        if !node.root {
+            let entry = netns_dir().join(lab.netns_name(&node.name));
+            if entry.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+                if let Err(e) = std::fs::remove_file(&entry) {
+                    errors.push(format!("{}: {}", entry.display(), crate::os_error(&e)));
+                }
+            }
+        }
+        if let Some(group) = &node.cgroup {
+            if let Err(e) = cgroup::remove(group) {
+                errors.push(e.to_string());
+            }
+        }
+        if let Err(e) = lab.remove_node_dir(&node.name) {
+            errors.push(e.to_string());
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("; "));
+    }
+    Ok(())
+}
+
+/// Deletes the root-namespace ends of `--root` nodes; returns, when asked,
+/// the far ends (node, interface) of the namespaced nodes' links.
+async fn root_links_and_peers(lab: &Lab, nodes: &[Node], want_peers: bool) -> Vec<(String, String)> {
+    let going: HashSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    let roots: Vec<&str> = nodes.iter().filter(|n| n.root).map(|n| n.name.as_str()).collect();
+    let mut peers = Vec::new();
+    if !roots.is_empty() {
+        if let Ok(conn) = netlink::connect_here() {
+            for link in netlink::links(&conn.handle).await.unwrap_or_default() {
+                let tag = netlink::link_alias(&link).and_then(Tag::parse);
+                if tag.is_some_and(|t| roots.iter().any(|&n| t.is_of(&lab.name, n))) {
+                    let _ = conn.handle.link().del(link.header.index).execute().await;
+                }
+            }
+        }
+    }
+    if !want_peers {
+        return peers;
+    }
+    for node in nodes.iter().filter(|n| !n.root && n.is_running()) {
+        let Ok(ns) = File::open(node.netns_path()) else { continue };
+        let Ok(conn) = netlink::connect_in(ns.as_fd()) else { continue };
+        for link in netlink::links(&conn.handle).await.unwrap_or_default() {
+            if let Some(tag) = netlink::link_alias(&link).and_then(Tag::parse) {
+                if !going.contains(tag.peer_node.as_str()) {
+                    peers.push((tag.peer_node, tag.peer_if));
+                }
+            }
+        }
+    }
+    peers
+}
+
+/// Waits (briefly) until the kernel has removed these interfaces, which it
+/// does when their peers' namespaces are torn down.
+async fn wait_gone(lab: &Lab, peers: &[(String, String)]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for (node, ifname) in peers {
+        let Ok(node) = lab.node(node) else { continue };
+        if !node.is_running() {
+            continue;
+        }
+        let conn = if node.root {
+            netlink::connect_here()
+        } else {
+            match File::open(node.netns_path()) {
+                Ok(ns) => netlink::connect_in(ns.as_fd()),
+                Err(_) => continue,
+            }
+        };
+        let Ok(conn) = conn else { continue };
+        while Instant::now() < deadline {
+            match netlink::link_by_name(&conn.handle, ifname).await {
+                Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(1)).await,
+                _ => break,
+            }
+        }
+    }
+}

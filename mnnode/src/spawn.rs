@@ -1,0 +1,450 @@
+//! `mnnode add`: many node shells started concurrently, each through
+//! `mnexec -cdn`, ready when its shell says so; all of a call or nothing.
+use crate::cgroup;
+use crate::lab::{FIFO, LOG, Lab, NodeDir};
+use crate::netlink;
+use crate::node::{Kind, Node};
+use crate::shell;
+use crate::{name, netns_dir, procfs, reap};
+use anyhow::{Context, Result, anyhow, bail};
+use futures::{StreamExt, TryStreamExt};
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::stat::Mode;
+use rtnetlink::LinkBridge;
+use rtnetlink::packet_route::link::{BridgeStpState, InfoBridge};
+use std::collections::HashSet;
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Shells starting at once; more only queue up on the kernel's locks.
+const WINDOW: usize = 64;
+/// Netlink set-ups in flight at once.
+const CONFIGURE_WINDOW: usize = 64;
+/// How long a shell may take to become ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct AddOptions {
+    pub kind: Kind,
+    pub root: bool,
+    pub cpu: Option<f64>,
+    pub stp: bool,
+}
+
+/// A node of this call, from claim to ready.
+struct Starting {
+    node: Node,
+    dir: NodeDir,
+    child: Option<Child>,
+    ready: Option<OwnedFd>,
+    said: Vec<u8>,
+    since: Instant,
+}
+
+pub fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> {
+    let hierarchy = check(lab, names, opts)?;
+    let mnexec = mnexec_path()?;
+    let signals = block_signals()?;
+    let mut nodes: Vec<Starting> = Vec::with_capacity(names.len());
+    let result = start_all(lab, names, opts, hierarchy.as_ref(), &mnexec, &signals, &mut nodes)
+        .and_then(|()| configure_all(opts, &mut nodes, &signals))
+        .and_then(|()| register_all(lab, &mut nodes));
+    if let Err(err) = result {
+        rollback(lab, &mut nodes);
+        restore_signals(&signals);
+        return Err(err);
+    }
+    restore_signals(&signals);
+    Ok(())
+}
+
+/// Everything that can be checked before anything is made.
+fn check(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<Option<cgroup::Hierarchy>> {
+    validate(names, opts)?;
+    let existing: HashSet<String> = lab.node_names()?.into_iter().collect();
+    for name in names {
+        if existing.contains(name) || lab.dir.join(name).symlink_metadata().is_ok() {
+            bail!("{name}: a node of that name exists in {}", lab.dir.display());
+        }
+        if !opts.root {
+            let entry = netns_dir().join(lab.netns_name(name));
+            // A dangling entry is a crashed run's: ours to replace.
+            if entry.symlink_metadata().is_ok() && entry.metadata().is_ok() {
+                bail!("{}: the ip netns name is taken (by another lab of the same name?)", entry.display());
+            }
+        }
+    }
+    if opts.cpu.is_none() {
+        return Ok(None);
+    }
+    let hierarchy = cgroup::detect()?;
+    for name in names {
+        let group = cgroup_name(lab, name);
+        if hierarchy.exists(&group) {
+            bail!("cgroup {group} exists already (by another lab of the same name?)");
+        }
+    }
+    Ok(Some(hierarchy))
+}
+
+/// The checks that need no lab, made before MN_DIR is created.
+pub fn validate(names: &[String], opts: &AddOptions) -> Result<()> {
+    if names.is_empty() {
+        bail!("no node names given");
+    }
+    let mut seen = HashSet::new();
+    for name in names {
+        name::check(name)?;
+        if !seen.insert(name.as_str()) {
+            bail!("{name}: named twice in this call");
+        }
+    }
+    if opts.kind == Kind::Switch {
+        if let Some(long) = names.iter().find(|n| n.len() > 15) {
+            bail!("{long}: a switch's bridge is named after it, and interface names are at most 15 bytes");
+        }
+    }
+    if let Some(cpu) = opts.cpu {
+        cgroup::check_fraction(cpu)?;
+    }
+    Ok(())
+}
+
+pub fn cgroup_name(lab: &Lab, node: &str) -> String {
+    format!("mn-{}", lab.netns_name(node))
+}
+
+/// mnexec from beside our own executable, else from PATH.
+fn mnexec_path() -> Result<PathBuf> {
+    let beside = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("mnexec")));
+    if let Some(path) = beside.filter(|p| p.exists()) {
+        return Ok(path);
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join("mnexec"))
+        .find(|p| p.exists())
+        .ok_or_else(|| anyhow!("mnexec not found beside mnnode or in PATH"))
+}
+
+/// Holds off Ctrl-C while nodes are half-made; a signal that arrives is
+/// noticed at the next checkpoint and undoes the whole call.
+fn block_signals() -> Result<SigSet> {
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(sig);
+    }
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).context("block signals")?;
+    Ok(set)
+}
+
+fn restore_signals(set: &SigSet) {
+    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(set), None);
+}
+
+fn checkpoint(set: &SigSet) -> Result<()> {
+    let mut pending = SigSet::empty();
+    // SAFETY: sigpending fills the set we own.
+    if unsafe { libc::sigpending((&raw mut pending).cast()) } == 0 && set.iter().any(|s| pending.contains(s))
+    {
+        bail!("interrupted; nothing was added");
+    }
+    Ok(())
+}
+
+fn start_all(
+    lab: &Lab,
+    names: &[String],
+    opts: &AddOptions,
+    hierarchy: Option<&cgroup::Hierarchy>,
+    mnexec: &PathBuf,
+    signals: &SigSet,
+    nodes: &mut Vec<Starting>,
+) -> Result<()> {
+    let mut next = names.iter();
+    let mut waiting: Vec<usize> = Vec::new();
+    loop {
+        checkpoint(signals)?;
+        while waiting.len() < WINDOW {
+            let Some(name) = next.next() else { break };
+            let starting = start(lab, name, opts, hierarchy, mnexec)?;
+            nodes.push(starting);
+            waiting.push(nodes.len() - 1);
+        }
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        wait_some(nodes, &mut waiting)?;
+    }
+}
+
+fn start(
+    lab: &Lab,
+    name: &str,
+    opts: &AddOptions,
+    hierarchy: Option<&cgroup::Hierarchy>,
+    mnexec: &PathBuf,
+) -> Result<Starting> {
+    let dir = lab.claim(name)?;
+    let mut node = Node {
+        name: name.to_string(),
+        kind: opts.kind,
+        root: opts.root,
+        pid: 0,
+        start: 0,
+        netns: None,
+        cookie: None,
+        cpu: opts.cpu,
+        cgroup: None,
+    };
+    // From here on the directory is ours to remove on failure.
+    let mut starting = Starting {
+        node: node.clone(),
+        dir,
+        child: None,
+        ready: None,
+        said: Vec::new(),
+        since: Instant::now(),
+    };
+    let made = (|| -> Result<()> {
+        nix::unistd::mkfifoat(starting.dir.fd(), FIFO, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(|e| anyhow!("{}: {}", starting.dir.path.join(FIFO).display(), e.desc()))?;
+        let fifo = starting.dir.open(FIFO, OFlag::O_RDWR, Mode::empty())?;
+        let log = starting.dir.open(
+            LOG,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND,
+            Mode::S_IRUSR | Mode::S_IWUSR,
+        )?;
+        let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
+        let mut cmd = Command::new(mnexec);
+        // -g first: after -n, /sys is a fresh sysfs without the cgroup tree.
+        if let (Some(h), Some(cpu)) = (hierarchy, opts.cpu) {
+            let group = cgroup_name(lab, name);
+            node.cgroup = Some(h.create(&group, cpu)?);
+            starting.node.cgroup = node.cgroup.clone();
+            cmd.args(["-g", &group]);
+        }
+        cmd.arg(if opts.root { "-cd" } else { "-cdn" });
+        cmd.args(shell::SHELL)
+            .envs(shell::environment(name, &starting.dir.path.join(FIFO), &starting.dir.path.join(LOG)))
+            .env_remove("TMOUT")
+            .stdin(Stdio::from(fifo))
+            .stdout(Stdio::from(ready_w))
+            .stderr(Stdio::from(log));
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe { cmd.pre_exec(default_signals) };
+        let child =
+            cmd.spawn().map_err(|e| anyhow!("start {}: {}", mnexec.display(), crate::os_error(&e)))?;
+        node.pid = child.id() as i32;
+        starting.child = Some(child);
+        node.start = procfs::stat(node.pid)
+            .map(|s| s.start)
+            .ok_or_else(|| anyhow!("{name}: the shell vanished at once"))?;
+        starting.node = node.clone();
+        starting.dir.write_record(&node)?;
+        nix::fcntl::fcntl(&ready_r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).context("fcntl")?;
+        starting.ready = Some(ready_r);
+        starting.since = Instant::now();
+        Ok(())
+    })();
+    match made {
+        Ok(()) => Ok(starting),
+        Err(e) => {
+            rollback(lab, &mut [starting]);
+            Err(e.context(name.to_string()))
+        }
+    }
+}
+
+/// In the child, before exec: a node shell must start with default signal
+/// dispositions and nothing blocked, whatever its caller ignored (a
+/// background job of a script ignores SIGINT, which would make the node
+/// deaf to interrupts).
+fn default_signals() -> std::io::Result<()> {
+    for sig in [
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGPIPE,
+        libc::SIGCHLD,
+        libc::SIGTSTP,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+    ] {
+        // SAFETY: signal() and sigprocmask() are async-signal-safe.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    let empty = SigSet::empty();
+    // SAFETY: as above.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, empty.as_ref(), std::ptr::null_mut()) };
+    Ok(())
+}
+
+/// Waits until at least one starting shell is ready (or failed).
+fn wait_some(nodes: &mut [Starting], waiting: &mut Vec<usize>) -> Result<()> {
+    let oldest = waiting.iter().map(|&i| nodes[i].since).min().unwrap_or_else(Instant::now);
+    let left = READY_TIMEOUT.saturating_sub(oldest.elapsed());
+    if left.is_zero() {
+        let i = waiting.iter().copied().find(|&i| nodes[i].since == oldest).unwrap_or(waiting[0]);
+        bail!("{}: the shell did not become ready within {}s", nodes[i].node.name, READY_TIMEOUT.as_secs());
+    }
+    let mut fds: Vec<PollFd> = waiting
+        .iter()
+        .filter_map(|&i| nodes[i].ready.as_ref().map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN)))
+        .collect();
+    let timeout = PollTimeout::try_from(left.min(Duration::from_millis(500))).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, timeout) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+        Err(e) => bail!("poll: {}", e.desc()),
+    }
+    drop(fds);
+    let mut still = Vec::with_capacity(waiting.len());
+    for &i in waiting.iter() {
+        if !drain(&mut nodes[i])? {
+            still.push(i);
+        }
+    }
+    *waiting = still;
+    Ok(())
+}
+
+/// Reads what the shell said; true once it is done (ready, or an error).
+fn drain(s: &mut Starting) -> Result<bool> {
+    let Some(fd) = s.ready.as_ref() else { return Ok(true) };
+    let mut buf = [0u8; 4096];
+    loop {
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => s.said.extend_from_slice(&buf[..n]),
+            Err(nix::errno::Errno::EAGAIN) => return Ok(false),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => bail!("{}: read from the shell: {}", s.node.name, e.desc()),
+        }
+    }
+    s.ready = None;
+    if s.said.ends_with(shell::READY) {
+        // What bash says about job control on start-up is noise.
+        if let Ok(log) = s.dir.open(LOG, OFlag::O_WRONLY, Mode::empty()) {
+            let _ = nix::unistd::ftruncate(&log, 0);
+        }
+        return Ok(true);
+    }
+    // mnexec or bash said why it could not start, in the log.
+    let log = std::fs::read_to_string(s.dir.path.join(LOG)).unwrap_or_default();
+    let why = log.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("the shell exited at once");
+    bail!("{}: {why}", s.node.name)
+}
+
+/// Loopback up, the switch's bridge, a router's forwarding, and the
+/// namespace's identity, over one netlink socket per node.
+fn configure_all(opts: &AddOptions, nodes: &mut [Starting], signals: &SigSet) -> Result<()> {
+    checkpoint(signals)?;
+    let rt = netlink::runtime()?;
+    let results: Vec<(usize, Option<(u64, u64)>)> = rt.block_on(async {
+        futures::stream::iter(nodes.iter().enumerate())
+            .map(|(i, s)| async move { configure(&s.node, opts).await.map(|id| (i, id)) })
+            .buffer_unordered(CONFIGURE_WINDOW)
+            .try_collect()
+            .await
+    })?;
+    for (i, id) in results {
+        if let Some((inode, cookie)) = id {
+            nodes[i].node.netns = Some(inode);
+            nodes[i].node.cookie = Some(cookie);
+        }
+    }
+    checkpoint(signals)
+}
+
+async fn configure(node: &Node, opts: &AddOptions) -> Result<Option<(u64, u64)>> {
+    let router = opts.kind == Kind::Router;
+    let (conn, id) = if opts.root {
+        if router {
+            enable_forwarding()?;
+        }
+        (netlink::connect_here()?, None)
+    } else {
+        let ns =
+            File::open(node.netns_path()).with_context(|| format!("{}: open its namespace", node.name))?;
+        let inode =
+            procfs::ns_inode(node.pid, "net").ok_or_else(|| anyhow!("{}: the shell vanished", node.name))?;
+        let conn = netlink::in_netns(ns.as_fd(), || -> Result<netlink::Conn> {
+            if router {
+                enable_forwarding()?;
+            }
+            netlink::connect_here()
+        })??;
+        netlink::set_up(&conn.handle, 1)
+            .await
+            .map_err(|e| anyhow!("{}: bring lo up: {}", node.name, netlink::describe(&e)))?;
+        let cookie = conn.cookie;
+        (conn, Some((inode, cookie)))
+    };
+    if let Some(bridge) = node.bridge() {
+        let stp = if opts.stp { BridgeStpState::KernelStp } else { BridgeStpState::Disabled };
+        let msg = LinkBridge::new(bridge).append_info_data(InfoBridge::StpState(stp)).build();
+        conn.handle
+            .link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| anyhow!("{}: create bridge {bridge}: {}", node.name, netlink::describe(&e)))?;
+    }
+    Ok(id)
+}
+
+/// IPv4 and IPv6 forwarding in the current network namespace.
+fn enable_forwarding() -> Result<()> {
+    for knob in ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"] {
+        std::fs::write(knob, "1").map_err(|e| anyhow!("{knob}: {}", crate::os_error(&e)))?;
+    }
+    Ok(())
+}
+
+/// The final records, and the `ip netns` entries.
+fn register_all(lab: &Lab, nodes: &mut [Starting]) -> Result<()> {
+    let netns = netns_dir();
+    if nodes.iter().any(|s| !s.node.root) {
+        std::fs::create_dir_all(&netns)
+            .map_err(|e| anyhow!("{}: {}", netns.display(), crate::os_error(&e)))?;
+    }
+    for s in nodes.iter() {
+        s.dir.write_record(&s.node)?;
+        if s.node.root {
+            continue;
+        }
+        let entry = netns.join(lab.netns_name(&s.node.name));
+        let _ = std::fs::remove_file(&entry);
+        std::os::unix::fs::symlink(s.node.netns_path(), &entry)
+            .map_err(|e| anyhow!("{}: {}", entry.display(), crate::os_error(&e)))?;
+    }
+    Ok(())
+}
+
+/// Undoes every node of this call.
+fn rollback(lab: &Lab, nodes: &mut [Starting]) {
+    let made: Vec<Node> = nodes.iter().filter(|s| s.node.pid > 0).map(|s| s.node.clone()).collect();
+    let _ = reap::end_processes(&made);
+    for s in nodes.iter_mut() {
+        if let Some(mut child) = s.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if !s.node.root {
+            let entry = netns_dir().join(lab.netns_name(&s.node.name));
+            if std::fs::read_link(&entry).is_ok_and(|t| t == std::path::Path::new(&s.node.netns_path())) {
+                let _ = std::fs::remove_file(&entry);
+            }
+        }
+        if let Some(group) = &s.node.cgroup {
+            let _ = cgroup::remove(group);
+        }
+        let _ = lab.remove_node_dir(&s.node.name);
+    }
+}

@@ -1,0 +1,73 @@
+//! The tag mnlink puts on each end of a veth pair (as the interface alias):
+//! which node it belongs to and where its peer is. It lives in the kernel
+//! with the link, so it can never go stale; it lets any tool find a link's
+//! other end, and lets `del` find a `--root` node's ends in the root
+//! namespace.
+//!
+//! Format: `mn:NODE:PEERNODE:PEERIF:LAB` (node and interface names never
+//! contain `:`; the lab name, last, may).
+
+/// The longest alias the kernel accepts (IFALIASZ - 1).
+const MAX_ALIAS: usize = 255;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub node: String,
+    pub peer_node: String,
+    pub peer_if: String,
+    pub lab: String,
+}
+
+impl Tag {
+    pub fn format(&self) -> String {
+        let mut alias = format!("mn:{}:{}:{}:{}", self.node, self.peer_node, self.peer_if, self.lab);
+        if alias.len() > MAX_ALIAS {
+            let mut cut = MAX_ALIAS;
+            while !alias.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            alias.truncate(cut);
+        }
+        alias
+    }
+
+    pub fn parse(alias: &str) -> Option<Tag> {
+        let mut parts = alias.strip_prefix("mn:")?.splitn(4, ':');
+        Some(Tag {
+            node: parts.next()?.to_string(),
+            peer_node: parts.next()?.to_string(),
+            peer_if: parts.next()?.to_string(),
+            lab: parts.next()?.to_string(),
+        })
+    }
+
+    /// Whether this end belongs to `node` of the lab named `lab`.
+    pub fn is_of(&self, lab: &str, node: &str) -> bool {
+        self.node == node && lab.starts_with(&self.lab) && !self.lab.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_colons_in_lab() {
+        let tag =
+            Tag { node: "h1".into(), peer_node: "s1".into(), peer_if: "s1-eth1".into(), lab: "a:b".into() };
+        assert_eq!(tag.format(), "mn:h1:s1:s1-eth1:a:b");
+        assert_eq!(Tag::parse(&tag.format()), Some(tag.clone()));
+        assert!(tag.is_of("a:b", "h1"));
+        assert!(!tag.is_of("a:b", "s1"));
+        assert_eq!(Tag::parse("uplink"), None);
+    }
+
+    #[test]
+    fn long_labs_are_truncated_to_fit() {
+        let tag =
+            Tag { node: "h1".into(), peer_node: "s1".into(), peer_if: "eth0".into(), lab: "x".repeat(400) };
+        let alias = tag.format();
+        assert_eq!(alias.len(), 255);
+        assert!(Tag::parse(&alias).is_some_and(|t| t.is_of(&"x".repeat(400), "h1")));
+    }
+}

@@ -1,0 +1,72 @@
+//! The command line of mnrun.
+use clap::{CommandFactory, Parser};
+use std::ffi::OsString;
+
+/// Run a command in a node's persistent shell.
+///
+/// COMMAND is one shell string, or several words joined with spaces (as
+/// ssh does). It runs in the node's long-lived shell, so `cd`, variables
+/// and functions persist between calls. Its stdout and stderr stream live
+/// to mnrun's, kept apart; its stdin is mnrun's. End of output is known
+/// from a separate status channel, so any bytes at all pass through.
+///
+/// A command ending in `&` starts in the background: mnrun prints the job's
+/// pid and returns at once; the job's output goes to the node's log.
+#[derive(Parser, Debug)]
+#[command(name = "mnrun", version, after_long_help = AFTER_HELP, trailing_var_arg = true)]
+pub struct Cli {
+    /// Give the command /dev/null as stdin instead of mnrun's.
+    #[arg(short = 'n')]
+    pub no_stdin: bool,
+
+    /// Interrupt the command after SECS seconds (fractions allowed) and
+    /// exit 124.
+    #[arg(short = 't', value_name = "SECS")]
+    pub timeout: Option<String>,
+
+    /// The node to run in.
+    #[arg(value_name = "NODE")]
+    pub node: String,
+
+    /// The command: a shell string, or words joined with spaces.
+    #[arg(value_name = "COMMAND", required = true, allow_hyphen_values = true)]
+    pub command: Vec<OsString>,
+}
+
+const AFTER_HELP: &str = "\
+Interrupts:
+  Ctrl-C (SIGINT), SIGTERM or SIGHUP interrupt the whole running command,
+  pipelines and loops included, as Ctrl-C in a terminal does, and mnrun
+  exits 130. A second signal, or a command still running a second after
+  the first, is killed with SIGKILL. The node is usable at once.
+
+The shell:
+  `exit` ends the command, not the node, and keeps the shell's state.
+  Commands run as in an interactive bash without a terminal: a job put in
+  the background in the middle of a command prints `[N] PID` on stderr.
+  Commands that replace the shell (`exec`), disable interrupts
+  (`trap '' INT`) or end it (`set -e` then a failure, `kill $$`) affect
+  every later call: the node may die, and is then listed as dead.
+
+Several mnruns to one node:
+  They take turns: each gets exactly its own output and status. If an
+  mnrun is killed with SIGKILL, the next call interrupts the command it
+  left running before its own starts.
+
+Exit status:
+  The command's own status; 130 after an interrupt; 124 after -t expired;
+  255 for mnrun's own failures (no such node, node not running, a command
+  line that does not parse), printed as `mnrun: what: why`.
+
+Environment:
+  MN_DIR   the lab's directory (default /run/mn).
+
+Examples:
+  mnrun h1 ping -c1 10.0.0.2
+  mnrun h1 'iperf3 -s &'
+  mnrun -t 5 h2 iperf3 -c 10.0.0.1
+  echo hi | mnrun h1 cat";
+
+pub fn command() -> clap::Command {
+    Cli::command()
+}

@@ -1,0 +1,327 @@
+//! mnnode against the real kernel: the node lifecycle, kinds, cleaning up,
+//! labs side by side, and bad input.
+use mn_tests::{
+    Lab, alive, assert_one_line_error, eventually, netns_entries, netns_entry, ns_inode, pids_in_ns,
+};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::time::Duration;
+
+fn sysfs(lab: &Lab, node: &str, path: &str) -> String {
+    let pid = lab.node_pid(node).to_string();
+    lab.cmd("mnexec").args(["-a", &pid, "cat", path]).ok().stdout.trim().to_string()
+}
+
+#[test]
+fn add_list_pid_and_ip_netns() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    let out = lab.cmd("mnnode").arg("list").ok();
+    let lines: Vec<Vec<&str>> = out.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    out.check(lines[0] == ["NAME", "KIND", "PID", "STATE"], "a header");
+    out.check(lines.len() == 3 && lines[1][0] == "h1" && lines[2][0] == "h2", "h1 and h2");
+    out.check(lines[1..].iter().all(|l| l[1] == "host" && l[3] == "running"), "running hosts");
+
+    let pid = lab.node_pid("h1");
+    assert!(alive(pid));
+    let own = ns_inode(std::process::id() as i32, "net");
+    assert_ne!(ns_inode(pid, "net"), own, "h1 has its own network namespace");
+    assert_ne!(ns_inode(pid, "mnt"), ns_inode(std::process::id() as i32, "mnt"), "and mount namespace");
+    assert_ne!(ns_inode(pid, "net"), ns_inode(lab.node_pid("h2"), "net"), "h1 and h2 differ");
+
+    // ip netns knows it, and sees the same namespace.
+    let entry = netns_entry(&lab, "h1");
+    assert_eq!(std::fs::metadata(&entry).expect("ip netns entry").ino(), ns_inode(pid, "net").unwrap());
+    let out = lab.cmd("ip").args(["-n", &format!("{}-h1", lab.name()), "-o", "link", "show", "lo"]).ok();
+    out.check(out.stdout.contains("UP"), "lo up, seen through ip -n");
+    out.check(sysfs(&lab, "h1", "/sys/class/net/lo/operstate") == "unknown", "h1's /sys shows its own lo");
+
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+    assert!(environ.split(|&b| b == 0).any(|v| v == b"MN_NODE=h1"), "MN_NODE=h1 in the shell's environment");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&lab.cmd("mnnode").args(["list", "--json"]).ok().stdout).expect("json");
+    assert_eq!(json[0]["name"], "h1");
+    assert_eq!(json[0]["kind"], "host");
+    assert_eq!(json[0]["pid"], pid);
+    assert_eq!(json[0]["state"], "running");
+}
+
+#[test]
+fn files_are_private() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1"]).ok();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+    assert_eq!(mode(&lab.dir), 0o700);
+    assert_eq!(mode(&lab.dir.join("h1")), 0o700);
+    assert_eq!(mode(&lab.dir.join("h1/fifo")), 0o600);
+    assert_eq!(mode(&lab.dir.join("h1/log")), 0o600);
+}
+
+#[test]
+fn kinds_switch_and_router() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--kind", "switch", "s1"]).ok();
+    lab.cmd("mnnode").args(["add", "--kind", "switch", "--stp", "s2"]).ok();
+    lab.cmd("mnnode").args(["add", "--kind", "router", "r1"]).ok();
+    lab.cmd("mnnode").args(["add", "h1"]).ok();
+    assert_eq!(
+        sysfs(&lab, "s1", "/sys/class/net/s1/bridge/stp_state"),
+        "0",
+        "a bridge named after the switch, STP off"
+    );
+    assert_eq!(
+        sysfs(&lab, "s1", "/sys/class/net/s1/operstate"),
+        "unknown",
+        "the bridge is up (no ports yet)"
+    );
+    assert_eq!(sysfs(&lab, "s2", "/sys/class/net/s2/bridge/stp_state"), "1", "--stp turns STP on");
+    assert_eq!(sysfs(&lab, "r1", "/proc/sys/net/ipv4/ip_forward"), "1");
+    assert_eq!(sysfs(&lab, "r1", "/proc/sys/net/ipv6/conf/all/forwarding"), "1");
+    assert_eq!(sysfs(&lab, "h1", "/proc/sys/net/ipv4/ip_forward"), "0", "hosts do not forward");
+    let out = lab.cmd("mnnode").arg("list").ok();
+    out.check(out.stdout.contains("switch") && out.stdout.contains("router"), "kinds listed");
+}
+
+/// Leaves three processes in a node that are not the shell's children: a
+/// background job of a process that exited, a setsid daemon, and a
+/// visitor that joined with `mnexec -a`.
+fn squatters(lab: &Lab, node: &str) {
+    let pid = lab.node_pid(node).to_string();
+    let quiet = "exec >/dev/null 2>&1 </dev/null;";
+    lab.cmd("mnexec")
+        .args(["-a", &pid, "sh", "-c", &format!("{quiet} sleep 1000 & setsid -f sleep 1001")])
+        .ok();
+    let mnexec = mn_tests::bin("mnexec");
+    let visitor = format!("{quiet} {} -a {pid} sleep 1002 &", mnexec.display());
+    lab.cmd("sh").args(["-c", &visitor]).ok();
+}
+
+#[test]
+fn del_ends_every_process_and_removes_everything() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    squatters(&lab, "h1");
+    let inode = ns_inode(lab.node_pid("h1"), "net").expect("netns");
+    assert!(eventually(Duration::from_secs(5), || pids_in_ns("net", inode).len() >= 4), "squatters started");
+    lab.cmd("mnnode").args(["del", "h1"]).ok();
+    assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new(), "no process left in h1's namespace");
+    assert!(!netns_entry(&lab, "h1").exists(), "no ip netns entry");
+    assert!(!lab.dir.join("h1").exists(), "no directory");
+    let out = lab.cmd("mnnode").arg("list").ok();
+    out.check(!out.stdout.contains("h1") && out.stdout.contains("h2"), "h2 untouched");
+    assert!(alive(lab.node_pid("h2")));
+}
+
+#[test]
+fn dead_node_is_listed_dead_and_removed_fully() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    squatters(&lab, "h1");
+    let pid = lab.node_pid("h1");
+    let inode = ns_inode(pid, "net").expect("netns");
+    assert!(eventually(Duration::from_secs(5), || pids_in_ns("net", inode).len() >= 4), "squatters started");
+    // SAFETY: killing the shell this test's lab started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(eventually(Duration::from_secs(5), || !alive(pid)));
+    let out = lab.cmd("mnnode").arg("list").ok();
+    out.check(out.stdout.lines().any(|l| l.starts_with("h1") && l.ends_with("dead")), "h1 dead");
+    let out = lab.cmd("mnnode").args(["pid", "h1"]).code(1);
+    assert_one_line_error(&out, "mnnode");
+    lab.cmd("mnnode").args(["del", "h1"]).ok();
+    assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new(), "the daemons of a dead node are gone too");
+    assert!(!lab.dir.join("h1").exists() && !netns_entry(&lab, "h1").exists());
+}
+
+#[test]
+fn clean_removes_all_and_is_idempotent() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    lab.cmd("mnnode").args(["add", "--kind", "switch", "s1"]).ok();
+    squatters(&lab, "h2");
+    let inodes: Vec<u64> =
+        ["h1", "h2", "s1"].iter().map(|n| ns_inode(lab.node_pid(n), "net").unwrap()).collect();
+    // SAFETY: killing a shell this lab started: clean must handle the dead.
+    unsafe { libc::kill(lab.node_pid("h1"), libc::SIGKILL) };
+    let out = lab.cmd("mnnode").args(["clean", "-v"]).ok();
+    out.check(
+        out.stdout.contains("removed host h1") && out.stdout.contains("removed switch s1"),
+        "says what it removed",
+    );
+    for inode in inodes {
+        assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new());
+    }
+    assert!(netns_entries(&lab).is_empty(), "no ip netns entries: {:?}", netns_entries(&lab));
+    assert_eq!(std::fs::read_dir(&lab.dir).expect("MN_DIR kept").count(), 0);
+    let out = lab.cmd("mnnode").args(["clean", "-v"]).ok();
+    out.check(out.stdout.is_empty(), "nothing left to remove");
+    let out = lab.cmd("mnnode").arg("list").ok();
+    out.check(out.stdout.lines().count() == 1, "only the header");
+}
+
+#[test]
+fn clean_and_list_are_safe_without_a_lab() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").arg("clean").ok();
+    assert!(!lab.dir.exists(), "clean creates nothing");
+    let out = lab.cmd("mnnode").arg("list").ok();
+    out.check(out.stdout.trim() == "NAME  KIND  PID  STATE", "a header only");
+    assert_eq!(lab.cmd("mnnode").args(["list", "--json"]).ok().stdout.trim(), "[]");
+    let out = lab.cmd("mnnode").args(["del", "h1"]).code(1);
+    assert_one_line_error(&out, "mnnode");
+    out.check(out.stderr.contains("no node named h1"), "names the node");
+}
+
+#[test]
+fn two_labs_with_the_same_names_stay_apart() {
+    let a = Lab::new();
+    let b = Lab::new();
+    a.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    b.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    assert_ne!(ns_inode(a.node_pid("h1"), "net"), ns_inode(b.node_pid("h1"), "net"));
+    a.cmd("mnnode").args(["del", "h1"]).ok();
+    assert!(alive(b.node_pid("h1")), "b's h1 untouched by a's del");
+    a.cmd("mnnode").arg("clean").ok();
+    let out = b.cmd("mnnode").arg("list").ok();
+    out.check(out.stdout.matches("running").count() == 2, "b's nodes untouched by a's clean");
+    assert_eq!(netns_entries(&b).len(), 2);
+}
+
+#[test]
+fn two_hundred_hosts_in_one_call() {
+    let lab = Lab::new();
+    let names: Vec<String> = (1..=200).map(|i| format!("h{i}")).collect();
+    lab.cmd("mnnode").arg("add").args(&names).ok();
+    let out = lab.cmd("mnnode").arg("list").ok();
+    out.check(out.stdout.matches("running").count() == 200, "200 running");
+    let inodes: Vec<u64> = names.iter().map(|n| ns_inode(lab.node_pid(n), "net").expect("netns")).collect();
+    lab.cmd("mnnode").arg("clean").ok();
+    assert!(netns_entries(&lab).is_empty());
+    let left: Vec<i32> = inodes.iter().flat_map(|&i| pids_in_ns("net", i)).collect();
+    assert!(left.is_empty(), "processes left: {left:?}");
+}
+
+#[test]
+fn root_node_sees_the_root_namespace() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--root", "r1"]).ok();
+    let pid = lab.node_pid("r1");
+    assert_eq!(ns_inode(pid, "net"), ns_inode(std::process::id() as i32, "net"));
+    assert!(!netns_entry(&lab, "r1").exists(), "no ip netns entry for a root node");
+    // A child of the root node goes with it; nothing else does.
+    let child = lab.cmd("mnexec").args(["-a", &pid.to_string(), "true"]).run();
+    child.check(child.status.success(), "attach to a root node");
+    lab.cmd("mnnode").args(["del", "r1"]).ok();
+    assert!(!alive(pid));
+}
+
+#[test]
+fn cpu_limit_through_cgroups() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--cpu", "0.5", "h1"]).ok();
+    let pid = lab.node_pid("h1");
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let group = format!("mn-{}-h1", lab.name());
+    assert!(cgroups.contains(&group), "{cgroups}");
+    let v1 = std::path::Path::new("/sys/fs/cgroup/cpu").join(&group);
+    let v2 = std::path::Path::new("/sys/fs/cgroup").join(&group);
+    let quota = if v1.exists() {
+        std::fs::read_to_string(v1.join("cpu.cfs_quota_us")).expect("quota").trim().to_string()
+    } else {
+        std::fs::read_to_string(v2.join("cpu.max"))
+            .expect("cpu.max")
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(quota, "50000", "half of a 100 ms period");
+    lab.cmd("mnnode").args(["del", "h1"]).ok();
+    assert!(!v1.exists() && !v2.exists(), "the cgroup goes with the node");
+}
+
+#[test]
+fn ip_prints_the_first_ipv4_address() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1"]).ok();
+    let out = lab.cmd("mnnode").args(["ip", "h1"]).code(1);
+    out.check(out.stdout.is_empty() && out.stderr.is_empty(), "no address: empty output, exit 1");
+    let ns = format!("{}-h1", lab.name());
+    lab.cmd("ip").args(["-n", &ns, "link", "add", "v0", "type", "veth", "peer", "v1"]).ok();
+    lab.cmd("ip").args(["-n", &ns, "addr", "add", "10.9.8.7/24", "dev", "v1"]).ok();
+    let out = lab.cmd("mnnode").args(["ip", "h1"]).ok();
+    assert_eq!(out.stdout, "10.9.8.7\n");
+}
+
+/// Asserts a bad `mnnode add` fails with one line and creates nothing.
+fn rejected(lab: &Lab, args: &[&str]) -> String {
+    let before = lab.dir.exists().then(|| std::fs::read_dir(&lab.dir).map(|d| d.count()).unwrap_or(0));
+    let out = lab.cmd("mnnode").args(args).fails();
+    assert_one_line_error(&out, "mnnode");
+    let after = lab.dir.exists().then(|| std::fs::read_dir(&lab.dir).map(|d| d.count()).unwrap_or(0));
+    assert_eq!(before, after, "{args:?} changed MN_DIR");
+    out.stderr
+}
+
+#[test]
+fn bad_names_and_options_create_nothing() {
+    let lab = Lab::new();
+    let long = "a".repeat(33);
+    for bad in ["h-1", "h/1", "h 1", "", long.as_str(), "1h"] {
+        rejected(&lab, &["add", "h1", bad]);
+    }
+    assert!(!lab.dir.exists(), "no MN_DIR made for bad input");
+    rejected(&lab, &["add", "h1", "h1"]);
+    rejected(&lab, &["add", "--kind", "hub", "h1"]);
+    for cpu in ["0", "-1", "abc"] {
+        rejected(&lab, &["add", "--cpu", cpu, "h1"]);
+    }
+    assert!(netns_entries(&lab).is_empty());
+
+    lab.cmd("mnnode").args(["add", "h1"]).ok();
+    let err = rejected(&lab, &["add", "h2", "h1"]);
+    assert!(err.contains("h1"), "{err}");
+    assert!(!lab.dir.join("h2").exists(), "h2 not made when h1 is taken");
+    for args in [&["del", "h9"][..], &["pid", "h9"], &["ip", "h9"], &["del", "h1", "h9"]] {
+        let out = lab.cmd("mnnode").args(args).code(1);
+        assert_one_line_error(&out, "mnnode");
+    }
+    assert!(alive(lab.node_pid("h1")), "del with an unknown name deletes nothing");
+}
+
+#[test]
+fn unsafe_or_unusable_mn_dir_is_refused() {
+    let lab = Lab::new();
+    std::fs::create_dir_all(&lab.dir).expect("lab dir");
+    std::fs::set_permissions(&lab.dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let err = rejected(&lab, &["add", "h1"]);
+    assert!(err.contains("writable by others"), "{err}");
+    std::fs::set_permissions(&lab.dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+
+    // A symlink planted in MN_DIR is never followed.
+    let elsewhere = lab.dir.with_file_name("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    std::os::unix::fs::symlink(&elsewhere, lab.dir.join("h1")).expect("symlink");
+    let out = lab.cmd("mnnode").args(["pid", "h1"]).code(1);
+    assert_one_line_error(&out, "mnnode");
+    rejected(&lab, &["add", "h1"]);
+    assert_eq!(std::fs::read_dir(&elsewhere).expect("dir").count(), 0, "nothing written through the symlink");
+
+    let file = lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", "/etc/hostname/lab").fails();
+    assert_one_line_error(&file, "mnnode");
+    let ro = lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", "/proc/mnlab").fails();
+    assert_one_line_error(&ro, "mnnode");
+}
+
+#[test]
+fn not_root_is_refused() {
+    let lab = Lab::new();
+    let out = lab
+        .cmd("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(mn_tests::bin("mnnode"))
+        .args(["add", "h1"])
+        .fails();
+    assert_one_line_error(&out, "mnnode");
+    out.check(out.stderr.contains("root"), "says root is needed");
+    assert!(!lab.dir.exists());
+}

@@ -1,0 +1,353 @@
+//! mnrun against real nodes: state, streaming, separation, status, byte
+//! exactness, stdin, interrupts, background jobs, concurrency, failures.
+use mn_tests::{Cmd, Lab, alive, assert_one_line_error, eventually, ns_inode, pids_in_ns, unique};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::Stdio;
+use std::time::Duration;
+
+fn lab_with(nodes: &[&str]) -> Lab {
+    let lab = Lab::new();
+    lab.cmd("mnnode").arg("add").args(nodes).ok();
+    lab
+}
+
+fn mnrun(lab: &Lab, node: &str, command: &str) -> Cmd {
+    lab.cmd("mnrun").args([node, command])
+}
+
+/// Processes in a node other than its shell.
+fn others_in(lab: &Lab, node: &str) -> Vec<i32> {
+    let shell = lab.node_pid(node);
+    let inode = ns_inode(shell, "net").expect("netns");
+    pids_in_ns("net", inode).into_iter().filter(|&p| p != shell).collect()
+}
+
+#[test]
+fn shell_state_persists_between_calls() {
+    let lab = lab_with(&["h1"]);
+    mnrun(&lab, "h1", "cd /tmp").ok();
+    assert_eq!(mnrun(&lab, "h1", "pwd").ok().stdout, "/tmp\n");
+    mnrun(&lab, "h1", "export X=1; Y=2; f() { echo f$1; }").ok();
+    assert_eq!(mnrun(&lab, "h1", "echo $X$Y; f 3; sh -c 'echo $X'").ok().stdout, "12\nf3\n1\n");
+    // Several words are joined with spaces, as ssh does.
+    assert_eq!(lab.cmd("mnrun").args(["h1", "echo", "a", "b"]).ok().stdout, "a b\n");
+    assert_eq!(mnrun(&lab, "h1", "echo $MN_NODE").ok().stdout, "h1\n");
+}
+
+#[test]
+fn output_streams_live() {
+    let lab = lab_with(&["h1"]);
+    let gate = lab.dir.join("gate");
+    // The second line is only written once the test has read the first:
+    // if mnrun held output back, this would never finish.
+    let script = format!("echo one; while [ ! -e {0} ]; do sleep 0.01; done; echo two", gate.display());
+    let mut child = mnrun(&lab, "h1", &script)
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mnrun");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    assert_eq!(lines.next().expect("a line").expect("utf8"), "one");
+    std::fs::write(&gate, "").expect("open the gate");
+    assert_eq!(lines.next().expect("a line").expect("utf8"), "two");
+    assert!(child.wait().expect("wait").success());
+}
+
+#[test]
+fn stdout_and_stderr_stay_apart() {
+    let lab = lab_with(&["h1"]);
+    let out = mnrun(&lab, "h1", "echo out; echo err >&2; ls /nope").code(2);
+    assert_eq!(out.stdout, "out\n");
+    assert!(out.stderr.starts_with("err\n") && out.stderr.contains("/nope"), "{}", out.stderr);
+}
+
+#[test]
+fn exit_status_is_the_commands() {
+    let lab = lab_with(&["h1"]);
+    mnrun(&lab, "h1", "false").code(1);
+    mnrun(&lab, "h1", "exit 3").code(3);
+    mnrun(&lab, "h1", "(exit 4)").code(4);
+    mnrun(&lab, "h1", "sh -c 'exit 5'").code(5);
+    // exit ends the command, not the node; the state survives.
+    mnrun(&lab, "h1", "Z=kept; exit 6; echo not-here").code(6);
+    assert_eq!(mnrun(&lab, "h1", "echo $Z").ok().stdout, "kept\n");
+    // A syntax error: bash's message, status 2, the node still serves.
+    let out = mnrun(&lab, "h1", "if").code(2);
+    out.check(out.stderr.contains("syntax error"), "bash's error");
+    // Even errexit, which ends an interactive bash, leaves a node behind.
+    mnrun(&lab, "h1", "set -e; false; echo not-here").code(1);
+    assert_eq!(mnrun(&lab, "h1", "echo alive").ok().stdout, "alive\n");
+}
+
+fn sha(bytes: &[u8]) -> String {
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let data = bytes.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let mut out = String::new();
+    child.stdout.take().expect("stdout").read_to_string(&mut out).expect("read");
+    let _ = writer.join();
+    child.wait().expect("wait");
+    out.split_whitespace().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn any_bytes_pass_through_exactly() {
+    let lab = lab_with(&["h1"]);
+    std::fs::create_dir_all(&lab.dir).expect("dir");
+    let mut data = vec![0x7f, 0x01, 0x00, b'\n', 0xff, 0xfe];
+    let mut random = vec![0u8; 1 << 20];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random)).expect("random");
+    data.extend(&random);
+    data.extend(b"\x01\x7fno final newline");
+    let file = lab.dir.join("random.bin");
+    std::fs::write(&file, &data).expect("write");
+    let cat = format!("cat {}", file.display());
+    // Through a pipe (handed to the command directly)...
+    let out = mnrun(&lab, "h1", &cat).ok();
+    assert_eq!(out.raw_stdout.len(), data.len());
+    assert_eq!(sha(&out.raw_stdout), sha(&data));
+    // ...and into a regular file (relayed by mnrun), appended after our own
+    // output as the shell's offset requires.
+    let copy = lab.dir.join("copy.bin");
+    let script = format!(
+        "{{ printf head; {} h1 {cat}; printf tail; }} > {}",
+        mn_tests::bin("mnrun").display(),
+        copy.display()
+    );
+    lab.cmd("sh").args(["-c", &script]).ok();
+    let got = std::fs::read(&copy).expect("copy");
+    let mut want = b"head".to_vec();
+    want.extend(&data);
+    want.extend(b"tail");
+    assert_eq!(sha(&got), sha(&want), "relayed output is byte-exact and in place");
+}
+
+#[test]
+fn a_hundred_megabytes_in_bounded_memory() {
+    let lab = lab_with(&["h1"]);
+    std::fs::create_dir_all(&lab.dir).expect("dir");
+    let sink = lab.dir.join("sink");
+    // stdout a regular file: mnrun relays every byte itself.
+    let script = format!(
+        "{} h1 'head -c 100000000 /dev/zero | tr \"\\0\" x' > {}",
+        mn_tests::bin("mnrun").display(),
+        sink.display()
+    );
+    let child = lab.cmd("sh").args(["-c", &script]).spawn();
+    let pid = child.id() as i32;
+    let out = mn_tests::finish(child, script.clone(), mn_tests::TIMEOUT);
+    out.check(out.status.success(), "success");
+    assert_eq!(std::fs::metadata(&sink).expect("sink").len(), 100_000_000);
+    let _ = pid;
+    // The peak memory of sh's children (mnrun) stayed small.
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage fills the struct.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
+    // SAFETY: initialised by getrusage above.
+    let max_rss_kb = unsafe { usage.assume_init() }.ru_maxrss;
+    assert!(max_rss_kb < 64 * 1024, "a child of the tests used {max_rss_kb} kB");
+}
+
+#[test]
+fn stdin_is_mnruns_or_dev_null() {
+    let lab = lab_with(&["h1"]);
+    assert_eq!(mnrun(&lab, "h1", "cat").stdin("hi\n").ok().stdout, "hi\n");
+    std::fs::create_dir_all(&lab.dir).expect("dir");
+    let src = lab.dir.join("src");
+    let dst = lab.dir.join("dst");
+    std::fs::write(&src, b"some\x00file\n").expect("write");
+    let copy =
+        format!("{} h1 'cat > {}' < {}", mn_tests::bin("mnrun").display(), dst.display(), src.display());
+    lab.cmd("sh").args(["-c", &copy]).ok();
+    assert_eq!(std::fs::read(&dst).expect("dst"), b"some\x00file\n");
+    // -n: /dev/null, even when our stdin has data.
+    assert_eq!(lab.cmd("mnrun").args(["-n", "h1", "cat; echo done"]).stdin("data\n").ok().stdout, "done\n");
+    // A command that reads all its stdin never eats the next command.
+    mnrun(&lab, "h1", "cat > /dev/null").stdin("echo injected\n").ok();
+    assert_eq!(mnrun(&lab, "h1", "echo next").ok().stdout, "next\n");
+    // A socket as stdin is relayed.
+    let out = lab
+        .cmd("sh")
+        .args([
+            "-c",
+            &format!(
+                "echo via-socket | socat - EXEC:'{} h1 cat' 2>/dev/null || echo no-socat",
+                mn_tests::bin("mnrun").display()
+            ),
+        ])
+        .run();
+    if out.stdout.contains("no-socat") {
+        mn_tests::skip("stdin_is_mnruns_or_dev_null/socket", "socat is not installed");
+    } else {
+        assert_eq!(out.stdout, "via-socket\n");
+    }
+}
+
+fn signal_interrupts(sig: i32) {
+    let lab = lab_with(&["h1"]);
+    let mut child = mnrun(&lab, "h1", "echo started; sleep 100 | cat; echo not-here")
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mnrun");
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut first).expect("read");
+    assert_eq!(first, "started\n");
+    assert!(eventually(Duration::from_secs(5), || others_in(&lab, "h1").len() >= 2), "the pipeline started");
+    // SAFETY: signalling the mnrun this test started.
+    unsafe { libc::kill(child.id() as i32, sig) };
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    let mut rest = String::new();
+    child.stdout.take().expect("stdout").read_to_string(&mut rest).expect("read");
+    assert_eq!(rest, "", "the rest of the command line did not run");
+    assert!(others_in(&lab, "h1").is_empty(), "the pipeline is gone: {:?}", others_in(&lab, "h1"));
+    assert_eq!(mnrun(&lab, "h1", "echo next").ok().stdout, "next\n");
+}
+
+#[test]
+fn sigint_interrupts_the_whole_command() {
+    signal_interrupts(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_and_sighup_interrupt_too() {
+    signal_interrupts(libc::SIGTERM);
+    signal_interrupts(libc::SIGHUP);
+}
+
+#[test]
+fn interrupt_breaks_loops_and_functions() {
+    let lab = lab_with(&["h1"]);
+    let child = mnrun(&lab, "h1", "f() { while :; do sleep 1; done; }; echo go; f; echo not-here").spawn();
+    let pid = child.id() as i32;
+    assert!(eventually(Duration::from_secs(5), || !others_in(&lab, "h1").is_empty()));
+    // SAFETY: signalling the mnrun this test started.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let out = mn_tests::finish(child, "loop".into(), mn_tests::TIMEOUT);
+    assert_eq!(out.code(), Some(130));
+    assert_eq!(out.stdout, "go\n");
+}
+
+#[test]
+fn commands_that_ignore_sigint_are_killed() {
+    let lab = lab_with(&["h1"]);
+    for command in ["trap '' INT; sleep 100", "bash -c \"trap '' INT; sleep 100\""] {
+        let child = mnrun(&lab, "h1", command).spawn();
+        let pid = child.id() as i32;
+        assert!(eventually(Duration::from_secs(5), || !others_in(&lab, "h1").is_empty()));
+        // SAFETY: signalling the mnrun this test started.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let out = mn_tests::finish(child, command.into(), mn_tests::TIMEOUT);
+        assert_eq!(out.code(), Some(130), "{command}");
+        assert!(others_in(&lab, "h1").is_empty(), "{command}: left {:?}", others_in(&lab, "h1"));
+    }
+    // The shell's own trap was restored: a plain command interrupts again.
+    let child = mnrun(&lab, "h1", "sleep 100").spawn();
+    let pid = child.id() as i32;
+    assert!(eventually(Duration::from_secs(5), || !others_in(&lab, "h1").is_empty()));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(mn_tests::finish(child, "sleep".into(), mn_tests::TIMEOUT).code(), Some(130));
+}
+
+#[test]
+fn timeout_interrupts_and_exits_124() {
+    let lab = lab_with(&["h1"]);
+    lab.cmd("mnrun").args(["-t", "0.3", "h1", "sleep 100"]).code(124);
+    assert!(others_in(&lab, "h1").is_empty());
+    assert_eq!(mnrun(&lab, "h1", "echo next").ok().stdout, "next\n");
+    assert_eq!(lab.cmd("mnrun").args(["-t", "30", "h1", "echo quick"]).ok().stdout, "quick\n");
+}
+
+#[test]
+fn background_jobs_go_to_the_log() {
+    let lab = lab_with(&["h1"]);
+    let out = mnrun(&lab, "h1", "head -c 10000000 /dev/zero | tr '\\0' x; echo bg-done &").ok();
+    let pid: i32 = out.stdout.trim().parse().expect("a pid, bare digits");
+    assert!(out.stdout.ends_with('\n') && out.stderr.is_empty());
+    // Later calls see only their own output, while the job writes.
+    for i in 0..5 {
+        assert_eq!(mnrun(&lab, "h1", &format!("echo {i}")).ok().stdout, format!("{i}\n"));
+    }
+    let log = lab.dir.join("h1/log");
+    assert!(eventually(Duration::from_secs(60), || !alive(pid)), "the job ends");
+    let text = std::fs::read(&log).expect("log");
+    assert!(text.len() >= 10_000_000 && text.ends_with(b"bg-done\n"), "the job's output is in the log");
+    // A background job survives a later interrupt.
+    let out = mnrun(&lab, "h1", "sleep 100 &").ok();
+    let job: i32 = out.stdout.trim().parse().expect("pid");
+    lab.cmd("mnrun").args(["-t", "0.2", "h1", "sleep 50"]).code(124);
+    assert!(alive(job), "the background job was not interrupted");
+}
+
+#[test]
+fn concurrent_calls_get_their_own_output() {
+    let lab = lab_with(&["h1"]);
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            let token = unique(&format!("tok{i}x"));
+            let child =
+                mnrun(&lab, "h1", &format!("for i in $(seq 1000); do echo {token}; done; exit {}", i % 7))
+                    .spawn();
+            (token, i % 7, child)
+        })
+        .collect();
+    for (token, code, child) in children {
+        let out = mn_tests::finish(child, token.clone(), mn_tests::TIMEOUT);
+        assert_eq!(out.code(), Some(code));
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines.len(), 1000, "{token}");
+        assert!(lines.iter().all(|l| *l == token), "{token}: foreign output");
+    }
+}
+
+#[test]
+fn a_killed_mnrun_leaves_nothing_behind() {
+    let lab = lab_with(&["h1"]);
+    for command in ["sleep 100", "yes"] {
+        let mut child = mnrun(&lab, "h1", command)
+            .command()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mnrun");
+        assert!(eventually(Duration::from_secs(5), || !others_in(&lab, "h1").is_empty()));
+        child.kill().expect("SIGKILL the mnrun");
+        child.wait().expect("reap it");
+        // The next call interrupts what was left and sees only its own output.
+        assert_eq!(mnrun(&lab, "h1", "echo mine").ok().stdout, "mine\n", "after {command}");
+        assert!(others_in(&lab, "h1").is_empty(), "after {command}: {:?}", others_in(&lab, "h1"));
+    }
+}
+
+#[test]
+fn broken_pipe_ends_quietly() {
+    let lab = lab_with(&["h1"]);
+    let out =
+        lab.cmd("sh").args(["-c", &format!("{} h1 yes | head -2", mn_tests::bin("mnrun").display())]).ok();
+    assert_eq!(out.stdout, "y\ny\n");
+    assert_eq!(mnrun(&lab, "h1", "echo fine").ok().stdout, "fine\n");
+}
+
+#[test]
+fn failures_exit_255_at_once() {
+    let lab = lab_with(&["h1"]);
+    let out = mnrun(&lab, "h9", "true").code(255);
+    assert_eq!(out.stderr, format!("mnrun: no node named h9 in {}\n", lab.dir.display()));
+    let pid = lab.node_pid("h1");
+    // SAFETY: killing the shell of this test's node.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(eventually(Duration::from_secs(5), || !alive(pid)));
+    let out = mnrun(&lab, "h1", "true").code(255);
+    assert_eq!(out.stderr, "mnrun: node h1 is not running\n");
+    let out = lab.cmd("mnrun").args(["-t", "x", "h1", "true"]).code(255);
+    assert_one_line_error(&out, "mnrun");
+}

@@ -1,1 +1,119 @@
-//! placeholder
+//! mnlink: veth links born in their nodes' namespaces, bridge ports,
+//! addresses, shaping, and batches of all of these.
+pub mod cli;
+pub mod endpoint;
+mod links;
+mod list;
+pub mod shaping;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
+use cli::{Cli, Command};
+use endpoint::Endpoint;
+use links::Links;
+use mnnode::Lab;
+use shaping::Shaping;
+use std::io::BufRead;
+use std::process::ExitCode;
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    mnnode::require_root()?;
+    raise_fd_limit();
+    let rt = mnnode::netlink::runtime()?;
+    match (cli.batch, cli.command) {
+        (Some(file), _) => rt.block_on(batch(&file)),
+        (None, Some(command)) => rt.block_on(async {
+            let mut links = Links::new(open_lab(&command)?);
+            execute(&mut links, command).await
+        }),
+        (None, None) => bail!("nothing to do: give a subcommand or -b FILE (see mnlink --help)"),
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+/// A batch keeps a netlink socket per namespace: allow many.
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+fn open_lab(command: &Command) -> Result<Lab> {
+    let first_node = match command {
+        Command::Add { a, .. }
+        | Command::Del { a }
+        | Command::Up { a }
+        | Command::Down { a }
+        | Command::Set { a, .. }
+        | Command::Addr { a, .. } => Endpoint::parse(a).map(|e| e.node).unwrap_or_default(),
+        Command::List { node, .. } => node.clone().unwrap_or_default(),
+    };
+    Lab::open()?
+        .ok_or_else(|| anyhow!("no node named {first_node} in {}", mnnode::lab::dir_from_env().display()))
+}
+
+async fn execute(links: &mut Links, command: Command) -> Result<()> {
+    match command {
+        Command::Add { a, b, shaping, mtu } => {
+            let (a, b) = (Endpoint::parse(&a)?, Endpoint::parse(&b)?);
+            let shaping = Shaping::parse(&shaping)?;
+            let mtu = mtu.as_deref().map(parse_mtu).transpose()?;
+            links.add(&a, &b, &shaping, mtu).await
+        }
+        Command::Del { a } => links.del(&Endpoint::parse(&a)?).await,
+        Command::Up { a } => links.set_state(&Endpoint::parse(&a)?, true).await,
+        Command::Down { a } => links.set_state(&Endpoint::parse(&a)?, false).await,
+        Command::Set { a, shaping } => {
+            let end = Endpoint::parse(&a)?;
+            links.set_shaping(&end, &Shaping::parse(&shaping)?).await
+        }
+        Command::Addr { a, cidr } => links.addr(&Endpoint::parse(&a)?, &cidr).await,
+        Command::List { node, json } => list::print(links, node.as_deref(), json).await,
+    }
+}
+
+fn parse_mtu(text: &str) -> Result<u32> {
+    match text.parse::<u32>() {
+        Ok(mtu) if (68..=65535).contains(&mtu) => Ok(mtu),
+        _ => bail!("--mtu {text}: not an MTU (68 to 65535)"),
+    }
+}
+
+/// Runs a batch file; the first failing line stops it.
+async fn batch(file: &std::path::Path) -> Result<()> {
+    let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let f =
+            std::fs::File::open(file).map_err(|e| anyhow!("{}: {}", file.display(), mnnode::os_error(&e)))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    let lab = Lab::open()?;
+    let mut links: Option<Links> = lab.map(Links::new);
+    for (number, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("{}: read", file.display()))?;
+        let words: Vec<&str> = line.split('#').next().unwrap_or("").split_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        let result = match Cli::try_parse_from(std::iter::once("mnlink").chain(words.iter().copied())) {
+            Ok(Cli { command: Some(command), batch: None }) => match links.as_mut() {
+                Some(links) => execute(links, command).await,
+                None => open_lab(&command).map(|_| ()),
+            },
+            Ok(_) => Err(anyhow!("a batch line holds one subcommand")),
+            Err(err) => Err(anyhow!(usage_text(&err))),
+        };
+        result.map_err(|e| anyhow!("line {}: {e:#}", number + 1))?;
+    }
+    Ok(())
+}
+
+/// A clap error as one line, for batch files.
+fn usage_text(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    let first = text.split("\n\n").next().unwrap_or(text);
+    first.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}

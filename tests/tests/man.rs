@@ -3,7 +3,7 @@
 use mn_tests::{Cmd, man, repo};
 
 fn tools() -> Vec<clap::Command> {
-    vec![mnexec::cli::command(), mnnode::cli::command(), mnrun::cli::command()]
+    vec![mnexec::cli::command(), mnnode::cli::command(), mnrun::cli::command(), mnlink::cli::command()]
 }
 
 #[test]

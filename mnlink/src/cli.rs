@@ -1,0 +1,132 @@
+//! The command line of mnlink (also the grammar of batch lines).
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Links between nodes: veth pairs, bridge ports, addresses, shaping.
+///
+/// An endpoint is NODE-IFNAME (`h1-eth0`: node h1, interface h1-eth0) or
+/// NODE:IFNAME (`h1:eth0`: node h1, interface eth0). A veth pair is made
+/// with each end born in its node's namespace, both ends up; an end on a
+/// switch becomes a port of the switch's bridge.
+#[derive(Parser, Debug)]
+#[command(name = "mnlink", version, after_long_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Run the subcommands in FILE (or stdin for -), one per line; `#`
+    /// starts a comment. The first failing line stops the batch.
+    #[arg(short = 'b', long = "batch", value_name = "FILE")]
+    pub batch: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a veth pair between two nodes, optionally shaped.
+    ///
+    /// Shaping applies to both ends' egress, as Mininet's TCLink does.
+    Add {
+        #[arg(value_name = "A")]
+        a: String,
+        #[arg(value_name = "B")]
+        b: String,
+        #[command(flatten)]
+        shaping: ShapingArgs,
+        /// The MTU of both ends.
+        #[arg(long, value_name = "N")]
+        mtu: Option<String>,
+    },
+    /// Delete the pair A belongs to.
+    Del {
+        #[arg(value_name = "A")]
+        a: String,
+    },
+    /// Bring both ends of A's pair up.
+    Up {
+        #[arg(value_name = "A")]
+        a: String,
+    },
+    /// Bring both ends of A's pair down (traffic stops until `up`).
+    Down {
+        #[arg(value_name = "A")]
+        a: String,
+    },
+    /// Replace the shaping of one end (no options: remove it).
+    Set {
+        #[arg(value_name = "A")]
+        a: String,
+        #[command(flatten)]
+        shaping: ShapingArgs,
+    },
+    /// Add an IPv4 or IPv6 address (CIDR, such as 10.0.0.1/8) to an end.
+    Addr {
+        #[arg(value_name = "A")]
+        a: String,
+        #[arg(value_name = "CIDR")]
+        cidr: String,
+    },
+    /// List links, each once: both ends, state, shaping (from the kernel).
+    List {
+        /// Only the links of this node.
+        #[arg(value_name = "NODE")]
+        node: Option<String>,
+        /// Print a JSON array instead.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Shaping options; values are checked by the shaping module so that every
+/// bad value gets the same one-line error, on the command line or in a batch.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ShapingArgs {
+    /// Rate limit in Mbit/s (a token bucket with a packet queue).
+    #[arg(long, value_name = "MBIT", allow_hyphen_values = true)]
+    pub bw: Option<String>,
+    /// One-way delay, such as 5ms (needs the netem qdisc).
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    pub delay: Option<String>,
+    /// Delay jitter, such as 1ms (needs netem).
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    pub jitter: Option<String>,
+    /// Random loss in percent, 0 to 100 (needs netem).
+    #[arg(long, value_name = "PCT", allow_hyphen_values = true)]
+    pub loss: Option<String>,
+    /// Queue limit in packets (default 1000 when shaping).
+    #[arg(long, value_name = "PKTS", allow_hyphen_values = true)]
+    pub queue: Option<String>,
+}
+
+const AFTER_HELP: &str = "\
+Batch files:
+  One subcommand per line, as on the command line without `mnlink`:
+    add h1-eth0 s1-eth1 --bw 10
+    addr h1-eth0 10.0.0.1/8
+  Each line is all or nothing; lines before a failing line stay done,
+  lines after it are not run. One netlink socket per namespace is kept
+  for the whole batch.
+
+Shaping:
+  --bw is a token bucket filter (TBF) whose queue is a packet FIFO of
+  --queue packets. --delay, --jitter and --loss need the kernel's netem
+  qdisc; on a kernel without it they fail with a clear error before
+  anything is made. Times take us, ms or s (ms when bare).
+
+Exit status:
+  0 on success; 1 on any error, printed as `mnlink: what: why` (in a
+  batch, `mnlink: line N: what: why`); 2 for a command line that does not
+  parse.
+
+Environment:
+  MN_DIR   the lab's directory (default /run/mn).
+
+Examples:
+  mnlink add h1-eth0 s1-eth1 --bw 10 --queue 100
+  mnlink addr h1-eth0 10.0.0.1/8
+  mnlink down h1-eth0; mnlink up h1-eth0
+  mnlink list s1
+  mnlink -b links.txt";
+
+pub fn command() -> clap::Command {
+    Cli::command()
+}

@@ -1,0 +1,113 @@
+//! `mnlink list`: each link once, read from the kernel.
+use crate::endpoint::Endpoint;
+use crate::links::{End, Links};
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+pub async fn print(links: &mut Links, node: Option<&str>, json: bool) -> Result<()> {
+    let nodes: Vec<String> = match node {
+        Some(n) => {
+            links.lab().node(n)?;
+            vec![n.to_string()]
+        }
+        None => {
+            let lab = links.lab();
+            lab.node_names()?
+                .into_iter()
+                .filter(|n| lab.node(n).is_ok_and(|node| node.is_running()))
+                .collect()
+        }
+    };
+    let mut ends = links.ends(&nodes).await?;
+    // A single node's list needs its peers' side too.
+    if node.is_some() {
+        let peers: Vec<String> =
+            ends.iter().map(|e| e.peer.node.clone()).filter(|p| !nodes.contains(p)).collect();
+        let mut unique = peers.clone();
+        unique.sort();
+        unique.dedup();
+        let alive: Vec<String> =
+            unique.into_iter().filter(|p| links.lab().node(p).is_ok_and(|n| n.is_running())).collect();
+        ends.extend(links.ends(&alive).await?);
+    }
+    // Pair the ends: each link once, in endpoint order.
+    ends.sort_by(|a, b| a.end.cmp(&b.end));
+    let mut by_end: BTreeMap<Endpoint, End> = ends.into_iter().map(|e| (e.end.clone(), e)).collect();
+    let mut rows: Vec<(End, Option<End>)> = Vec::new();
+    while let Some((_, a)) = by_end.pop_first() {
+        let b = by_end.remove(&a.peer);
+        rows.push((a, b));
+    }
+    rows.retain(|(a, b)| node.is_none_or(|n| a.end.node == n || b.as_ref().is_some_and(|b| b.end.node == n)));
+    let mut out = std::io::stdout().lock();
+    if json {
+        let items: Vec<serde_json::Value> = rows.iter().map(|(a, b)| to_json(a, b.as_ref())).collect();
+        writeln!(out, "{}", serde_json::Value::Array(items))?;
+        return Ok(());
+    }
+    let mut table = vec![["A".to_string(), "B".to_string(), "STATE".to_string(), "SHAPING".to_string()]];
+    for (a, b) in &rows {
+        table.push([
+            a.end.to_string(),
+            a.peer.to_string(),
+            state(a, b.as_ref()).to_string(),
+            shaping(a, b.as_ref()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..3).map(|i| table.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    for row in &table {
+        let line = format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn state(a: &End, b: Option<&End>) -> &'static str {
+    match (a.up, b.map(|b| b.up)) {
+        (true, Some(true) | None) => "up",
+        (false, Some(false) | None) => "down",
+        _ => "half-up",
+    }
+}
+
+fn shaping(a: &End, b: Option<&End>) -> String {
+    let sa = a.shaping.to_string();
+    match b {
+        Some(b) if b.shaping != a.shaping => {
+            let sb = b.shaping.to_string();
+            format!("{}: {}; {}: {}", a.end, or_none(&sa), b.end, or_none(&sb))
+        }
+        _ => sa,
+    }
+}
+
+fn or_none(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
+
+fn end_json(e: &End) -> serde_json::Value {
+    serde_json::json!({
+        "node": e.end.node,
+        "interface": e.end.ifname,
+        "up": e.up,
+        "mtu": e.mtu,
+        "shaping": e.shaping.to_string(),
+    })
+}
+
+fn to_json(a: &End, b: Option<&End>) -> serde_json::Value {
+    let peer = b
+        .map(end_json)
+        .unwrap_or_else(|| serde_json::json!({ "node": a.peer.node, "interface": a.peer.ifname }));
+    serde_json::json!({ "a": end_json(a), "b": peer, "state": state(a, b) })
+}

@@ -1,0 +1,324 @@
+//! mnlink against real nodes: veth pairs born in their namespaces, bridge
+//! ports, addresses, up/down, shaping measured with iperf3, netem by
+//! detection, batches, list, and bad input.
+use mn_tests::{Lab, assert_one_line_error, eventually, unique};
+use std::time::Duration;
+
+fn lab_with(hosts: &[&str], switches: &[&str]) -> Lab {
+    let lab = Lab::new();
+    if !hosts.is_empty() {
+        lab.cmd("mnnode").arg("add").args(hosts).ok();
+    }
+    if !switches.is_empty() {
+        lab.cmd("mnnode").args(["add", "--kind", "switch"]).args(switches).ok();
+    }
+    lab
+}
+
+fn mnlink(lab: &Lab, args: &[&str]) -> mn_tests::Output {
+    lab.cmd("mnlink").args(args).ok()
+}
+
+fn pings(lab: &Lab, from: &str, to: &str) -> bool {
+    lab.cmd("mnrun").args([from, &format!("ping -c1 -W1 {to}")]).run().status.success()
+}
+
+/// Interface names in a node's namespace.
+fn ifnames(lab: &Lab, node: &str) -> Vec<String> {
+    let pid = lab.node_pid(node).to_string();
+    let out = lab.cmd("mnexec").args(["-a", &pid, "ls", "/sys/class/net"]).ok();
+    out.stdout.split_whitespace().map(String::from).collect()
+}
+
+/// Whether an interface is administratively up (IFF_UP in its flags).
+fn is_up(lab: &Lab, node: &str, ifname: &str) -> bool {
+    let flags = sys(lab, node, &format!("/sys/class/net/{ifname}/flags"));
+    u32::from_str_radix(flags.trim_start_matches("0x"), 16).expect("hex flags") & 1 == 1
+}
+
+fn sys(lab: &Lab, node: &str, path: &str) -> String {
+    let pid = lab.node_pid(node).to_string();
+    lab.cmd("mnexec").args(["-a", &pid, "cat", path]).ok().stdout.trim().to_string()
+}
+
+#[test]
+fn host_to_host_ends_born_in_their_namespaces() {
+    let lab = lab_with(&["h1", "h2"], &[]);
+    mnlink(&lab, &["add", "h1-eth0", "h2:eth7"]);
+    assert_eq!(ifnames(&lab, "h1"), ["h1-eth0", "lo"], "h1 holds h1-eth0 only");
+    assert_eq!(ifnames(&lab, "h2"), ["eth7", "lo"], "h2 holds eth7 only");
+    let root = std::fs::read_dir("/sys/class/net").expect("sysfs").filter_map(|e| e.ok()).count();
+    assert!(root > 0);
+    assert!(!std::path::Path::new("/sys/class/net/h1-eth0").exists(), "nothing in the root namespace");
+    assert!(is_up(&lab, "h1", "h1-eth0") && is_up(&lab, "h2", "eth7"), "both ends up");
+    mnlink(&lab, &["addr", "h1-eth0", "10.0.0.1/24"]);
+    mnlink(&lab, &["addr", "h2:eth7", "10.0.0.2/24"]);
+    assert!(pings(&lab, "h1", "10.0.0.2"));
+    mnlink(&lab, &["addr", "h1-eth0", "fd00::1/64"]);
+    mnlink(&lab, &["addr", "h2:eth7", "fd00::2/64"]);
+    assert!(pings(&lab, "h1", "fd00::2"), "IPv6 at once (no DAD wait)");
+    let out = lab.cmd("mnnode").args(["ip", "h2"]).ok();
+    assert_eq!(out.stdout, "10.0.0.2\n");
+}
+
+#[test]
+fn host_switch_host_and_down_up() {
+    let lab = lab_with(&["h1", "h2"], &["s1"]);
+    mnlink(&lab, &["add", "h1-eth0", "s1-eth1"]);
+    mnlink(&lab, &["add", "s1-eth2", "h2-eth0"]);
+    assert_eq!(
+        sys(&lab, "s1", "/sys/class/net/s1-eth1/master/uevent").lines().find(|l| l.starts_with("INTERFACE=")),
+        Some("INTERFACE=s1"),
+        "s1-eth1 is a port of bridge s1"
+    );
+    assert!(sys(&lab, "s1", "/sys/class/net/s1-eth2/brport/state").len() == 1, "s1-eth2 is a bridge port");
+    mnlink(&lab, &["addr", "h1-eth0", "10.0.0.1/8"]);
+    mnlink(&lab, &["addr", "h2-eth0", "10.0.0.2/8"]);
+    assert!(pings(&lab, "h1", "10.0.0.2"), "through the switch at once (no STP delay)");
+    mnlink(&lab, &["down", "h1-eth0"]);
+    assert!(!pings(&lab, "h1", "10.0.0.2"), "down stops traffic");
+    assert!(!is_up(&lab, "h1", "h1-eth0") && !is_up(&lab, "s1", "s1-eth1"), "both ends down");
+    let out = mnlink(&lab, &["list", "h1"]);
+    out.check(out.stdout.contains("down"), "list shows it down");
+    mnlink(&lab, &["up", "s1-eth1"]);
+    assert!(pings(&lab, "h1", "10.0.0.2"), "up restores it, from either end");
+}
+
+#[test]
+fn switches_routers_root_nodes_and_parallel_links() {
+    let lab = lab_with(&["h1", "h2"], &["s1", "s2"]);
+    lab.cmd("mnnode").args(["add", "--kind", "router", "r1"]).ok();
+    lab.cmd("mnnode").args(["add", "--root", "x1"]).ok();
+    mnlink(&lab, &["add", "s1-eth1", "s2-eth1"]);
+    mnlink(&lab, &["add", "h1-eth0", "s1-eth2"]);
+    mnlink(&lab, &["add", "h2-eth0", "s2-eth2"]);
+    mnlink(&lab, &["add", "r1-eth0", "h1-eth1"]);
+    mnlink(&lab, &["add", "r1-eth1", "h1-eth2", "--mtu", "9000"]);
+    assert_eq!(sys(&lab, "h1", "/sys/class/net/h1-eth2/mtu"), "9000");
+    let root_if = unique("mr");
+    let root_end = format!("x1:{root_if}");
+    mnlink(&lab, &["add", &root_end, "h2-eth1"]);
+    assert!(
+        std::path::Path::new("/sys/class/net").join(&root_if).exists(),
+        "the root node's end is in the root namespace"
+    );
+    for (a, b) in [
+        ("h1-eth0", "10.0.1.1/24"),
+        ("h2-eth0", "10.0.1.2/24"),
+        ("r1-eth0", "10.0.2.1/24"),
+        ("h1-eth1", "10.0.2.2/24"),
+    ] {
+        mnlink(&lab, &["addr", a, b]);
+    }
+    mnlink(&lab, &["addr", &root_end, "10.0.3.1/24"]);
+    mnlink(&lab, &["addr", "h2-eth1", "10.0.3.2/24"]);
+    assert!(pings(&lab, "h1", "10.0.1.2"), "across two switches");
+    assert!(pings(&lab, "h1", "10.0.2.1"), "to the router");
+    assert!(pings(&lab, "h2", "10.0.3.1"), "to the root node");
+    let out = mnlink(&lab, &["list"]);
+    assert_eq!(out.stdout.lines().count(), 7, "six links, each once, and a header:\n{}", out.stdout);
+    // Deleting the root node removes its end from the root namespace.
+    lab.cmd("mnnode").args(["del", "x1"]).ok();
+    assert!(!std::path::Path::new("/sys/class/net").join(&root_if).exists());
+    assert!(!ifnames(&lab, "h2").contains(&"h2-eth1".to_string()), "and the far end");
+}
+
+#[test]
+fn del_and_node_deletion_remove_both_ends() {
+    let lab = lab_with(&["h1", "h2", "h3"], &["s1"]);
+    mnlink(&lab, &["add", "h1-eth0", "h2-eth0"]);
+    mnlink(&lab, &["add", "h3-eth0", "s1-eth1"]);
+    mnlink(&lab, &["del", "h2-eth0"]);
+    assert_eq!(ifnames(&lab, "h1"), ["lo"], "the peer went with it");
+    let out = mnlink(&lab, &["list"]);
+    out.check(!out.stdout.contains("h1-eth0") && out.stdout.contains("h3-eth0"), "list no longer shows it");
+    lab.cmd("mnnode").args(["del", "h3"]).ok();
+    assert_eq!(ifnames(&lab, "s1"), ["lo", "s1"], "the switch lost its port when h3 was deleted");
+    // The name is free again at once.
+    mnlink(&lab, &["add", "h1-eth0", "s1-eth1"]);
+}
+
+fn iperf_mbits(lab: &Lab, client: &str, server_ip: &str) -> f64 {
+    let out = lab.cmd("mnrun").args([client, &format!("iperf3 -c {server_ip} -t 2 -J")]).ok();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("iperf3 json");
+    json["end"]["sum_received"]["bits_per_second"].as_f64().expect("a rate") / 1e6
+}
+
+#[test]
+fn bandwidth_limit_measured_with_iperf3() {
+    let lab = lab_with(&["h1", "h2", "h3", "h4"], &[]);
+    mnlink(&lab, &["add", "h1-eth0", "h2-eth0", "--bw", "10"]);
+    mnlink(&lab, &["add", "h3-eth0", "h4-eth0"]);
+    for (end, ip) in [
+        ("h1-eth0", "10.0.0.1/24"),
+        ("h2-eth0", "10.0.0.2/24"),
+        ("h3-eth0", "10.0.1.3/24"),
+        ("h4-eth0", "10.0.1.4/24"),
+    ] {
+        mnlink(&lab, &["addr", end, ip]);
+    }
+    let out = mnlink(&lab, &["list", "h1"]);
+    out.check(out.stdout.contains("bw=10Mbit queue=1000"), "list reads the shaping back");
+    lab.cmd("mnrun").args(["h2", "iperf3 -s -1 &"]).ok();
+    lab.cmd("mnrun").args(["h4", "iperf3 -s -1 &"]).ok();
+    assert!(eventually(Duration::from_secs(5), || lab
+        .cmd("mnrun")
+        .args(["h2", "ss -ltn | grep -q 5201"])
+        .run()
+        .status
+        .success()));
+    assert!(eventually(Duration::from_secs(5), || lab
+        .cmd("mnrun")
+        .args(["h4", "ss -ltn | grep -q 5201"])
+        .run()
+        .status
+        .success()));
+    let shaped = iperf_mbits(&lab, "h1", "10.0.0.2");
+    assert!((8.5..=11.5).contains(&shaped), "10 Mbit/s link measured {shaped:.2} Mbit/s");
+    let free = iperf_mbits(&lab, "h3", "10.0.1.4");
+    assert!(free > 10.0 * shaped, "an unshaped link is far faster: {free:.0} Mbit/s");
+    // set replaces one end's shaping, and clears it.
+    mnlink(&lab, &["set", "h1-eth0", "--bw", "5", "--queue", "20"]);
+    let out = mnlink(&lab, &["list", "h1"]);
+    out.check(
+        out.stdout.contains("h1-eth0: bw=5Mbit queue=20; h2-eth0: bw=10Mbit queue=1000"),
+        "one end changed",
+    );
+    mnlink(&lab, &["set", "h1-eth0"]);
+    mnlink(&lab, &["set", "h2-eth0"]);
+    let out = mnlink(&lab, &["list", "h1"]);
+    out.check(!out.stdout.contains("bw="), "shaping removed");
+}
+
+#[test]
+fn netem_works_or_fails_cleanly() {
+    let lab = lab_with(&["h1", "h2"], &[]);
+    let netem = lab
+        .cmd("unshare")
+        .args(["-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem"])
+        .run()
+        .status
+        .success();
+    if netem {
+        mnlink(&lab, &["add", "h1-eth0", "h2-eth0", "--delay", "50ms", "--loss", "0"]);
+        mnlink(&lab, &["addr", "h1-eth0", "10.0.0.1/24"]);
+        mnlink(&lab, &["addr", "h2-eth0", "10.0.0.2/24"]);
+        let out = lab.cmd("mnrun").args(["h1", "ping -c2 -i0.2 10.0.0.2"]).ok();
+        let avg: f64 = out
+            .stdout
+            .rsplit('=')
+            .next()
+            .and_then(|s| s.split('/').nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("rtt");
+        assert!(avg >= 100.0, "50 ms each way: rtt {avg} ms");
+        let out = mnlink(&lab, &["list"]);
+        out.check(out.stdout.contains("delay=50ms"), "list shows the delay");
+    } else {
+        mn_tests::skip(
+            "netem_works_or_fails_cleanly/works",
+            "this kernel has no sch_netem; testing the clean failure",
+        );
+        for (opt, value) in [("--delay", "5ms"), ("--jitter", "1ms"), ("--loss", "1")] {
+            let mut args = vec!["add", "h1-eth0", "h2-eth0", opt, value];
+            if opt == "--jitter" {
+                args = vec!["add", "h1-eth0", "h2-eth0", "--delay", "5ms", opt, value];
+            }
+            let out = lab.cmd("mnlink").args(&args).code(1);
+            let first = if opt == "--jitter" { "--delay" } else { opt };
+            assert_eq!(
+                out.stderr,
+                format!("mnlink: {first} needs the netem qdisc, which this kernel lacks (sch_netem)\n")
+            );
+        }
+        assert_eq!(ifnames(&lab, "h1"), ["lo"], "no link was made");
+        mnlink(&lab, &["add", "h1-eth0", "h2-eth0"]);
+        let out = lab.cmd("mnlink").args(["set", "h1-eth0", "--delay", "5ms"]).code(1);
+        assert_one_line_error(&out, "mnlink");
+        let out =
+            lab.cmd("tc").args(["-n", &format!("{}-h1", lab.name()), "qdisc", "show", "dev", "h1-eth0"]).ok();
+        out.check(out.stdout.contains("noqueue"), "no partial qdisc");
+    }
+}
+
+#[test]
+fn batch_of_500_links() {
+    let lab = Lab::new();
+    let hosts: Vec<String> = (1..=250).map(|i| format!("h{i}")).collect();
+    lab.cmd("mnnode").arg("add").args(&hosts).ok();
+    lab.cmd("mnnode").args(["add", "--kind", "switch", "s1", "s2"]).ok();
+    let mut batch = String::from("# every host to both switches\n\n");
+    for i in 1..=250 {
+        batch += &format!("add h{i}-eth0 s1-eth{i}\nadd h{i}-eth1 s2-eth{i}   # second uplink\n");
+    }
+    batch += "addr h1-eth0 10.0.0.1/8\naddr h250-eth0 10.0.0.250/8\n";
+    lab.cmd("mnlink").args(["-b", "-"]).stdin(batch).ok();
+    let out = mnlink(&lab, &["list", "--json"]);
+    let links: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(links.as_array().map(Vec::len), Some(500));
+    assert!(pings(&lab, "h1", "10.0.0.250"));
+}
+
+#[test]
+fn batch_stops_at_the_first_bad_line() {
+    let lab = lab_with(&["h1", "h2"], &[]);
+    let batch = "add h1-eth0 h2-eth0\naddr h1-eth0 10.0.0.1/24\nadd h1-eth1 h9-eth0\nadd h1-eth2 h2-eth2\n";
+    let out = lab.cmd("mnlink").args(["-b", "-"]).stdin(batch).code(1);
+    assert_eq!(out.stderr, format!("mnlink: line 3: no node named h9 in {}\n", lab.dir.display()));
+    assert_eq!(ifnames(&lab, "h1"), ["h1-eth0", "lo"], "lines 1-2 done, line 4 not run");
+    let out = lab.cmd("mnlink").args(["-b", "-"]).stdin("add h1-eth5 h2-eth5\nadd h1-eth6\n").code(1);
+    out.check(out.stderr.starts_with("mnlink: line 2: "), "a usage error names its line");
+    let missing = lab.dir.join("nosuch.txt");
+    let out = lab.cmd("mnlink").arg("-b").arg(&missing).code(1);
+    assert_one_line_error(&out, "mnlink");
+}
+
+#[test]
+fn bad_input_is_refused_with_nothing_made() {
+    let lab = lab_with(&["h1", "h2"], &[]);
+    mnlink(&lab, &["add", "h1-eth0", "h2-eth0"]);
+    let dead = "h3";
+    lab.cmd("mnnode").args(["add", dead]).ok();
+    // SAFETY: killing the shell of this test's node.
+    unsafe { libc::kill(lab.node_pid(dead), libc::SIGKILL) };
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["add", "h9-eth0", "h1-eth5"], format!("no node named h9 in {}", lab.dir.display())),
+        (
+            vec!["add", "h1-eth000000000000", "h2-eth5"],
+            "h1-eth000000000000: interface names are at most 15 bytes, this one is 18".into(),
+        ),
+        (vec!["add", "h1-eth0", "h2-eth5"], "h1-eth0 already exists in node h1".into()),
+        (vec!["add", "h1-eth5", "h2-eth0"], "h2-eth0 already exists in node h2".into()),
+        (vec!["add", "h1-eth5", "h1-eth5"], "both ends are h1-eth5".into()),
+        (
+            vec!["addr", "h1-eth0", "10.0.0.300/8"],
+            "\"10.0.0.300/8\": not an address with a prefix length (such as 10.0.0.1/8 or fd00::1/64)".into(),
+        ),
+        (
+            vec!["add", "h1-eth5", "h2-eth5", "--bw", "0"],
+            "--bw 0: not a rate (a positive number of Mbit/s, such as 10 or 0.5)".into(),
+        ),
+        (
+            vec!["add", "h1-eth5", "h2-eth5", "--bw", "-5"],
+            "--bw -5: not a rate (a positive number of Mbit/s, such as 10 or 0.5)".into(),
+        ),
+        (
+            vec!["add", "h1-eth5", "h2-eth5", "--loss", "150"],
+            "--loss 150: not a percentage from 0 to 100".into(),
+        ),
+        (
+            vec!["add", "h1-eth5", "h2-eth5", "--delay", "5parsecs"],
+            "--delay 5parsecs: not a time (such as 5ms, 1.5s or 100us)".into(),
+        ),
+        (vec!["addr", "h1-eth9", "10.0.0.1/8"], "no interface h1-eth9 in node h1".into()),
+        (vec!["down", "h1-eth9"], "no interface h1-eth9 in node h1".into()),
+        (vec!["del", "h1-eth9"], "no interface h1-eth9 in node h1".into()),
+        (vec!["add", "h1-eth5", "h3-eth0"], "node h3 is not running".into()),
+    ];
+    for (args, message) in cases {
+        let out = lab.cmd("mnlink").args(&args).code(1);
+        assert_eq!(out.stderr, format!("mnlink: {message}\n"), "{args:?}");
+    }
+    assert_eq!(ifnames(&lab, "h1"), ["h1-eth0", "lo"], "nothing half-made in h1");
+    assert_eq!(ifnames(&lab, "h2"), ["h2-eth0", "lo"], "nothing half-made in h2");
+}

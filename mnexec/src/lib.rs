@@ -6,11 +6,11 @@ pub mod cli;
 pub mod getopt;
 mod steps;
 
-use getopt::Step;
+pub use getopt::Step;
 use std::ffi::OsString;
 use std::fmt;
 use std::process::ExitCode;
-use steps::Next;
+pub use steps::{Next, mark_fds_cloexec};
 
 /// A failed step, printed as `mnexec: what: why`.
 #[derive(Debug)]
@@ -51,14 +51,7 @@ pub fn run(args: &[OsString]) -> ExitCode {
         }
     };
     for step in &line.steps {
-        let result = match step {
-            Step::CloseFds => steps::close_fds(),
-            Step::Detach => steps::detach(),
-            Step::NewNamespaces => steps::new_namespaces(),
-            Step::PrintPid => steps::print_pid(),
-            Step::Attach(target) => steps::attach(target),
-            Step::Cgroup(group) => steps::cgroup(group),
-            Step::RtPrio(priority) => steps::rtprio(*priority),
+        match step {
             Step::Version => {
                 println!("mnexec {}", env!("CARGO_PKG_VERSION"));
                 return ExitCode::SUCCESS;
@@ -67,8 +60,9 @@ pub fn run(args: &[OsString]) -> ExitCode {
                 print!("{}", cli::command().render_long_help());
                 return ExitCode::SUCCESS;
             }
-        };
-        match result {
+            _ => {}
+        }
+        match apply(step) {
             Ok(Next::Continue) => {}
             Ok(Next::Exit(status)) => return ExitCode::from(status),
             Err(failure) => return fail(&failure),
@@ -79,6 +73,22 @@ pub fn run(args: &[OsString]) -> ExitCode {
         return usage_error();
     }
     fail(&steps::exec(&line.command))
+}
+
+/// Applies one step to the calling process, as mnexec does before exec.
+/// mnnode calls this in a freshly forked child to start node shells with
+/// mnexec's exact semantics, minus one exec per node.
+pub fn apply(step: &Step) -> Result<Next, Failure> {
+    match step {
+        Step::CloseFds => steps::close_fds(),
+        Step::Detach => steps::detach(),
+        Step::NewNamespaces => steps::new_namespaces(),
+        Step::PrintPid => steps::print_pid(),
+        Step::Attach(target) => steps::attach(target),
+        Step::Cgroup(group) => steps::cgroup(group),
+        Step::RtPrio(priority) => steps::rtprio(*priority),
+        Step::Version | Step::Help => Ok(Next::Continue),
+    }
 }
 
 fn fail(failure: &Failure) -> ExitCode {

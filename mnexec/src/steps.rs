@@ -38,6 +38,19 @@ pub fn close_fds() -> Result<Next, Failure> {
     Ok(Next::Continue)
 }
 
+/// `-c` for a process about to exec from a Rust parent: descriptors above 2
+/// are marked close-on-exec rather than closed, so that the runtime's own
+/// exec-status pipe keeps working until the exec.
+pub fn mark_fds_cloexec() -> Result<Next, Failure> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: close_range with CLOEXEC only changes descriptor flags.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if rc != 0 {
+        return Err(Failure::errno("close_range", Errno::last()));
+    }
+    Ok(Next::Continue)
+}
+
 pub fn detach() -> Result<Next, Failure> {
     if getpgrp() == getpid() {
         // A group leader cannot call setsid(): continue in a child.

@@ -169,6 +169,7 @@ fn clean(verbose: bool) -> Result<ExitCode> {
     }
     let result = reap::remove(&lab, &nodes, false);
     for name in &broken {
+        reap::end_unregistered(&lab.dir.join(name));
         lab.remove_node_dir(name)?;
         said.push(format!("removed {}: a directory without a node", lab.dir.join(name).display()));
     }

@@ -140,6 +140,42 @@ fn descendants(pids: &[i32], roots: &[i32]) -> Vec<i32> {
     out
 }
 
+/// Shells of a node directory that has no record (mnnode died between
+/// starting them and registering them): found by the FIFO path in their
+/// environment, and ended with everything in their namespaces.
+pub fn end_unregistered(dir: &std::path::Path) {
+    let want = format!("__MN_FIFO={}", dir.join(crate::lab::FIFO).display());
+    let me = std::process::id() as i32;
+    let shells: Vec<i32> = procfs::pids()
+        .into_iter()
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == want.as_bytes()))
+        })
+        .collect();
+    let nodes: Vec<Node> = shells
+        .iter()
+        .filter_map(|&pid| {
+            let stat = procfs::stat(pid)?;
+            let own = procfs::ns_inode(me, "net");
+            let root = procfs::ns_inode(pid, "net") == own;
+            Some(Node {
+                name: String::new(),
+                kind: crate::Kind::Host,
+                root,
+                pid,
+                start: stat.start,
+                netns: None,
+                cookie: None,
+                cpu: None,
+                cgroup: None,
+            })
+        })
+        .collect();
+    let _ = end_processes(&nodes);
+}
+
 /// Ends nodes and removes every trace of them: processes, the far ends of
 /// their links (waited for, so a name can be reused at once), `ip netns`
 /// entries, cgroups and directories. Keeps going after an error and

@@ -1,5 +1,6 @@
-//! `mnnode add`: many node shells started concurrently, each through
-//! `mnexec -cdn`, ready when its shell says so; all of a call or nothing.
+//! `mnnode add`: many node shells started concurrently, each with mnexec's
+//! `-cdn` steps (`-cd` for --root), ready when its shell says so; all of a
+//! call or nothing.
 use crate::cgroup;
 use crate::lab::{FIFO, LOG, Lab, NodeDir};
 use crate::netlink;
@@ -8,6 +9,7 @@ use crate::shell;
 use crate::{name, netns_dir, procfs, reap};
 use anyhow::{Context, Result, anyhow, bail};
 use futures::{StreamExt, TryStreamExt};
+use mnexec::Step;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
@@ -18,12 +20,11 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Shells starting at once; more only queue up on the kernel's locks.
-const WINDOW: usize = 64;
+const WINDOW: usize = 32;
 /// Netlink set-ups in flight at once.
 const CONFIGURE_WINDOW: usize = 64;
 /// How long a shell may take to become ready.
@@ -49,10 +50,9 @@ struct Starting {
 
 pub fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> {
     let hierarchy = check(lab, names, opts)?;
-    let mnexec = mnexec_path()?;
     let signals = block_signals()?;
     let mut nodes: Vec<Starting> = Vec::with_capacity(names.len());
-    let result = start_all(lab, names, opts, hierarchy.as_ref(), &mnexec, &signals, &mut nodes)
+    let result = start_all(lab, names, opts, hierarchy.as_ref(), &signals, &mut nodes)
         .and_then(|()| configure_all(opts, &mut nodes, &signals))
         .and_then(|()| register_all(lab, &mut nodes));
     if let Err(err) = result {
@@ -120,18 +120,6 @@ pub fn cgroup_name(lab: &Lab, node: &str) -> String {
     format!("mn-{}", lab.netns_name(node))
 }
 
-/// mnexec from beside our own executable, else from PATH.
-fn mnexec_path() -> Result<PathBuf> {
-    let beside = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("mnexec")));
-    if let Some(path) = beside.filter(|p| p.exists()) {
-        return Ok(path);
-    }
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|dir| dir.join("mnexec"))
-        .find(|p| p.exists())
-        .ok_or_else(|| anyhow!("mnexec not found beside mnnode or in PATH"))
-}
-
 /// Holds off Ctrl-C while nodes are half-made; a signal that arrives is
 /// noticed at the next checkpoint and undoes the whole call.
 fn block_signals() -> Result<SigSet> {
@@ -162,7 +150,6 @@ fn start_all(
     names: &[String],
     opts: &AddOptions,
     hierarchy: Option<&cgroup::Hierarchy>,
-    mnexec: &PathBuf,
     signals: &SigSet,
     nodes: &mut Vec<Starting>,
 ) -> Result<()> {
@@ -172,7 +159,7 @@ fn start_all(
         checkpoint(signals)?;
         while waiting.len() < WINDOW {
             let Some(name) = next.next() else { break };
-            let starting = start(lab, name, opts, hierarchy, mnexec)?;
+            let starting = start(lab, name, opts, hierarchy)?;
             nodes.push(starting);
             waiting.push(nodes.len() - 1);
         }
@@ -188,7 +175,6 @@ fn start(
     name: &str,
     opts: &AddOptions,
     hierarchy: Option<&cgroup::Hierarchy>,
-    mnexec: &PathBuf,
 ) -> Result<Starting> {
     let dir = lab.claim(name)?;
     let mut node = Node {
@@ -221,32 +207,46 @@ fn start(
             Mode::S_IRUSR | Mode::S_IWUSR,
         )?;
         let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
-        let mut cmd = Command::new(mnexec);
-        // -g first: after -n, /sys is a fresh sysfs without the cgroup tree.
+        // mnexec -cdn's steps, applied in the forked child itself: the same
+        // process state as exec'ing mnexec, at one exec per node instead of
+        // two (an exec costs about a millisecond on a VM).
+        let mut steps = Vec::new();
         if let (Some(h), Some(cpu)) = (hierarchy, opts.cpu) {
             let group = cgroup_name(lab, name);
             node.cgroup = Some(h.create(&group, cpu)?);
             starting.node.cgroup = node.cgroup.clone();
-            cmd.args(["-g", &group]);
+            // Before -n: the fresh sysfs hides the cgroup tree.
+            steps.push(Step::Cgroup(group.into()));
         }
-        cmd.arg(if opts.root { "-cd" } else { "-cdn" });
-        cmd.args(shell::SHELL)
+        steps.push(Step::Detach);
+        if !opts.root {
+            steps.push(Step::NewNamespaces);
+        }
+        let mut cmd = Command::new(shell::SHELL[0]);
+        cmd.args(&shell::SHELL[1..])
             .envs(shell::environment(name, &starting.dir.path.join(FIFO), &starting.dir.path.join(LOG)))
             .env_remove("TMOUT")
             .stdin(Stdio::from(fifo))
             .stdout(Stdio::from(ready_w))
             .stderr(Stdio::from(log));
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe { cmd.pre_exec(default_signals) };
-        let child =
-            cmd.spawn().map_err(|e| anyhow!("start {}: {}", mnexec.display(), crate::os_error(&e)))?;
+        // SAFETY: the child of a single-threaded parent; the steps make
+        // syscalls, and allocate only to report a failure.
+        unsafe { cmd.pre_exec(move || prepare_child(&steps)) };
+        let child = cmd.spawn().map_err(|e| {
+            let log = std::fs::read_to_string(starting.dir.path.join(LOG)).unwrap_or_default();
+            match log.lines().rfind(|l| !l.trim().is_empty()) {
+                Some(why) => anyhow!("{}", why.trim()),
+                None => anyhow!("start bash: {}", crate::os_error(&e)),
+            }
+        })?;
         node.pid = child.id() as i32;
         starting.child = Some(child);
         node.start = procfs::stat(node.pid)
             .map(|s| s.start)
             .ok_or_else(|| anyhow!("{name}: the shell vanished at once"))?;
+        // The record is written once, when the node is complete; should
+        // mnnode die before that, clean finds the shell by its environment.
         starting.node = node.clone();
-        starting.dir.write_record(&node)?;
         nix::fcntl::fcntl(&ready_r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).context("fcntl")?;
         starting.ready = Some(ready_r);
         starting.since = Instant::now();
@@ -261,11 +261,28 @@ fn start(
     }
 }
 
-/// In the child, before exec: a node shell must start with default signal
-/// dispositions and nothing blocked, whatever its caller ignored (a
-/// background job of a script ignores SIGINT, which would make the node
-/// deaf to interrupts).
-fn default_signals() -> std::io::Result<()> {
+/// In the child, before exec: default signals, inherited descriptors closed
+/// at exec, then mnexec's steps; a failure is reported on stderr (the log)
+/// as mnexec would.
+fn prepare_child(steps: &[Step]) -> std::io::Result<()> {
+    default_signals();
+    let fail = |f: mnexec::Failure| {
+        let line = format!("mnexec: {f}\n");
+        // SAFETY: writing to our own stderr.
+        unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+        std::io::Error::from_raw_os_error(libc::EPERM)
+    };
+    mnexec::mark_fds_cloexec().map_err(fail)?;
+    for step in steps {
+        mnexec::apply(step).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// A node shell must start with default signal dispositions and nothing
+/// blocked, whatever its caller ignored (a background job of a script
+/// ignores SIGINT, which would make the node deaf to interrupts).
+fn default_signals() {
     for sig in [
         libc::SIGINT,
         libc::SIGQUIT,
@@ -283,7 +300,6 @@ fn default_signals() -> std::io::Result<()> {
     let empty = SigSet::empty();
     // SAFETY: as above.
     unsafe { libc::sigprocmask(libc::SIG_SETMASK, empty.as_ref(), std::ptr::null_mut()) };
-    Ok(())
 }
 
 /// Waits until at least one starting shell is ready (or failed).
@@ -378,6 +394,9 @@ async fn configure(node: &Node, opts: &AddOptions) -> Result<Option<(u64, u64)>>
             if router {
                 enable_forwarding()?;
             }
+            if node.kind == Kind::Switch {
+                layer2_only()?;
+            }
             netlink::connect_here()
         })??;
         netlink::set_up(&conn.handle, 1)
@@ -388,7 +407,12 @@ async fn configure(node: &Node, opts: &AddOptions) -> Result<Option<(u64, u64)>>
     };
     if let Some(bridge) = node.bridge() {
         let stp = if opts.stp { BridgeStpState::KernelStp } else { BridgeStpState::Disabled };
-        let msg = LinkBridge::new(bridge).append_info_data(InfoBridge::StpState(stp)).build();
+        // Multicast is flooded, as Open vSwitch does by default: snooping
+        // the MLD reports every new port sends costs more than it saves.
+        let msg = LinkBridge::new(bridge)
+            .append_info_data(InfoBridge::StpState(stp))
+            .append_info_data(InfoBridge::MulticastSnooping(false))
+            .build();
         conn.handle
             .link()
             .add(msg)
@@ -397,6 +421,16 @@ async fn configure(node: &Node, opts: &AddOptions) -> Result<Option<(u64, u64)>>
             .map_err(|e| anyhow!("{}: create bridge {bridge}: {}", node.name, netlink::describe(&e)))?;
     }
     Ok(id)
+}
+
+/// A switch is a layer-2 device: no IPv6 stack of its own on the bridge or
+/// its ports (frames of every kind are still bridged). This spares every
+/// new port the IPv6 link-local address, DAD and MLD traffic.
+fn layer2_only() -> Result<()> {
+    for knob in ["/proc/sys/net/ipv6/conf/default/disable_ipv6", "/proc/sys/net/ipv6/conf/all/disable_ipv6"] {
+        std::fs::write(knob, "1").map_err(|e| anyhow!("{knob}: {}", crate::os_error(&e)))?;
+    }
+    Ok(())
 }
 
 /// IPv4 and IPv6 forwarding in the current network namespace.

@@ -65,6 +65,13 @@ pub enum Command {
         #[arg(value_name = "CIDR")]
         cidr: String,
     },
+    /// Set an end's MAC address (such as 00:00:00:00:00:01).
+    Mac {
+        #[arg(value_name = "A")]
+        a: String,
+        #[arg(value_name = "MAC")]
+        mac: String,
+    },
     /// List links, each once: both ends, state, shaping (from the kernel).
     List {
         /// Only the links of this node.
@@ -92,7 +99,7 @@ pub struct ShapingArgs {
     /// Random loss in percent, 0 to 100 (needs netem).
     #[arg(long, value_name = "PCT", allow_hyphen_values = true)]
     pub loss: Option<String>,
-    /// Queue limit in packets (default 1000 when shaping).
+    /// Queue limit in full-size packets (default 1000 when shaping).
     #[arg(long, value_name = "PKTS", allow_hyphen_values = true)]
     pub queue: Option<String>,
 }
@@ -107,8 +114,9 @@ Batch files:
   for the whole batch.
 
 Shaping:
-  --bw is a token bucket filter (TBF) whose queue is a packet FIFO of
-  --queue packets. --delay, --jitter and --loss need the kernel's netem
+  --bw is a token bucket filter (TBF) whose queue holds --queue full-size
+  (1514-byte) frames: it counts bytes, because with GSO the kernel queues
+  TCP data in packets of up to 64 KB. --delay, --jitter and --loss need the kernel's netem
   qdisc; on a kernel without it they fail with a clear error before
   anything is made. Times take us, ms or s (ms when bare).
 

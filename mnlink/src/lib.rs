@@ -46,7 +46,8 @@ fn open_lab(command: &Command) -> Result<Lab> {
         | Command::Up { a }
         | Command::Down { a }
         | Command::Set { a, .. }
-        | Command::Addr { a, .. } => Endpoint::parse(a).map(|e| e.node).unwrap_or_default(),
+        | Command::Addr { a, .. }
+        | Command::Mac { a, .. } => Endpoint::parse(a).map(|e| e.node).unwrap_or_default(),
         Command::List { node, .. } => node.clone().unwrap_or_default(),
     };
     Lab::open()?
@@ -69,6 +70,7 @@ async fn execute(links: &mut Links, command: Command) -> Result<()> {
             links.set_shaping(&end, &Shaping::parse(&shaping)?).await
         }
         Command::Addr { a, cidr } => links.addr(&Endpoint::parse(&a)?, &cidr).await,
+        Command::Mac { a, mac } => links.mac(&Endpoint::parse(&a)?, &mac).await,
         Command::List { node, json } => list::print(links, node.as_deref(), json).await,
     }
 }

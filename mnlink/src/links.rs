@@ -255,6 +255,16 @@ impl Links {
         })
     }
 
+    pub async fn mac(&mut self, end: &Endpoint, text: &str) -> Result<()> {
+        let mac = parse_mac(text)?;
+        let handle = self.place(&end.node)?.conn.handle.clone();
+        let msg = rtnetlink::LinkUnspec::new_with_name(&end.ifname).address(mac.to_vec()).build();
+        handle.link().set(msg).execute().await.map_err(|e| match netlink::errno(&e) {
+            Some(Errno::ENODEV) => anyhow!("no interface {} in node {}", end.ifname, end.node),
+            _ => anyhow!("mac {end} {text}: {}", netlink::describe(&e)),
+        })
+    }
+
     /// Every tagged veth end in the nodes' namespaces, read from the kernel.
     pub async fn ends(&mut self, nodes: &[String]) -> Result<Vec<End>> {
         let mut ends = Vec::new();
@@ -316,6 +326,20 @@ pub struct End {
     pub shaping: Shaping,
 }
 
+fn parse_mac(text: &str) -> Result<[u8; 6]> {
+    let bad = || anyhow!("{text:?}: not a MAC address (such as 00:00:00:00:00:01)");
+    let parts: Vec<u8> = text
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16).ok().filter(|_| p.len() == 2))
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
+    let mac: [u8; 6] = parts.try_into().map_err(|_| bad())?;
+    if mac[0] & 1 == 1 {
+        bail!("{text}: a multicast address cannot name an interface");
+    }
+    Ok(mac)
+}
+
 fn parse_cidr(text: &str) -> Result<(IpAddr, u8)> {
     let bad = || anyhow!("{text:?}: not an address with a prefix length (such as 10.0.0.1/8 or fd00::1/64)");
     let (ip, prefix) = match text.split_once('/') {
@@ -333,7 +357,15 @@ fn parse_cidr(text: &str) -> Result<(IpAddr, u8)> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_cidr;
+    use super::{parse_cidr, parse_mac};
+
+    #[test]
+    fn macs() {
+        assert_eq!(parse_mac("00:00:00:00:00:0a").unwrap(), [0, 0, 0, 0, 0, 10]);
+        for bad in ["00:00:00:00:00", "01:00:00:00:00:00", "0:0:0:0:0:1", "zz:00:00:00:00:00", ""] {
+            assert!(parse_mac(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn cidrs() {

@@ -5,10 +5,14 @@
 //! also turns tc's complaints into our own one-line errors.
 //!
 //! Layout, by what is asked:
-//!   --bw           tbf (rate, burst) with a pfifo child of --queue packets
+//!   --bw           tbf (rate, burst) with a byte FIFO child of --queue frames
 //!   netem options  netem (delay, jitter, loss, limit --queue)
 //!   both           tbf root with a netem child holding the queue
-//!   --queue alone  pfifo root
+//!   --queue alone  byte FIFO root
+//!
+//! The FIFO counts bytes, --queue full-size (1514-byte) frames of them: with
+//! GSO a TCP sender hands the qdisc packets of up to 64 KB, so a packet
+//! count would let the queue (and the delay it causes) grow many times over.
 use crate::cli::ShapingArgs;
 use anyhow::{Context, Result, anyhow, bail};
 use std::fmt;
@@ -20,6 +24,8 @@ use std::process::{Command, Stdio};
 
 /// Packets queued when shaping without --queue (a veth's txqueuelen).
 pub const DEFAULT_QUEUE: u32 = 1000;
+/// A full-size Ethernet frame: the unit of --queue for byte FIFOs.
+const FRAME: u32 = 1514;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Shaping {
@@ -83,7 +89,7 @@ impl Shaping {
                 // A burst of at least 4 ms of traffic, and never below
                 // what one full-size packet needs.
                 let burst = (rate / 8 / 250).max(15_000);
-                let child = netem.unwrap_or_else(|| format!("pfifo limit {queue}"));
+                let child = netem.unwrap_or_else(|| format!("bfifo limit {}", queue * FRAME));
                 format!(
                     "qdisc replace dev {dev} root handle 1: tbf rate {rate}bit burst {burst} limit {}\n\
                      qdisc replace dev {dev} parent 1:1 handle 10: {child}\n",
@@ -255,6 +261,7 @@ pub fn read_all(ns: Option<&File>) -> Result<std::collections::HashMap<String, S
         match kind {
             "tbf" => s.rate = opts["rate"].as_u64().map(|bytes| bytes * 8),
             "pfifo" => s.queue = opts["limit"].as_u64().map(|n| n as u32),
+            "bfifo" => s.queue = opts["limit"].as_u64().map(|bytes| (bytes / u64::from(FRAME)) as u32),
             "netem" => {
                 s.queue = opts["limit"].as_u64().map(|n| n as u32);
                 s.delay = opts["delay"]["delay"].as_f64().map(|secs| (secs * 1e6).round() as u64);
@@ -317,7 +324,7 @@ mod tests {
         let s = shaping(Some("10"), None, None, Some("100")).unwrap();
         let script = s.tc_script("h1-eth0");
         assert!(script.contains("root handle 1: tbf rate 10000000bit burst 15000"), "{script}");
-        assert!(script.contains("parent 1:1 handle 10: pfifo limit 100"), "{script}");
+        assert!(script.contains("parent 1:1 handle 10: bfifo limit 151400"), "{script}");
         let s = shaping(Some("10"), Some("5ms"), Some("1"), None).unwrap();
         assert!(s.tc_script("x").contains("handle 10: netem delay 5000us loss 1% limit 1000"));
         assert_eq!(Shaping::default().tc_script("x"), "qdisc delete dev x root\n");

@@ -77,7 +77,9 @@ pub fn run(args: &[OsString]) -> ExitCode {
 
 /// Applies one step to the calling process, as mnexec does before exec.
 /// mnnode calls this in a freshly forked child to start node shells with
-/// mnexec's exact semantics, minus one exec per node.
+/// mnexec's exact semantics, minus one exec per node. Between fork and
+/// exec this is sound only if the parent was single-threaded (a step may
+/// allocate to report a failure).
 pub fn apply(step: &Step) -> Result<Next, Failure> {
     match step {
         Step::CloseFds => steps::close_fds(),

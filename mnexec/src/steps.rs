@@ -21,19 +21,11 @@ pub fn close_fds() -> Result<Next, Failure> {
     // which costs milliseconds per spawn when the limit is large.
     // SAFETY: close_range only closes descriptors; none is in use by Rust.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-    if rc == 0 {
-        return Ok(Next::Continue);
-    }
-    // Kernels before 5.9: close what /proc/self/fd lists.
-    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .map_err(|e| Failure::io("/proc/self/fd", &e))?
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&fd| fd > 2)
-        .collect();
-    for fd in fds {
-        // SAFETY: closing a descriptor number; errors (EBADF for the
-        // directory handle already gone) are irrelevant here.
-        unsafe { libc::close(fd) };
+    if rc != 0 {
+        // Kernels before 5.9: close what /proc/self/fd lists.
+        // SAFETY: closing a descriptor number; EBADF for the directory
+        // handle that listed them is irrelevant here.
+        for_each_inherited_fd(|fd| unsafe { libc::close(fd) })?;
     }
     Ok(Next::Continue)
 }
@@ -46,9 +38,23 @@ pub fn mark_fds_cloexec() -> Result<Next, Failure> {
     // SAFETY: close_range with CLOEXEC only changes descriptor flags.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     if rc != 0 {
-        return Err(Failure::errno("close_range", Errno::last()));
+        // Kernels before 5.11: set the flag on what /proc/self/fd lists.
+        // SAFETY: F_SETFD on a descriptor number changes only its flags.
+        for_each_inherited_fd(|fd| unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
     }
     Ok(Next::Continue)
+}
+
+fn for_each_inherited_fd(mut act: impl FnMut(i32) -> i32) -> Result<(), Failure> {
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| Failure::io("/proc/self/fd", &e))?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        act(fd);
+    }
+    Ok(())
 }
 
 pub fn detach() -> Result<Next, Failure> {

@@ -22,6 +22,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let rt = mnnode::netlink::runtime()?;
     match (cli.batch, cli.command) {
         (Some(file), _) => rt.block_on(batch(&file)),
+        (None, Some(Command::List { node: None, json })) if Lab::open()?.is_none() => {
+            // No lab yet: no links.
+            list::print_none(json)
+        }
         (None, Some(command)) => rt.block_on(async {
             let mut links = Links::new(open_lab(&command)?);
             execute(&mut links, command).await
@@ -105,17 +109,9 @@ async fn batch(file: &std::path::Path) -> Result<()> {
                 None => open_lab(&command).map(|_| ()),
             },
             Ok(_) => Err(anyhow!("a batch line holds one subcommand")),
-            Err(err) => Err(anyhow!(usage_text(&err))),
+            Err(err) => Err(anyhow!(mnnode::commands::usage_line(&err))),
         };
         result.map_err(|e| anyhow!("line {}: {e:#}", number + 1))?;
     }
     Ok(())
-}
-
-/// A clap error as one line, for batch files.
-fn usage_text(err: &clap::Error) -> String {
-    let text = err.render().to_string();
-    let text = text.strip_prefix("error: ").unwrap_or(&text);
-    let first = text.split("\n\n").next().unwrap_or(text);
-    first.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }

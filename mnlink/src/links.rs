@@ -71,20 +71,36 @@ impl Links {
 
     fn check_netem(&mut self, shaping: &Shaping) -> Result<()> {
         let Some(option) = shaping.netem_option() else { return Ok(()) };
-        let present = *self.netem.get_or_insert_with(shaping::kernel_has_netem);
+        let present = match self.netem {
+            Some(known) => known,
+            None => *self.netem.insert(shaping::kernel_has_netem()?),
+        };
         if !present {
             bail!("{option} needs the netem qdisc, which this kernel lacks (sch_netem)");
         }
         Ok(())
     }
 
-    /// The link an endpoint names; an error when there is none.
+    /// The link an endpoint names; an error when there is none. In the root
+    /// namespace (a `--root` node) only links that mnlink made for that node
+    /// count: the host's own interfaces are not the node's to change.
     async fn link(&mut self, end: &Endpoint) -> Result<LinkMessage> {
+        let lab = self.lab.name.clone();
         let place = self.place(&end.node)?;
-        netlink::link_by_name(&place.conn.handle, &end.ifname)
+        let link = netlink::link_by_name(&place.conn.handle, &end.ifname)
             .await
             .map_err(|e| anyhow!("{end}: {}", netlink::describe(&e)))?
-            .ok_or_else(|| anyhow!("no interface {} in node {}", end.ifname, end.node))
+            .ok_or_else(|| anyhow!("no interface {} in node {}", end.ifname, end.node))?;
+        let tagged =
+            netlink::link_alias(&link).and_then(Tag::parse).is_some_and(|t| t.is_of(&lab, &end.node));
+        if place.node.root && !tagged {
+            bail!(
+                "{} is not a link of node {} (a --root node may change only its own links)",
+                end.ifname,
+                end.node
+            );
+        }
+        Ok(link)
     }
 
     pub async fn add(
@@ -197,15 +213,9 @@ impl Links {
     }
 
     pub async fn del(&mut self, end: &Endpoint) -> Result<()> {
+        let index = self.link(end).await?.header.index;
         let handle = self.place(&end.node)?.conn.handle.clone();
-        let msg = rtnetlink::LinkUnspec::new_with_name(&end.ifname).build();
-        match handle.link().del_with_message(msg).execute().await {
-            Ok(()) => Ok(()),
-            Err(e) if netlink::errno(&e) == Some(Errno::ENODEV) => {
-                bail!("no interface {} in node {}", end.ifname, end.node)
-            }
-            Err(e) => bail!("del {end}: {}", netlink::describe(&e)),
-        }
+        handle.link().del(index).execute().await.map_err(|e| anyhow!("del {end}: {}", netlink::describe(&e)))
     }
 
     /// Brings both ends of the pair up or down, as Mininet's `link` does.
@@ -213,30 +223,44 @@ impl Links {
         let link = self.link(end).await?;
         let peer = netlink::link_alias(&link)
             .and_then(Tag::parse)
-            .map(|t| Endpoint { node: t.peer_node, ifname: t.peer_if });
-        let mut ends = vec![end.clone()];
-        ends.extend(peer.filter(|p| self.lab.node(&p.node).is_ok_and(|n| n.is_running())));
-        for e in ends {
+            .map(|t| Endpoint { node: t.peer_node, ifname: t.peer_if })
+            .filter(|p| self.lab.node(&p.node).is_ok_and(|n| n.is_running()));
+        let mut ends = vec![(end.clone(), link.header.index)];
+        if let Some(peer) = peer {
+            let index = self.link(&peer).await?.header.index;
+            ends.push((peer, index));
+        }
+        for (e, index) in ends {
             let handle = self.place(&e.node)?.conn.handle.clone();
-            let msg = rtnetlink::LinkUnspec::new_with_name(&e.ifname);
+            let msg = rtnetlink::LinkUnspec::new_with_index(index);
             let msg = if up { msg.up() } else { msg.down() };
-            handle.link().set(msg.build()).execute().await.map_err(|err| match netlink::errno(&err) {
-                Some(Errno::ENODEV) => anyhow!("no interface {} in node {}", e.ifname, e.node),
-                _ => anyhow!("{e}: {}", netlink::describe(&err)),
-            })?;
+            handle
+                .link()
+                .set(msg.build())
+                .execute()
+                .await
+                .map_err(|err| anyhow!("{e}: {}", netlink::describe(&err)))?;
         }
         Ok(())
     }
 
+    /// Replaces one end's shaping: the old qdiscs go first (a qdisc of
+    /// another kind cannot replace them in place). On failure the end is
+    /// left unshaped, never half-shaped.
     pub async fn set_shaping(&mut self, end: &Endpoint, shaping: &Shaping) -> Result<()> {
         self.check_netem(shaping)?;
         self.link(end).await?;
-        let result = self.shape(end, shaping);
-        // Clearing what is not there is no error.
-        match result {
-            Err(e) if shaping.is_empty() && e.to_string().contains("handle of zero") => Ok(()),
-            other => other,
+        let place = self.place(&end.node)?;
+        let ns = (!place.node.root).then(|| place.ns.as_fd());
+        let _ = shaping::tc(ns, &Shaping::default().tc_script(&end.ifname));
+        if shaping.is_empty() {
+            return Ok(());
         }
+        let result = shaping::tc(ns, &shaping.tc_script(&end.ifname)).with_context(|| end.to_string());
+        if result.is_err() {
+            let _ = shaping::tc(ns, &Shaping::default().tc_script(&end.ifname));
+        }
+        result
     }
 
     pub async fn addr(&mut self, end: &Endpoint, cidr: &str) -> Result<()> {
@@ -257,12 +281,15 @@ impl Links {
 
     pub async fn mac(&mut self, end: &Endpoint, text: &str) -> Result<()> {
         let mac = parse_mac(text)?;
+        let index = self.link(end).await?.header.index;
         let handle = self.place(&end.node)?.conn.handle.clone();
-        let msg = rtnetlink::LinkUnspec::new_with_name(&end.ifname).address(mac.to_vec()).build();
-        handle.link().set(msg).execute().await.map_err(|e| match netlink::errno(&e) {
-            Some(Errno::ENODEV) => anyhow!("no interface {} in node {}", end.ifname, end.node),
-            _ => anyhow!("mac {end} {text}: {}", netlink::describe(&e)),
-        })
+        let msg = rtnetlink::LinkUnspec::new_with_index(index).address(mac.to_vec()).build();
+        handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .map_err(|e| anyhow!("mac {end} {text}: {}", netlink::describe(&e)))
     }
 
     /// Every tagged veth end in the nodes' namespaces, read from the kernel.

@@ -46,28 +46,28 @@ pub async fn print(links: &mut Links, node: Option<&str>, json: bool) -> Result<
         writeln!(out, "{}", serde_json::Value::Array(items))?;
         return Ok(());
     }
-    let mut table = vec![["A".to_string(), "B".to_string(), "STATE".to_string(), "SHAPING".to_string()]];
+    let mut table = vec![["A", "B", "STATE", "SHAPING"].map(String::from).to_vec()];
     for (a, b) in &rows {
-        table.push([
+        table.push(vec![
             a.end.to_string(),
             a.peer.to_string(),
             state(a, b.as_ref()).to_string(),
             shaping(a, b.as_ref()),
         ]);
     }
-    let widths: Vec<usize> = (0..3).map(|i| table.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
-    for row in &table {
-        let line = format!(
-            "{:w0$}  {:w1$}  {:w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-        writeln!(out, "{}", line.trim_end())?;
+    mnnode::commands::print_table(&mut out, &table)?;
+    Ok(())
+}
+
+/// The list of a lab that does not exist: empty.
+pub fn print_none(json: bool) -> Result<()> {
+    if json {
+        println!("[]");
+    } else {
+        mnnode::commands::print_table(
+            &mut std::io::stdout().lock(),
+            &[["A", "B", "STATE", "SHAPING"].map(String::from).to_vec()],
+        )?;
     }
     Ok(())
 }

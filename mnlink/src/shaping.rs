@@ -89,7 +89,8 @@ impl Shaping {
                 // A burst of at least 4 ms of traffic, and never below
                 // what one full-size packet needs.
                 let burst = (rate / 8 / 250).max(15_000);
-                let child = netem.unwrap_or_else(|| format!("bfifo limit {}", queue * FRAME));
+                let child =
+                    netem.unwrap_or_else(|| format!("bfifo limit {}", u64::from(queue) * u64::from(FRAME)));
                 format!(
                     "qdisc replace dev {dev} root handle 1: tbf rate {rate}bit burst {burst} limit {}\n\
                      qdisc replace dev {dev} parent 1:1 handle 10: {child}\n",
@@ -100,6 +101,7 @@ impl Shaping {
             (None, None) if self.queue.is_some() => {
                 format!("qdisc replace dev {dev} root handle 1: pfifo limit {queue}\n")
             }
+            // Deleting what is not there fails: callers ignore that.
             (None, None) => format!("qdisc delete dev {dev} root\n"),
         }
     }
@@ -160,8 +162,8 @@ fn parse_loss(text: &str) -> Result<f64> {
 
 fn parse_queue(text: &str) -> Result<u32> {
     match text.parse::<u32>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => bail!("--queue {text}: not a number of packets (1 or more)"),
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => bail!("--queue {text}: not a number of packets (1 to 1000000)"),
     }
 }
 
@@ -209,7 +211,8 @@ fn run_tc(ns: Option<BorrowedFd>, args: &[&str], input: Option<&str>) -> Result<
             });
         }
     }
-    let mut child = cmd.spawn().map_err(|e| anyhow!("run tc: {}", mnnode::os_error(&e)))?;
+    let mut child =
+        cmd.spawn().map_err(|e| anyhow!("run tc: {} (is iproute2 installed?)", mnnode::os_error(&e)))?;
     if let (Some(script), Some(mut stdin)) = (input, child.stdin.take()) {
         stdin.write_all(script.as_bytes()).context("feed tc")?;
     }
@@ -228,8 +231,9 @@ fn tc_error(stderr: &str) -> String {
 }
 
 /// Whether this kernel has the netem qdisc, asked once, in a throwaway
-/// namespace so that no real interface is touched.
-pub fn kernel_has_netem() -> bool {
+/// namespace so that no real interface is touched. An error when tc itself
+/// cannot run.
+pub fn kernel_has_netem() -> Result<bool> {
     let mut cmd = Command::new("tc");
     cmd.args(["qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
         .stdout(Stdio::null())
@@ -243,7 +247,10 @@ pub fn kernel_has_netem() -> bool {
             Ok(())
         });
     }
-    cmd.status().is_ok_and(|s| s.success())
+    match cmd.status() {
+        Ok(status) => Ok(status.success()),
+        Err(e) => bail!("run tc: {} (is iproute2 installed?)", mnnode::os_error(&e)),
+    }
 }
 
 /// The shaping of every interface in a namespace, from `tc -j qdisc show`.

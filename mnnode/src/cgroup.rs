@@ -21,10 +21,18 @@ pub fn detect() -> Result<Hierarchy> {
         .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
     if is_v2 {
         let controllers = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
-        if controllers.split_whitespace().any(|c| c == "cpu") {
-            return Ok(Hierarchy::V2(root.to_path_buf()));
+        if !controllers.split_whitespace().any(|c| c == "cpu") {
+            bail!("--cpu: cgroup v2 at {ROOT} has no cpu controller");
         }
-        bail!("--cpu: cgroup v2 at {ROOT} has no cpu controller");
+        // Child groups get cpu.max only when the root hands the controller down.
+        let subtree = root.join("cgroup.subtree_control");
+        let enabled = std::fs::read_to_string(&subtree).unwrap_or_default();
+        if !enabled.split_whitespace().any(|c| c == "cpu") {
+            std::fs::write(&subtree, "+cpu").map_err(|e| {
+                anyhow!("--cpu: enable the cpu controller in {}: {}", subtree.display(), crate::os_error(&e))
+            })?;
+        }
+        return Ok(Hierarchy::V2(root.to_path_buf()));
     }
     let v1 = root.join("cpu");
     if v1.join("cpu.cfs_quota_us").exists() {

@@ -4,10 +4,8 @@ use crate::lab::Lab;
 use crate::node::{Kind, Node};
 use crate::spawn::{self, AddOptions};
 use crate::{cgroup, name, netlink, netns_dir, reap, require_root};
-use anyhow::{Context, Result, anyhow, bail};
-use std::fs::File;
+use anyhow::{Result, anyhow, bail};
 use std::io::Write;
-use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -81,36 +79,28 @@ fn list(json: bool) -> Result<ExitCode> {
         writeln!(out, "{}", serde_json::Value::Array(items))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<[String; 4]> = nodes
-        .iter()
-        .map(|(name, node)| match node {
-            Some(n) => {
-                [n.name.clone(), n.kind.to_string(), n.pid.to_string(), n.state().as_str().to_string()]
-            }
-            None => [name.clone(), "?".into(), "-".into(), "dead".into()],
-        })
-        .collect();
-    let header = ["NAME", "KIND", "PID", "STATE"].map(String::from);
-    let mut widths = [0usize; 4];
-    for row in std::iter::once(&header).chain(&rows) {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
+    let mut rows = vec![["NAME", "KIND", "PID", "STATE"].map(String::from).to_vec()];
+    rows.extend(nodes.iter().map(|(name, node)| match node {
+        Some(n) => {
+            vec![n.name.clone(), n.kind.to_string(), n.pid.to_string(), n.state().as_str().to_string()]
         }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        let line = format!(
-            "{:w0$}  {:w1$}  {:>w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-        writeln!(out, "{}", line.trim_end())?;
-    }
+        None => vec![name.clone(), "?".into(), "-".into(), "dead".into()],
+    }));
+    print_table(&mut out, &rows)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints rows as columns two spaces apart (the first row a header).
+pub fn print_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(String::len).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:w$}")).collect();
+        writeln!(out, "{}", cells.join("  ").trim_end())?;
+    }
+    Ok(())
 }
 
 fn running(name: &str) -> Result<(Lab, Node)> {
@@ -133,12 +123,7 @@ fn ip(name: &str) -> Result<ExitCode> {
     let (_, node) = running(name)?;
     let rt = netlink::runtime()?;
     let found = rt.block_on(async {
-        let conn = if node.root {
-            netlink::connect_here()?
-        } else {
-            let ns = File::open(node.netns_path()).with_context(|| format!("node {name}"))?;
-            netlink::connect_in(ns.as_fd())?
-        };
+        let conn = netlink::connect_node(&node)?;
         netlink::first_ipv4(&conn.handle)
             .await
             .map_err(|e| anyhow!("{name}: list addresses: {}", netlink::describe(&e)))
@@ -167,11 +152,17 @@ fn clean(verbose: bool) -> Result<ExitCode> {
     for node in &nodes {
         said.push(format!("removed {} {} ({})", node.kind, node.name, node.state().as_str()));
     }
-    let result = reap::remove(&lab, &nodes, false);
+    // Keep going after an error: remove all that can be, report it all.
+    let mut errors: Vec<String> =
+        reap::remove(&lab, &nodes, false).err().map(|e| e.to_string()).into_iter().collect();
     for name in &broken {
         reap::end_unregistered(&lab.dir.join(name));
-        lab.remove_node_dir(name)?;
-        said.push(format!("removed {}: a directory without a node", lab.dir.join(name).display()));
+        match lab.remove_node_dir(name) {
+            Ok(()) => {
+                said.push(format!("removed {}: a directory without a node", lab.dir.join(name).display()))
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
     }
     said.extend(sweep_stale(&lab));
     if verbose {
@@ -179,12 +170,15 @@ fn clean(verbose: bool) -> Result<ExitCode> {
             println!("{line}");
         }
     }
-    result?;
+    if !errors.is_empty() {
+        bail!("{}", errors.join("; "));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `ip netns` entries and cgroups named for this lab that no node owns any
-/// more (a crash between creating them and writing the record).
+/// more (a crash between creating them and writing the record). Only dead
+/// ones: a live entry of that name may be another lab's of the same name.
 fn sweep_stale(lab: &Lab) -> Vec<String> {
     let prefix = format!("{}-", lab.name);
     let owned = |entry: &str| entry.strip_prefix(&prefix).is_some_and(name::is_valid);
@@ -192,8 +186,9 @@ fn sweep_stale(lab: &Lab) -> Vec<String> {
     if let Ok(dir) = std::fs::read_dir(netns_dir()) {
         for entry in dir.flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
-            let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
-            if is_link && owned(&file) && std::fs::remove_file(entry.path()).is_ok() {
+            let dangling =
+                entry.file_type().is_ok_and(|t| t.is_symlink()) && std::fs::metadata(entry.path()).is_err();
+            if dangling && owned(&file) && std::fs::remove_file(entry.path()).is_ok() {
                 said.push(format!("removed stale ip netns entry {file}"));
             }
         }
@@ -202,7 +197,8 @@ fn sweep_stale(lab: &Lab) -> Vec<String> {
         let Ok(dir) = std::fs::read_dir(&root) else { continue };
         for entry in dir.flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
-            if file.strip_prefix("mn-").is_some_and(owned) && cgroup::remove(&entry.path()).is_ok() {
+            // rmdir fails on a group that still has tasks: one in use.
+            if file.strip_prefix("mn-").is_some_and(owned) && std::fs::remove_dir(entry.path()).is_ok() {
                 said.push(format!("removed stale cgroup {}", entry.path().display()));
             }
         }
@@ -218,12 +214,20 @@ pub fn usage_error(tool: &str, err: clap::Error) -> ExitCode {
         let _ = err.print();
         return ExitCode::SUCCESS;
     }
+    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        eprintln!("{tool}: a subcommand is needed (see {tool} --help)");
+    } else {
+        eprintln!("{tool}: {}", usage_line(&err));
+    }
+    ExitCode::from(2)
+}
+
+/// A clap error as one line, without its usage and hint.
+pub fn usage_line(err: &clap::Error) -> String {
     let text = err.render().to_string();
     let text = text.strip_prefix("error: ").unwrap_or(&text);
     let message = text.split("\n\n").next().unwrap_or(text);
-    let one_line: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    eprintln!("{tool}: {}", one_line.join(" "));
-    ExitCode::from(2)
+    message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Prints an error the way every tool does: `TOOL: what: why`.

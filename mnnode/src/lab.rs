@@ -42,10 +42,10 @@ pub struct NodeDir {
     fd: OwnedFd,
 }
 
-/// `$MN_DIR`, or `/run/mn`.
+/// `$MN_DIR` (made absolute: node shells keep its paths), or `/run/mn`.
 pub fn dir_from_env() -> PathBuf {
     match std::env::var_os("MN_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        Some(dir) if !dir.is_empty() => std::path::absolute(&dir).unwrap_or_else(|_| PathBuf::from(dir)),
         _ => PathBuf::from(DEFAULT_DIR),
     }
 }

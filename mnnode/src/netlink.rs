@@ -53,7 +53,17 @@ pub fn connect_in(ns: BorrowedFd) -> Result<Conn> {
     in_netns(ns, connect_here)?
 }
 
-fn netns_cookie(fd: i32) -> Result<u64> {
+/// Connects to a node's namespace (ours, for a `--root` node).
+pub fn connect_node(node: &crate::Node) -> Result<Conn> {
+    if node.root {
+        return connect_here();
+    }
+    let ns = File::open(node.netns_path()).map_err(|_| anyhow!("node {} is not running", node.name))?;
+    connect_in(ns.as_fd())
+}
+
+/// The cookie of the namespace a socket belongs to.
+pub fn netns_cookie(fd: i32) -> Result<u64> {
     let mut cookie: u64 = 0;
     let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
     // SAFETY: a plain getsockopt into a u64 of the advertised size.
@@ -142,22 +152,6 @@ pub fn link_kind(link: &LinkMessage) -> Option<&InfoKind> {
 
 pub fn link_is_up(link: &LinkMessage) -> bool {
     link.header.flags.contains(LinkFlags::Up)
-}
-
-/// The ifindex of the device this one is enslaved to.
-pub fn link_controller(link: &LinkMessage) -> Option<u32> {
-    link.attributes.iter().find_map(|a| match a {
-        LinkAttribute::Controller(index) => Some(*index),
-        _ => None,
-    })
-}
-
-/// The peer's ifindex (for a veth, in the peer's namespace).
-pub fn link_peer_index(link: &LinkMessage) -> Option<u32> {
-    link.attributes.iter().find_map(|a| match a {
-        LinkAttribute::Link(index) => Some(*index),
-        _ => None,
-    })
 }
 
 pub fn link_mtu(link: &LinkMessage) -> Option<u32> {

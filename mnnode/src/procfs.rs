@@ -7,8 +7,6 @@ pub struct Stat {
     pub pid: i32,
     pub state: u8,
     pub ppid: i32,
-    pub pgrp: i32,
-    pub session: i32,
     /// Start time in clock ticks since boot: with the pid, it identifies a
     /// process across pid reuse.
     pub start: u64,
@@ -38,8 +36,6 @@ fn parse_stat(text: &[u8]) -> Option<Stat> {
         pid,
         state: *fields.first()?.as_bytes().first()?,
         ppid: fields.get(1)?.parse().ok()?,
-        pgrp: fields.get(2)?.parse().ok()?,
-        session: fields.get(3)?.parse().ok()?,
         start: fields.get(19)?.parse().ok()?,
     })
 }
@@ -75,7 +71,7 @@ mod tests {
     fn parses_names_with_spaces_and_parens() {
         let line = b"42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 12345 1000 10\n";
         let s = parse_stat(line).expect("parses");
-        assert_eq!((s.pid, s.state, s.ppid, s.pgrp, s.session, s.start), (42, b'S', 1, 42, 42, 12345));
+        assert_eq!((s.pid, s.state, s.ppid, s.start), (42, b'S', 1, 12345));
     }
 
     #[test]

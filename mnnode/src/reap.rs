@@ -13,7 +13,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::time::{Duration, Instant};
 
 /// How long processes may keep appearing (a fork bomb) before we give up.
@@ -98,20 +98,14 @@ fn find_victims(me: i32, namespaces: &mut HashMap<u64, Option<u64>>, roots: &[i3
 fn cookie_of(pid: i32) -> Option<u64> {
     let ns = File::open(format!("/proc/{pid}/ns/net")).ok()?;
     netlink::in_netns(ns.as_fd(), || {
-        // SAFETY: a plain socket(2); closed below.
+        // SAFETY: a plain socket(2), owned at once.
         let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
             return None;
         }
-        let mut cookie: u64 = 0;
-        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-        // SAFETY: getsockopt into a u64 of the advertised size.
-        let rc = unsafe {
-            libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_NETNS_COOKIE, (&raw mut cookie).cast(), &mut len)
-        };
-        // SAFETY: closing the socket made above.
-        unsafe { libc::close(fd) };
-        (rc == 0).then_some(cookie)
+        // SAFETY: a descriptor we just received and now own.
+        let socket = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        netlink::netns_cookie(socket.as_raw_fd()).ok()
     })
     .ok()
     .flatten()
@@ -187,7 +181,9 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
     // them; note where the far ends of the others are.
     let peers = rt.block_on(root_links_and_peers(lab, nodes, wait_for_peers));
     if let Err(e) = end_processes(nodes) {
-        errors.push(e.to_string());
+        // Keep the records: without them nothing could find those
+        // processes again.
+        bail!("{e}; the nodes are kept, try again");
     }
     if wait_for_peers {
         rt.block_on(wait_gone(lab, &peers));
@@ -216,8 +212,9 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
     Ok(())
 }
 
-/// Deletes the root-namespace ends of `--root` nodes; returns, when asked,
-/// the far ends (node, interface) of the namespaced nodes' links.
+/// Deletes what `--root` nodes made in the root namespace (their link ends
+/// and a switch's bridge, all tagged); returns, when asked, the far ends
+/// (node, interface) of the namespaced nodes' links.
 async fn root_links_and_peers(lab: &Lab, nodes: &[Node], want_peers: bool) -> Vec<(String, String)> {
     let going: HashSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
     let roots: Vec<&str> = nodes.iter().filter(|n| n.root).map(|n| n.name.as_str()).collect();
@@ -236,8 +233,7 @@ async fn root_links_and_peers(lab: &Lab, nodes: &[Node], want_peers: bool) -> Ve
         return peers;
     }
     for node in nodes.iter().filter(|n| !n.root && n.is_running()) {
-        let Ok(ns) = File::open(node.netns_path()) else { continue };
-        let Ok(conn) = netlink::connect_in(ns.as_fd()) else { continue };
+        let Ok(conn) = netlink::connect_node(node) else { continue };
         for link in netlink::links(&conn.handle).await.unwrap_or_default() {
             if let Some(tag) = netlink::link_alias(&link).and_then(Tag::parse) {
                 if !going.contains(tag.peer_node.as_str()) {
@@ -258,15 +254,7 @@ async fn wait_gone(lab: &Lab, peers: &[(String, String)]) {
         if !node.is_running() {
             continue;
         }
-        let conn = if node.root {
-            netlink::connect_here()
-        } else {
-            match File::open(node.netns_path()) {
-                Ok(ns) => netlink::connect_in(ns.as_fd()),
-                Err(_) => continue,
-            }
-        };
-        let Ok(conn) = conn else { continue };
+        let Ok(conn) = netlink::connect_node(&node) else { continue };
         while Instant::now() < deadline {
             match netlink::link_by_name(&conn.handle, ifname).await {
                 Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(1)).await,

@@ -6,6 +6,7 @@ use crate::lab::{FIFO, LOG, Lab, NodeDir};
 use crate::netlink;
 use crate::node::{Kind, Node};
 use crate::shell;
+use crate::tag::Tag;
 use crate::{name, netns_dir, procfs, reap};
 use anyhow::{Context, Result, anyhow, bail};
 use futures::{StreamExt, TryStreamExt};
@@ -48,12 +49,14 @@ struct Starting {
     since: Instant,
 }
 
-pub fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> {
+/// Adds the nodes; `names` and `opts` have passed [`validate`]. mnnode is
+/// single-threaded here, which makes the work between fork and exec sound.
+pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> {
     let hierarchy = check(lab, names, opts)?;
     let signals = block_signals()?;
     let mut nodes: Vec<Starting> = Vec::with_capacity(names.len());
     let result = start_all(lab, names, opts, hierarchy.as_ref(), &signals, &mut nodes)
-        .and_then(|()| configure_all(opts, &mut nodes, &signals))
+        .and_then(|()| configure_all(&lab.name, opts, &mut nodes, &signals))
         .and_then(|()| register_all(lab, &mut nodes));
     if let Err(err) = result {
         rollback(lab, &mut nodes);
@@ -64,12 +67,11 @@ pub fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> {
     Ok(())
 }
 
-/// Everything that can be checked before anything is made.
+/// Everything about the lab that can be checked before anything is made
+/// (the names themselves passed [`validate`]).
 fn check(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<Option<cgroup::Hierarchy>> {
-    validate(names, opts)?;
-    let existing: HashSet<String> = lab.node_names()?.into_iter().collect();
     for name in names {
-        if existing.contains(name) || lab.dir.join(name).symlink_metadata().is_ok() {
+        if lab.dir.join(name).symlink_metadata().is_ok() {
             bail!("{name}: a node of that name exists in {}", lab.dir.display());
         }
         if !opts.root {
@@ -232,18 +234,14 @@ fn start(
         // SAFETY: the child of a single-threaded parent; the steps make
         // syscalls, and allocate only to report a failure.
         unsafe { cmd.pre_exec(move || prepare_child(&steps)) };
-        let child = cmd.spawn().map_err(|e| {
-            let log = std::fs::read_to_string(starting.dir.path.join(LOG)).unwrap_or_default();
-            match log.lines().rfind(|l| !l.trim().is_empty()) {
-                Some(why) => anyhow!("{}", why.trim()),
-                None => anyhow!("start bash: {}", crate::os_error(&e)),
-            }
+        let child = cmd.spawn().map_err(|e| match last_line(&starting.dir.path.join(LOG)) {
+            Some(why) => anyhow!("{why}"),
+            None => anyhow!("start bash: {}", crate::os_error(&e)),
         })?;
         node.pid = child.id() as i32;
         starting.child = Some(child);
-        node.start = procfs::stat(node.pid)
-            .map(|s| s.start)
-            .ok_or_else(|| anyhow!("{name}: the shell vanished at once"))?;
+        node.start =
+            procfs::stat(node.pid).map(|s| s.start).ok_or_else(|| anyhow!("the shell vanished at once"))?;
         // The record is written once, when the node is complete; should
         // mnnode die before that, clean finds the shell by its environment.
         starting.node = node.clone();
@@ -274,9 +272,19 @@ fn prepare_child(steps: &[Step]) -> std::io::Result<()> {
     };
     mnexec::mark_fds_cloexec().map_err(fail)?;
     for step in steps {
-        mnexec::apply(step).map_err(fail)?;
+        // Exit would mean -d forked (we were a group leader, which a fresh
+        // child never is): never exec bash twice.
+        if let mnexec::Next::Exit(_) = mnexec::apply(step).map_err(fail)? {
+            return Err(std::io::Error::from_raw_os_error(libc::ECHILD));
+        }
     }
     Ok(())
+}
+
+/// The last non-empty line of a file (a log), trimmed.
+fn last_line(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().map(str::trim).rfind(|l| !l.is_empty()).map(str::to_string)
 }
 
 /// A node shell must start with default signal dispositions and nothing
@@ -352,19 +360,18 @@ fn drain(s: &mut Starting) -> Result<bool> {
         return Ok(true);
     }
     // mnexec or bash said why it could not start, in the log.
-    let log = std::fs::read_to_string(s.dir.path.join(LOG)).unwrap_or_default();
-    let why = log.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("the shell exited at once");
+    let why = last_line(&s.dir.path.join(LOG)).unwrap_or_else(|| "the shell exited at once".into());
     bail!("{}: {why}", s.node.name)
 }
 
 /// Loopback up, the switch's bridge, a router's forwarding, and the
 /// namespace's identity, over one netlink socket per node.
-fn configure_all(opts: &AddOptions, nodes: &mut [Starting], signals: &SigSet) -> Result<()> {
+fn configure_all(lab_name: &str, opts: &AddOptions, nodes: &mut [Starting], signals: &SigSet) -> Result<()> {
     checkpoint(signals)?;
     let rt = netlink::runtime()?;
     let results: Vec<(usize, Option<(u64, u64)>)> = rt.block_on(async {
         futures::stream::iter(nodes.iter().enumerate())
-            .map(|(i, s)| async move { configure(&s.node, opts).await.map(|id| (i, id)) })
+            .map(|(i, s)| async move { configure(&s.node, opts, lab_name).await.map(|id| (i, id)) })
             .buffer_unordered(CONFIGURE_WINDOW)
             .try_collect()
             .await
@@ -378,7 +385,7 @@ fn configure_all(opts: &AddOptions, nodes: &mut [Starting], signals: &SigSet) ->
     checkpoint(signals)
 }
 
-async fn configure(node: &Node, opts: &AddOptions) -> Result<Option<(u64, u64)>> {
+async fn configure(node: &Node, opts: &AddOptions, lab_name: &str) -> Result<Option<(u64, u64)>> {
     let router = opts.kind == Kind::Router;
     let (conn, id) = if opts.root {
         if router {
@@ -419,6 +426,23 @@ async fn configure(node: &Node, opts: &AddOptions) -> Result<Option<(u64, u64)>>
             .execute()
             .await
             .map_err(|e| anyhow!("{}: create bridge {bridge}: {}", node.name, netlink::describe(&e)))?;
+        if opts.root {
+            // A bridge in the root namespace does not die with any node:
+            // tag it, so that del and clean find it.
+            let tag = Tag {
+                node: node.name.clone(),
+                peer_node: String::new(),
+                peer_if: String::new(),
+                lab: lab_name.to_string(),
+            };
+            let msg = rtnetlink::LinkUnspec::new_with_name(bridge).alias(tag.format()).build();
+            conn.handle
+                .link()
+                .set(msg)
+                .execute()
+                .await
+                .map_err(|e| anyhow!("{}: tag bridge {bridge}: {}", node.name, netlink::describe(&e)))?;
+        }
     }
     Ok(id)
 }

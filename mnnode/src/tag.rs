@@ -41,9 +41,11 @@ impl Tag {
         })
     }
 
-    /// Whether this end belongs to `node` of the lab named `lab`.
+    /// Whether this end belongs to `node` of the lab named `lab` (a lab
+    /// name cut short to fit the alias still matches its beginning).
     pub fn is_of(&self, lab: &str, node: &str) -> bool {
-        self.node == node && lab.starts_with(&self.lab) && !self.lab.is_empty()
+        let truncated = self.format().len() == MAX_ALIAS;
+        self.node == node && (self.lab == lab || (truncated && lab.starts_with(&self.lab)))
     }
 }
 
@@ -59,6 +61,7 @@ mod tests {
         assert_eq!(Tag::parse(&tag.format()), Some(tag.clone()));
         assert!(tag.is_of("a:b", "h1"));
         assert!(!tag.is_of("a:b", "s1"));
+        assert!(!tag.is_of("a:bc", "h1"), "another lab whose name starts the same");
         assert_eq!(Tag::parse("uplink"), None);
     }
 

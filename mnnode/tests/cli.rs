@@ -25,3 +25,10 @@ fn usage_errors_are_one_line() {
         assert!(err.starts_with("mnnode: ") && err.lines().count() == 1, "{args:?}: {err}");
     }
 }
+
+#[test]
+fn no_subcommand_is_a_one_line_error() {
+    let out = mnnode(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "mnnode: a subcommand is needed (see mnnode --help)\n");
+}

@@ -1,14 +1,16 @@
 //! One mnrun call, from finding the node to the exit status.
 //!
 //! Calls to one node take turns on `$MN_DIR/NODE/lock`, which also records
-//! the running call (`PID TICKS`); a record left behind means its mnrun was
-//! killed, and the command it left running is interrupted first. See
-//! mnnode's shell module for the protocol itself.
+//! the command the shell is running for the holder (`PID TICKS`, cleared
+//! when its status comes back). A record found by the next holder means an
+//! mnrun was killed mid-command: the command it left is interrupted, and
+//! the shell seen idle, before the new command is sent. See mnnode's shell
+//! module for the protocol itself.
 use crate::stdio::{self, Route};
 use crate::stop;
 use anyhow::{Context, Result, anyhow, bail};
 use mnnode::lab::{FIFO, LOCK, Lab, dir_from_env};
-use mnnode::{procfs, shell};
+use mnnode::{Node, procfs, shell};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -52,94 +54,135 @@ pub fn call(req: &Request) -> Result<Ending> {
     if !take_turn(&lock, &signals)? {
         return Ok(Ending::Interrupted);
     }
-    let orphan = read_record(&lock);
-    let since = procfs::now_ticks();
-    write_record(&lock, &format!("{} {since}\n", std::process::id()))?;
-
-    // The shell as a pollable handle; re-check its identity once held.
+    // The shell as a pollable handle; its identity re-checked once held.
     let shell = pidfd(node.pid).ok_or_else(not_running)?;
     if !node.is_running() {
         return Err(not_running());
     }
-    let fifo = match dir.open(FIFO, OFlag::O_WRONLY | OFlag::O_NONBLOCK, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(_) => return Err(not_running()),
-    };
+    let fifo =
+        dir.open(FIFO, OFlag::O_WRONLY | OFlag::O_NONBLOCK, Mode::empty()).map_err(|_| not_running())?;
+    let mut channel = Channel { node: &node, shell, fifo, lock, signals };
 
-    let nonce = nonce()?;
-    let command = memfd(&shell::command_file(&nonce, &req.command))?;
-    let (status_r, status_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).context("pipe")?;
-    let me = std::process::id();
-    let path = |fd: BorrowedFd| format!("/proc/{me}/fd/{}", fd.as_raw_fd());
-    let (stdin, stdout, stderr) = if req.background {
-        (None, None, None)
-    } else {
-        let stdin = if req.no_stdin {
-            Route::Direct("/dev/null".into())
-        } else {
-            stdio::route(std::io::stdin().as_fd(), true)?
+    if let Some(left) = read_record(&channel.lock) {
+        let idle = Request {
+            node: req.node.clone(),
+            command: Vec::new(),
+            no_stdin: true,
+            timeout: None,
+            background: false,
         };
-        (
-            Some(stdin),
-            Some(stdio::route(std::io::stdout().as_fd(), false)?),
-            Some(stdio::route(std::io::stderr().as_fd(), false)?),
-        )
-    };
-    let io = match (&stdin, &stdout, &stderr) {
-        (Some(i), Some(o), Some(e)) => {
-            Some(shell::Stdio { stdin: i.path().into(), stdout: o.path().into(), stderr: e.path().into() })
+        let exchange = channel.exchange(&idle, Some(left))?;
+        if exchange.interrupted {
+            return Ok(Ending::Interrupted);
         }
-        _ => None,
-    };
-    let line = shell::request(&nonce, &path(command.as_fd()), &path(status_w.as_fd()), io.as_ref());
+    }
+    let exchange = channel.exchange(req, None)?;
+    Ok(if exchange.broken_pipe {
+        Ending::BrokenPipe
+    } else if exchange.timed_out {
+        Ending::TimedOut
+    } else if exchange.interrupted {
+        Ending::Interrupted
+    } else {
+        if req.background {
+            match exchange.background_pid {
+                Some(pid) => println!("{pid}"),
+                None => bail!(
+                    "{}: no background job started (status {}; see {})",
+                    node.name,
+                    exchange.status,
+                    dir.path.join(mnnode::lab::LOG).display()
+                ),
+            }
+        }
+        Ending::Status(exchange.status)
+    })
+}
 
-    let mut keep = vec![command, status_w];
-    let mut run = Running {
-        shell_pid: node.pid,
-        shell,
-        status: status_r,
-        signals,
-        stdin: relay(stdin, 0, &mut keep),
-        outputs: [relay(stdout, 1, &mut keep), relay(stderr, 2, &mut keep)].into_iter().flatten().collect(),
-        deadline: req.timeout.map(|t| Instant::now() + t),
-        kill_from: since,
-        stopping: None,
-        timed_out: false,
-        interrupted: false,
-        broken_pipe: false,
-    };
-    if let Some(old) = orphan {
-        // A killed mnrun's command may still run: stop it before ours.
-        run.kill_from = old;
-        run.stop();
-    }
-    write_all(&fifo, line.as_bytes()).map_err(|_| not_running())?;
-    drop(fifo);
-    let ended = run.wait(&node.name);
-    // The shell opened these by path: they had to live until now.
-    drop(keep);
-    let (status, bg) = ended?;
-    let _ = nix::unistd::ftruncate(&lock, 0);
-    if run.broken_pipe {
-        return Ok(Ending::BrokenPipe);
-    }
-    if run.timed_out {
-        return Ok(Ending::TimedOut);
-    }
-    if run.interrupted {
-        return Ok(Ending::Interrupted);
-    }
-    if req.background {
-        match bg {
-            Some(pid) => println!("{pid}"),
-            None => bail!(
-                "{}: no background job started (status {status}; see {})",
-                node.name,
-                dir.path.join(mnnode::lab::LOG).display()
-            ),
+/// What a call holds while it has its turn on the node.
+struct Channel<'a> {
+    node: &'a Node,
+    shell: OwnedFd,
+    fifo: OwnedFd,
+    lock: OwnedFd,
+    signals: Signals,
+}
+
+/// How one request ended.
+struct Exchange {
+    status: u8,
+    background_pid: Option<i32>,
+    interrupted: bool,
+    timed_out: bool,
+    broken_pipe: bool,
+}
+
+impl Channel<'_> {
+    /// Sends one request and waits for its status. With `left` (the start
+    /// of a command a killed mnrun left running), that command is
+    /// interrupted first.
+    fn exchange(&mut self, req: &Request, left: Option<u64>) -> Result<Exchange> {
+        let nonce = nonce()?;
+        let command = memfd(&shell::command_file(&nonce, &req.command))?;
+        let (status_r, status_w) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).context("pipe")?;
+        let path = |fd: BorrowedFd| format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd());
+        // The shell opens these by path: they must live until the status.
+        let mut keep = Vec::new();
+        let (stdin, outputs, io) = if req.background {
+            (None, Vec::new(), None)
+        } else {
+            let stdin = if req.no_stdin {
+                Route::Direct("/dev/null".into())
+            } else {
+                stdio::route(std::io::stdin().as_fd(), true)?
+            };
+            let stdout = stdio::route(std::io::stdout().as_fd(), false)?;
+            let stderr = stdio::route(std::io::stderr().as_fd(), false)?;
+            let io = shell::Stdio {
+                stdin: stdin.path().into(),
+                stdout: stdout.path().into(),
+                stderr: stderr.path().into(),
+            };
+            let outputs =
+                [relay(stdout, 1, &mut keep), relay(stderr, 2, &mut keep)].into_iter().flatten().collect();
+            (relay(stdin, 0, &mut keep), outputs, Some(io))
+        };
+        let line = shell::request(&nonce, &path(command.as_fd()), &path(status_w.as_fd()), io.as_ref());
+        keep.extend([command, status_w]);
+
+        let since = left.unwrap_or_else(procfs::now_ticks);
+        // A command left by a killed mnrun is known only by its start.
+        let spare = if left.is_some() { None } else { stop::children(self.node.pid) };
+        let mut run = Running {
+            target: stop::Target { shell: self.node.pid, since, spare },
+            deadline: req.timeout.map(|t| Instant::now() + t),
+            stopping: None,
+            stdin,
+            pending: Vec::new(),
+            outputs,
+            exchange: Exchange {
+                status: 0,
+                background_pid: None,
+                interrupted: false,
+                timed_out: false,
+                broken_pipe: false,
+            },
+        };
+        // Should we die from here on, the next caller finds this record.
+        write_record(&self.lock, &format!("{} {since}\n", std::process::id()))?;
+        if left.is_some() {
+            run.stop();
         }
+        write_all(&self.fifo, line.as_bytes())
+            .map_err(|_| anyhow!("node {} is not running", self.node.name))?;
+        let (status, background_pid) = run.wait(self, &status_r)?;
+        let _ = nix::unistd::ftruncate(&self.lock, 0);
+        drop(keep);
+        run.exchange.status = status;
+        run.exchange.background_pid = background_pid;
+        Ok(run.exchange)
     }
-    Ok(Ending::Status(status))
 }
 
 /// The signals that interrupt a command, as bytes on a pipe.
@@ -161,10 +204,7 @@ impl Signals {
     fn take(&self) -> usize {
         let mut buf = [0u8; 64];
         let mut n = 0;
-        while let Ok(got) = nix::unistd::read(&self.read, &mut buf) {
-            if got == 0 {
-                break;
-            }
+        while let Ok(got @ 1..) = nix::unistd::read(&self.read, &mut buf) {
             n += got;
         }
         n
@@ -180,13 +220,14 @@ fn take_turn(lock: &OwnedFd, signals: &Signals) -> Result<bool> {
     if Errno::last() != Errno::EWOULDBLOCK {
         bail!("lock the node: {}", Errno::last().desc());
     }
-    // Wait in a thread, so that Ctrl-C still works while we queue.
+    // Wait in a thread, so that Ctrl-C still works while we queue. The
+    // thread's descriptor shares the lock's open file: the lock it takes
+    // is ours, and it goes when the process does.
     let (done_r, done_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
-    let raw = lock.as_raw_fd();
+    let theirs = lock.try_clone().context("dup")?;
     std::thread::spawn(move || {
-        // SAFETY: the descriptor outlives this thread (the process exits
-        // before the lock is closed, or the lock is taken first).
-        unsafe { libc::flock(raw, libc::LOCK_EX) };
+        // SAFETY: flock on a descriptor this thread owns.
+        unsafe { libc::flock(theirs.as_raw_fd(), libc::LOCK_EX) };
         let _ = nix::unistd::write(&done_w, b"x");
     });
     loop {
@@ -250,6 +291,7 @@ fn memfd(content: &[u8]) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Writes everything, waiting when the descriptor is non-blocking and full.
 fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> nix::Result<()> {
     let fd = fd.as_fd();
     while !bytes.is_empty() {
@@ -274,8 +316,8 @@ struct Relay {
 
 /// Splits a route into the relay we serve (if any) and the end the shell
 /// opens, which must stay open until the call ends.
-fn relay(route: Option<Route>, fd: i32, keep: &mut Vec<OwnedFd>) -> Option<Relay> {
-    match route? {
+fn relay(route: Route, fd: i32, keep: &mut Vec<OwnedFd>) -> Option<Relay> {
+    match route {
         Route::Direct(_) => None,
         Route::Relay { read, write, .. } => {
             let (ours, theirs) = if fd == 0 { (write, read) } else { (read, write) };
@@ -285,21 +327,18 @@ fn relay(route: Option<Route>, fd: i32, keep: &mut Vec<OwnedFd>) -> Option<Relay
     }
 }
 
+/// A request in flight.
 struct Running {
-    shell_pid: i32,
-    shell: OwnedFd,
-    status: OwnedFd,
-    signals: Signals,
-    stdin: Option<Relay>,
-    outputs: Vec<Relay>,
+    /// The command's processes, for interrupts.
+    target: stop::Target,
     deadline: Option<Instant>,
-    /// Processes started at or after this tick are the command's.
-    kill_from: u64,
     /// When the current stop escalates: to SIGKILL, then to giving up.
     stopping: Option<(Instant, bool)>,
-    timed_out: bool,
-    interrupted: bool,
-    broken_pipe: bool,
+    stdin: Option<Relay>,
+    /// Read from our stdin, not yet taken by the command.
+    pending: Vec<u8>,
+    outputs: Vec<Relay>,
+    exchange: Exchange,
 }
 
 impl Running {
@@ -307,7 +346,7 @@ impl Running {
     fn stop(&mut self) {
         match self.stopping {
             None => {
-                stop::interrupt(self.shell_pid);
+                self.target.interrupt();
                 self.stopping = Some((Instant::now() + GRACE, false));
             }
             Some((_, false)) => self.kill(),
@@ -316,18 +355,19 @@ impl Running {
     }
 
     fn kill(&mut self) {
-        stop::kill_command(self.shell_pid, self.kill_from);
+        self.target.kill();
         self.stopping = Some((Instant::now() + GIVE_UP, true));
     }
 
-    fn wait(&mut self, node: &str) -> Result<(u8, Option<i32>)> {
+    /// Relays until the status arrives; returns it.
+    fn wait(&mut self, channel: &Channel, status: &OwnedFd) -> Result<(u8, Option<i32>)> {
+        let node = &channel.node.name;
         let mut line = Vec::new();
         loop {
             let now = Instant::now();
-            if let Some(deadline) = self.deadline.filter(|d| *d <= now) {
-                let _ = deadline;
+            if self.deadline.is_some_and(|d| d <= now) {
                 self.deadline = None;
-                self.timed_out = true;
+                self.exchange.timed_out = true;
                 self.stop();
             }
             match self.stopping {
@@ -346,26 +386,33 @@ impl Running {
                 None => PollTimeout::NONE,
             };
             let mut fds = vec![
-                PollFd::new(self.status.as_fd(), PollFlags::POLLIN),
-                PollFd::new(self.signals.read.as_fd(), PollFlags::POLLIN),
-                PollFd::new(self.shell.as_fd(), PollFlags::POLLIN),
+                PollFd::new(status.as_fd(), PollFlags::POLLIN),
+                PollFd::new(channel.signals.read.as_fd(), PollFlags::POLLIN),
+                PollFd::new(channel.shell.as_fd(), PollFlags::POLLIN),
             ];
             for relay in &self.outputs {
                 fds.push(PollFd::new(relay.pipe.as_fd(), PollFlags::POLLIN));
             }
+            // Our stdin is read only once the command has taken the last
+            // of it: nothing waits on a full pipe inside this loop.
             // SAFETY: fd 0 stays open for the life of the process.
-            let stdin = unsafe { BorrowedFd::borrow_raw(0) };
-            if self.stdin.is_some() {
-                fds.push(PollFd::new(stdin, PollFlags::POLLIN));
-            }
+            let our_stdin = unsafe { BorrowedFd::borrow_raw(0) };
+            let feeding = match &self.stdin {
+                Some(relay) if !self.pending.is_empty() => {
+                    Some(PollFd::new(relay.pipe.as_fd(), PollFlags::POLLOUT))
+                }
+                Some(_) => Some(PollFd::new(our_stdin, PollFlags::POLLIN)),
+                None => None,
+            };
+            fds.extend(feeding);
             match poll(&mut fds, timeout) {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(e) => bail!("poll: {}", e.desc()),
             }
             let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
             drop(fds);
-            if ready[1] && self.signals.take() > 0 {
-                self.interrupted = true;
+            if ready[1] && channel.signals.take() > 0 {
+                self.exchange.interrupted = true;
                 self.stop();
             }
             let mut broken = false;
@@ -374,14 +421,14 @@ impl Running {
                     broken |= copy_out(relay).is_err();
                 }
             }
-            if broken && !self.broken_pipe {
-                self.broken_pipe = true;
+            if broken && !self.exchange.broken_pipe {
+                self.exchange.broken_pipe = true;
                 self.stop();
             }
             if self.stdin.is_some() && ready[3 + self.outputs.len()] {
                 self.feed_stdin();
             }
-            if ready[0] && read_status(&self.status, &mut line) {
+            if ready[0] && read_status(status, &mut line) {
                 for relay in &self.outputs {
                     let _ = copy_out(relay);
                 }
@@ -398,17 +445,28 @@ impl Running {
         }
     }
 
-    /// Copies what is available on our stdin into the command's pipe.
+    /// Moves data from our stdin to the command's pipe, a bit at a time.
     fn feed_stdin(&mut self) {
         let Some(relay) = &self.stdin else { return };
-        let mut buf = [0u8; 65536];
-        match nix::unistd::read(std::io::stdin(), &mut buf) {
-            Ok(0) | Err(_) => self.stdin = None, // EOF: closing our end ends theirs
-            Ok(n) => {
-                if write_all(&relay.pipe, &buf[..n]).is_err() {
-                    self.stdin = None;
+        if self.pending.is_empty() {
+            let mut buf = vec![0u8; 65536];
+            match nix::unistd::read(std::io::stdin(), &mut buf) {
+                // End of our stdin: closing our end ends theirs.
+                Ok(0) | Err(_) => self.stdin = None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    self.pending = buf;
                 }
             }
+            return;
+        }
+        match nix::unistd::write(&relay.pipe, &self.pending) {
+            Ok(n) => {
+                self.pending.drain(..n);
+            }
+            Err(Errno::EAGAIN | Errno::EINTR) => {}
+            // The command closed its stdin: the rest of ours is not wanted.
+            Err(_) => self.stdin = None,
         }
     }
 }
@@ -416,10 +474,7 @@ impl Running {
 /// Reads the status pipe; true once a whole line is in.
 fn read_status(fd: &OwnedFd, line: &mut Vec<u8>) -> bool {
     let mut buf = [0u8; 64];
-    while let Ok(n) = nix::unistd::read(fd, &mut buf) {
-        if n == 0 {
-            break;
-        }
+    while let Ok(n @ 1..) = nix::unistd::read(fd, &mut buf) {
         line.extend_from_slice(&buf[..n]);
     }
     line.ends_with(b"\n")

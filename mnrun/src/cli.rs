@@ -38,7 +38,8 @@ Interrupts:
   Ctrl-C (SIGINT), SIGTERM or SIGHUP interrupt the whole running command,
   pipelines and loops included, as Ctrl-C in a terminal does, and mnrun
   exits 130. A second signal, or a command still running a second after
-  the first, is killed with SIGKILL. The node is usable at once.
+  the first, is killed with SIGKILL. The node is usable at once. Jobs the
+  node had in the background before the command are never touched.
 
 The shell:
   `exit` ends the command, not the node, and keeps the shell's state.

@@ -1,42 +1,76 @@
 //! Stopping a running command: SIGINT as a terminal would send it, then
 //! SIGKILL for whatever of the command is left.
+//!
+//! The command is every descendant of the shell except the jobs it already
+//! had when the request was sent (its direct children then, and their
+//! descendants): earlier background jobs are never touched, even those that
+//! catch SIGINT themselves (`iperf3 -s &`). Without that list (the command
+//! of a killed mnrun), the processes that started since the request's
+//! clock tick are the command's.
 use mnnode::procfs;
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-/// Ctrl-C: SIGINT to the shell's process group. The command's processes
-/// die; the interactive shell abandons the rest of the command line;
-/// background jobs ignore it, as in any shell without job control.
-pub fn interrupt(shell: i32) {
-    let _ = killpg(Pid::from_raw(shell), Signal::SIGINT);
+pub struct Target {
+    pub shell: i32,
+    /// The request's clock tick (ticks since boot, as /proc has them).
+    pub since: u64,
+    /// The shell's children when the request was sent.
+    pub spare: Option<Vec<i32>>,
 }
 
-/// SIGKILL to every process the command started: descendants of the shell
-/// (or members of its process group) that started at or after `since`
-/// (clock ticks since boot). Older background jobs are left alone.
-pub fn kill_command(shell: i32, since: u64) -> usize {
-    let stats: Vec<procfs::Stat> = procfs::pids().into_iter().filter_map(procfs::stat).collect();
-    let mut children: HashMap<i32, Vec<&procfs::Stat>> = HashMap::new();
-    for s in &stats {
-        children.entry(s.ppid).or_default().push(s);
+/// The shell's direct children now (None where the kernel cannot say).
+pub fn children(shell: i32) -> Option<Vec<i32>> {
+    let text = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).ok()?;
+    Some(text.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+}
+
+impl Target {
+    /// Ctrl-C: SIGINT to the shell, which, being interactive, abandons the
+    /// rest of the command line, then to the command's processes. The
+    /// shell first: were a child to die before the shell has its signal,
+    /// the shell would carry on with the next command of the line.
+    pub fn interrupt(&self) {
+        let processes = self.processes();
+        let _ = kill(Pid::from_raw(self.shell), Signal::SIGINT);
+        signal_all(&processes, Signal::SIGINT);
     }
-    let mut doomed: HashSet<i32> = stats
-        .iter()
-        .filter(|s| s.pgrp == shell && s.pid != shell && s.start >= since && !s.is_dead())
-        .map(|s| s.pid)
-        .collect();
-    let mut todo = vec![shell];
-    while let Some(pid) = todo.pop() {
-        for child in children.get(&pid).into_iter().flatten() {
-            if child.start >= since && !child.is_dead() {
-                doomed.insert(child.pid);
-            }
-            todo.push(child.pid);
+
+    /// SIGKILL to every process of the command (never the shell itself).
+    pub fn kill(&self) {
+        signal_all(&self.processes(), Signal::SIGKILL);
+    }
+
+    fn processes(&self) -> Vec<i32> {
+        let stats: Vec<procfs::Stat> = procfs::pids().into_iter().filter_map(procfs::stat).collect();
+        let mut children: HashMap<i32, Vec<&procfs::Stat>> = HashMap::new();
+        for s in &stats {
+            children.entry(s.ppid).or_default().push(s);
         }
+        let spared = |s: &procfs::Stat| match &self.spare {
+            Some(old) => old.contains(&s.pid) && s.start <= self.since,
+            None => s.start < self.since,
+        };
+        let mut found = Vec::new();
+        let mut todo = vec![self.shell];
+        while let Some(pid) = todo.pop() {
+            for child in children.get(&pid).into_iter().flatten() {
+                if self.spare.is_some() && pid == self.shell && spared(child) {
+                    continue; // an older job: its whole subtree is spared
+                }
+                if !child.is_dead() && (self.spare.is_some() || !spared(child)) {
+                    found.push(child.pid);
+                }
+                todo.push(child.pid);
+            }
+        }
+        found
     }
-    for &pid in &doomed {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+}
+
+fn signal_all(pids: &[i32], signal: Signal) {
+    for &pid in pids {
+        let _ = kill(Pid::from_raw(pid), signal);
     }
-    doomed.len()
 }

@@ -14,7 +14,7 @@ import time
 
 from mininet.log import setLogLevel
 from mininet.net import Mininet
-from mininet.node import LinuxBridge
+from mininet.nodelib import LinuxBridge
 from mininet.topo import LinearTopo, SingleSwitchTopo
 from mininet.topolib import TreeTopo
 

@@ -226,3 +226,11 @@ fn scripts_are_shellcheck_clean() {
     let out = Cmd::new("shellcheck").args(["-s", "bash"]).args(scripts.map(|s| repo().join(s))).run();
     out.check(out.status.success(), "no shellcheck findings");
 }
+
+#[test]
+fn cli_input_from_a_pipe_is_never_eaten_by_a_node() {
+    let lab = Lab::new();
+    let out = mn(&lab).args(["--topo", "minimal"]).stdin("h1 cat\nnodes\nexit\n").ok();
+    out.check(out.stdout.contains("available nodes are:"), "the line after `h1 cat` still ran");
+    nothing_left(&lab);
+}

@@ -322,3 +322,44 @@ fn bad_input_is_refused_with_nothing_made() {
     assert_eq!(ifnames(&lab, "h1"), ["h1-eth0", "lo"], "nothing half-made in h1");
     assert_eq!(ifnames(&lab, "h2"), ["h2-eth0", "lo"], "nothing half-made in h2");
 }
+
+#[test]
+fn set_changes_the_kind_of_shaping() {
+    let lab = lab_with(&["h1", "h2"], &[]);
+    mnlink(&lab, &["add", "h1-eth0", "h2-eth0", "--bw", "10"]);
+    mnlink(&lab, &["set", "h1-eth0", "--queue", "20"]);
+    let out = mnlink(&lab, &["list"]);
+    out.check(out.stdout.contains("h1-eth0: queue=20;"), "a queue alone replaced the rate limit");
+    mnlink(&lab, &["set", "h1-eth0", "--bw", "5"]);
+    let out = mnlink(&lab, &["list"]);
+    out.check(out.stdout.contains("h1-eth0: bw=5Mbit queue=1000;"), "and back");
+    let out = lab.cmd("mnlink").args(["set", "h1-eth0", "--queue", "3000000"]).code(1);
+    assert_one_line_error(&out, "mnlink");
+}
+
+#[test]
+fn root_nodes_touch_only_their_own_links_and_bridges() {
+    let lab = Lab::new();
+    let switch = unique("rs");
+    lab.cmd("mnnode").args(["add", "--root", "--kind", "switch", &switch]).ok();
+    lab.cmd("mnnode").args(["add", "--root", "x1"]).ok();
+    assert!(std::path::Path::new("/sys/class/net").join(&switch).exists(), "a root switch's bridge");
+    let out = lab.cmd("mnlink").args(["down", "x1:lo"]).code(1);
+    assert_eq!(
+        out.stderr,
+        "mnlink: lo is not a link of node x1 (a --root node may change only its own links)\n"
+    );
+    lab.cmd("mnnode").args(["del", &switch]).ok();
+    assert!(
+        !std::path::Path::new("/sys/class/net").join(&switch).exists(),
+        "the bridge went with the switch"
+    );
+}
+
+#[test]
+fn list_without_a_lab_is_empty() {
+    let lab = Lab::new();
+    let out = lab.cmd("mnlink").arg("list").ok();
+    assert_eq!(out.stdout, "A  B  STATE  SHAPING\n");
+    assert_eq!(lab.cmd("mnlink").args(["list", "--json"]).ok().stdout, "[]\n");
+}

@@ -325,3 +325,16 @@ fn not_root_is_refused() {
     out.check(out.stderr.contains("root"), "says root is needed");
     assert!(!lab.dir.exists());
 }
+
+#[test]
+fn clean_leaves_a_same_named_lab_alone() {
+    let a = Lab::new();
+    a.cmd("mnnode").args(["add", "h1"]).ok();
+    // Another MN_DIR whose last component, the lab's name, is the same.
+    let twin = a.dir.parent().expect("parent").with_file_name(mn_tests::unique("twin")).join(a.name());
+    std::fs::create_dir_all(twin.parent().expect("parent")).expect("dir");
+    a.cmd("mnnode").arg("clean").env("MN_DIR", &twin).ok();
+    assert!(netns_entry(&a, "h1").exists(), "a's live ip netns entry is not b's to remove");
+    assert!(alive(a.node_pid("h1")));
+    let _ = std::fs::remove_dir_all(twin.parent().expect("parent"));
+}

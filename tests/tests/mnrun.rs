@@ -353,3 +353,59 @@ fn failures_exit_255_at_once() {
     let out = lab.cmd("mnrun").args(["-t", "x", "h1", "true"]).code(255);
     assert_one_line_error(&out, "mnrun");
 }
+
+#[test]
+fn the_call_after_a_killed_mnrun_keeps_its_own_command() {
+    let lab = lab_with(&["h1"]);
+    let mut child = mnrun(&lab, "h1", "sleep 100")
+        .command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mnrun");
+    assert!(eventually(Duration::from_secs(5), || !others_in(&lab, "h1").is_empty()));
+    child.kill().expect("SIGKILL the mnrun");
+    child.wait().expect("reap it");
+    // Longer than the grace after which a stuck command gets SIGKILL: the
+    // left-over command is stopped, this one runs to its end.
+    let out = mnrun(&lab, "h1", "sleep 1.5; echo finished").ok();
+    assert_eq!(out.stdout, "finished\n");
+}
+
+#[test]
+fn interrupts_spare_older_background_jobs_even_with_handlers() {
+    let lab = lab_with(&["h1"]);
+    // A job that catches SIGINT itself, as iperf3 -s does, started just
+    // before the command that gets interrupted.
+    let out = mnrun(&lab, "h1", "perl -e '$SIG{INT} = sub { exit 9 }; sleep 100' &").ok();
+    let job: i32 = out.stdout.trim().parse().expect("pid");
+    lab.cmd("mnrun").args(["-t", "0.3", "h1", "sleep 50"]).code(124);
+    assert!(alive(job), "the background job survived the interrupt");
+    let child = mnrun(&lab, "h1", "sleep 50").spawn();
+    assert!(eventually(Duration::from_secs(5), || others_in(&lab, "h1").len() >= 2));
+    // SAFETY: signalling the mnrun this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(mn_tests::finish(child, "sleep".into(), mn_tests::TIMEOUT).code(), Some(130));
+    assert!(alive(job), "and a Ctrl-C");
+}
+
+#[test]
+fn a_command_that_ignores_a_relayed_stdin_can_still_be_stopped() {
+    let lab = lab_with(&["h1"]);
+    // A socket as stdin with more data than any pipe holds, for a command
+    // that never reads it: mnrun must keep serving signals and timeouts.
+    let script = format!(
+        "head -c 10000000 /dev/zero | socat -u - EXEC:'{} -t 0.5 h1 sleep 30' 2>/dev/null; echo rc=$?",
+        mn_tests::bin("mnrun").display()
+    );
+    let out = lab.cmd("sh").args(["-c", &script]).ok();
+    if out.stdout.contains("rc=127") || out.stdout.is_empty() {
+        mn_tests::skip(
+            "a_command_that_ignores_a_relayed_stdin_can_still_be_stopped",
+            "socat is not installed",
+        );
+        return;
+    }
+    assert!(others_in(&lab, "h1").is_empty(), "the command was stopped");
+    assert_eq!(mnrun(&lab, "h1", "echo next").ok().stdout, "next\n");
+}

@@ -70,6 +70,11 @@ pub struct AddArgs {
     /// Turn on spanning tree on switches' bridges.
     #[arg(long)]
     pub stp: bool,
+    /// Give hosts' interfaces IPv6 link-local addresses (and SLAAC), as the
+    /// kernel does by default. Without it hosts stay silent when links come
+    /// up: their autoconfiguration multicast would be flooded to every host.
+    #[arg(long = "ipv6-ll")]
+    pub ipv6_ll: bool,
     /// The node names: a letter, then letters, digits or _; at most 32 bytes.
     #[arg(required = true, value_name = "NAME")]
     pub names: Vec<String>,

@@ -26,7 +26,7 @@ fn add(args: AddArgs) -> Result<ExitCode> {
         KindArg::Switch => Kind::Switch,
         KindArg::Router => Kind::Router,
     };
-    let opts = AddOptions { kind, root: args.root, cpu: args.cpu, stp: args.stp };
+    let opts = AddOptions { kind, root: args.root, cpu: args.cpu, stp: args.stp, ipv6_ll: args.ipv6_ll };
     // Check what needs no lab first, so bad input creates no MN_DIR.
     spawn::validate(&args.names, &opts)?;
     let lab = Lab::create()?;

@@ -16,6 +16,7 @@ pub mod reap;
 pub mod shell;
 pub mod spawn;
 pub mod tag;
+mod vfork;
 
 pub use lab::Lab;
 pub use node::{Kind, Node, State};

@@ -7,9 +7,8 @@ use crate::netlink;
 use crate::node::{Kind, Node};
 use crate::shell;
 use crate::tag::Tag;
-use crate::{name, netns_dir, procfs, reap};
+use crate::{name, netns_dir, procfs, reap, vfork};
 use anyhow::{Context, Result, anyhow, bail};
-use futures::{StreamExt, TryStreamExt};
 use mnexec::Step;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -20,14 +19,10 @@ use rtnetlink::packet_route::link::{BridgeStpState, InfoBridge};
 use std::collections::HashSet;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Shells starting at once; more only queue up on the kernel's locks.
 const WINDOW: usize = 32;
-/// Netlink set-ups in flight at once.
-const CONFIGURE_WINDOW: usize = 64;
 /// How long a shell may take to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -37,13 +32,16 @@ pub struct AddOptions {
     pub root: bool,
     pub cpu: Option<f64>,
     pub stp: bool,
+    /// Hosts get IPv6 link-local addresses (the kernel's default).
+    pub ipv6_ll: bool,
 }
 
 /// A node of this call, from claim to ready.
 struct Starting {
     node: Node,
     dir: NodeDir,
-    child: Option<Child>,
+    /// The shell, our child until this call ends.
+    child: Option<i32>,
     ready: Option<OwnedFd>,
     said: Vec<u8>,
     since: Instant,
@@ -53,11 +51,11 @@ struct Starting {
 /// single-threaded here, which makes the work between fork and exec sound.
 pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> {
     let hierarchy = check(lab, names, opts)?;
+    // A current-thread runtime starts no thread: spawning stays sound.
+    let rt = netlink::runtime()?;
     let signals = block_signals()?;
     let mut nodes: Vec<Starting> = Vec::with_capacity(names.len());
-    let result = start_all(lab, names, opts, hierarchy.as_ref(), &signals, &mut nodes)
-        .and_then(|()| configure_all(&lab.name, opts, &mut nodes, &signals))
-        .and_then(|()| register_all(lab, &mut nodes));
+    let result = start_all(lab, names, opts, hierarchy.as_ref(), &signals, &rt, &mut nodes);
     if let Err(err) = result {
         rollback(lab, &mut nodes);
         restore_signals(&signals);
@@ -153,8 +151,14 @@ fn start_all(
     opts: &AddOptions,
     hierarchy: Option<&cgroup::Hierarchy>,
     signals: &SigSet,
+    rt: &tokio::runtime::Runtime,
     nodes: &mut Vec<Starting>,
 ) -> Result<()> {
+    if !opts.root {
+        let netns = netns_dir();
+        std::fs::create_dir_all(&netns)
+            .map_err(|e| anyhow!("{}: {}", netns.display(), crate::os_error(&e)))?;
+    }
     let mut next = names.iter();
     let mut waiting: Vec<usize> = Vec::new();
     loop {
@@ -168,7 +172,16 @@ fn start_all(
         if waiting.is_empty() {
             return Ok(());
         }
-        wait_some(nodes, &mut waiting)?;
+        // Each node is finished as soon as its shell is ready, while the
+        // other shells are still starting on the other CPUs.
+        for i in wait_some(nodes, &mut waiting)? {
+            let id = rt.block_on(configure(&nodes[i].node, opts, &lab.name))?;
+            if let Some((inode, cookie)) = id {
+                nodes[i].node.netns = Some(inode);
+                nodes[i].node.cookie = Some(cookie);
+            }
+            register(lab, &nodes[i])?;
+        }
     }
 }
 
@@ -224,22 +237,19 @@ fn start(
         if !opts.root {
             steps.push(Step::NewNamespaces);
         }
-        let mut cmd = Command::new(shell::SHELL[0]);
-        cmd.args(&shell::SHELL[1..])
-            .envs(shell::environment(name, &starting.dir.path.join(FIFO), &starting.dir.path.join(LOG)))
-            .env_remove("TMOUT")
-            .stdin(Stdio::from(fifo))
-            .stdout(Stdio::from(ready_w))
-            .stderr(Stdio::from(log));
-        // SAFETY: the child of a single-threaded parent; the steps make
-        // syscalls, and allocate only to report a failure.
-        unsafe { cmd.pre_exec(move || prepare_child(&steps)) };
-        let child = cmd.spawn().map_err(|e| match last_line(&starting.dir.path.join(LOG)) {
+        let fifo_path = starting.dir.path.join(FIFO);
+        let log_path = starting.dir.path.join(LOG);
+        let env = shell::environment(name, &fifo_path, &log_path);
+        let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+        let plan = vfork::Plan::new(&shell_argv()?, &env, &["TMOUT"], [fifo, ready_w, log], steps)
+            .context("prepare the shell")?;
+        // SAFETY: mnnode is single-threaded while it starts shells.
+        let pid = unsafe { vfork::spawn(&plan) }.map_err(|e| match last_line(&log_path) {
             Some(why) => anyhow!("{why}"),
             None => anyhow!("start bash: {}", crate::os_error(&e)),
         })?;
-        node.pid = child.id() as i32;
-        starting.child = Some(child);
+        node.pid = pid;
+        starting.child = Some(pid);
         node.start =
             procfs::stat(node.pid).map(|s| s.start).ok_or_else(|| anyhow!("the shell vanished at once"))?;
         // The record is written once, when the node is complete; should
@@ -259,59 +269,28 @@ fn start(
     }
 }
 
-/// In the child, before exec: default signals, inherited descriptors closed
-/// at exec, then mnexec's steps; a failure is reported on stderr (the log)
-/// as mnexec would.
-fn prepare_child(steps: &[Step]) -> std::io::Result<()> {
-    default_signals();
-    let fail = |f: mnexec::Failure| {
-        let line = format!("mnexec: {f}\n");
-        // SAFETY: writing to our own stderr.
-        unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
-        std::io::Error::from_raw_os_error(libc::EPERM)
-    };
-    mnexec::mark_fds_cloexec().map_err(fail)?;
-    for step in steps {
-        // Exit would mean -d forked (we were a group leader, which a fresh
-        // child never is): never exec bash twice.
-        if let mnexec::Next::Exit(_) = mnexec::apply(step).map_err(fail)? {
-            return Err(std::io::Error::from_raw_os_error(libc::ECHILD));
-        }
-    }
-    Ok(())
-}
-
 /// The last non-empty line of a file (a log), trimmed.
 fn last_line(path: &std::path::Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     text.lines().map(str::trim).rfind(|l| !l.is_empty()).map(str::to_string)
 }
 
-/// A node shell must start with default signal dispositions and nothing
-/// blocked, whatever its caller ignored (a background job of a script
-/// ignores SIGINT, which would make the node deaf to interrupts).
-fn default_signals() {
-    for sig in [
-        libc::SIGINT,
-        libc::SIGQUIT,
-        libc::SIGTERM,
-        libc::SIGHUP,
-        libc::SIGPIPE,
-        libc::SIGCHLD,
-        libc::SIGTSTP,
-        libc::SIGTTIN,
-        libc::SIGTTOU,
-    ] {
-        // SAFETY: signal() and sigprocmask() are async-signal-safe.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
-    }
-    let empty = SigSet::empty();
-    // SAFETY: as above.
-    unsafe { libc::sigprocmask(libc::SIG_SETMASK, empty.as_ref(), std::ptr::null_mut()) };
+/// The shell's argv with bash found in PATH once (execve does not search).
+fn shell_argv() -> Result<Vec<&'static str>> {
+    static BASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let bash = BASH.get_or_init(|| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()))
+            .map(|dir| dir.join(shell::SHELL[0]))
+            .find(|p| p.is_file())
+            .and_then(|p| p.to_str().map(str::to_string))
+    });
+    let bash = bash.as_deref().ok_or_else(|| anyhow!("bash not found in PATH"))?;
+    Ok(std::iter::once(bash).chain(shell::SHELL[1..].iter().copied()).collect())
 }
 
 /// Waits until at least one starting shell is ready (or failed).
-fn wait_some(nodes: &mut [Starting], waiting: &mut Vec<usize>) -> Result<()> {
+/// Returns those that are.
+fn wait_some(nodes: &mut [Starting], waiting: &mut Vec<usize>) -> Result<Vec<usize>> {
     let oldest = waiting.iter().map(|&i| nodes[i].since).min().unwrap_or_else(Instant::now);
     let left = READY_TIMEOUT.saturating_sub(oldest.elapsed());
     if left.is_zero() {
@@ -329,13 +308,12 @@ fn wait_some(nodes: &mut [Starting], waiting: &mut Vec<usize>) -> Result<()> {
     }
     drop(fds);
     let mut still = Vec::with_capacity(waiting.len());
+    let mut ready = Vec::new();
     for &i in waiting.iter() {
-        if !drain(&mut nodes[i])? {
-            still.push(i);
-        }
+        if drain(&mut nodes[i])? { ready.push(i) } else { still.push(i) }
     }
     *waiting = still;
-    Ok(())
+    Ok(ready)
 }
 
 /// Reads what the shell said; true once it is done (ready, or an error).
@@ -365,26 +343,7 @@ fn drain(s: &mut Starting) -> Result<bool> {
 }
 
 /// Loopback up, the switch's bridge, a router's forwarding, and the
-/// namespace's identity, over one netlink socket per node.
-fn configure_all(lab_name: &str, opts: &AddOptions, nodes: &mut [Starting], signals: &SigSet) -> Result<()> {
-    checkpoint(signals)?;
-    let rt = netlink::runtime()?;
-    let results: Vec<(usize, Option<(u64, u64)>)> = rt.block_on(async {
-        futures::stream::iter(nodes.iter().enumerate())
-            .map(|(i, s)| async move { configure(&s.node, opts, lab_name).await.map(|id| (i, id)) })
-            .buffer_unordered(CONFIGURE_WINDOW)
-            .try_collect()
-            .await
-    })?;
-    for (i, id) in results {
-        if let Some((inode, cookie)) = id {
-            nodes[i].node.netns = Some(inode);
-            nodes[i].node.cookie = Some(cookie);
-        }
-    }
-    checkpoint(signals)
-}
-
+/// namespace's identity, over one netlink socket in the node.
 async fn configure(node: &Node, opts: &AddOptions, lab_name: &str) -> Result<Option<(u64, u64)>> {
     let router = opts.kind == Kind::Router;
     let (conn, id) = if opts.root {
@@ -401,8 +360,10 @@ async fn configure(node: &Node, opts: &AddOptions, lab_name: &str) -> Result<Opt
             if router {
                 enable_forwarding()?;
             }
-            if node.kind == Kind::Switch {
-                layer2_only()?;
+            match node.kind {
+                Kind::Switch => layer2_only()?,
+                Kind::Host if !opts.ipv6_ll => no_link_local()?,
+                _ => {}
             }
             netlink::connect_here()
         })??;
@@ -451,38 +412,39 @@ async fn configure(node: &Node, opts: &AddOptions, lab_name: &str) -> Result<Opt
 /// its ports (frames of every kind are still bridged). This spares every
 /// new port the IPv6 link-local address, DAD and MLD traffic.
 fn layer2_only() -> Result<()> {
-    for knob in ["/proc/sys/net/ipv6/conf/default/disable_ipv6", "/proc/sys/net/ipv6/conf/all/disable_ipv6"] {
-        std::fs::write(knob, "1").map_err(|e| anyhow!("{knob}: {}", crate::os_error(&e)))?;
-    }
-    Ok(())
+    write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")?;
+    write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1")
+}
+
+/// Hosts' interfaces get no automatic IPv6 link-local address (nor SLAAC):
+/// without one they send no DAD, router solicitation or MLD report when
+/// they come up, multicast that every bridge floods to every host (for a
+/// tree of 1000 hosts, 3 s of CPU while linking). Addresses given with
+/// mnlink addr or ip work as ever; --ipv6-ll brings the kernel default back.
+fn no_link_local() -> Result<()> {
+    write_sysctl("/proc/sys/net/ipv6/conf/default/addr_gen_mode", "1")
+}
+
+fn write_sysctl(knob: &str, value: &str) -> Result<()> {
+    std::fs::write(knob, value).map_err(|e| anyhow!("{knob}: {}", crate::os_error(&e)))
 }
 
 /// IPv4 and IPv6 forwarding in the current network namespace.
 fn enable_forwarding() -> Result<()> {
-    for knob in ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"] {
-        std::fs::write(knob, "1").map_err(|e| anyhow!("{knob}: {}", crate::os_error(&e)))?;
-    }
-    Ok(())
+    write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+    write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")
 }
 
-/// The final records, and the `ip netns` entries.
-fn register_all(lab: &Lab, nodes: &mut [Starting]) -> Result<()> {
-    let netns = netns_dir();
-    if nodes.iter().any(|s| !s.node.root) {
-        std::fs::create_dir_all(&netns)
-            .map_err(|e| anyhow!("{}: {}", netns.display(), crate::os_error(&e)))?;
+/// The node's record, and its `ip netns` entry: the node is complete.
+fn register(lab: &Lab, s: &Starting) -> Result<()> {
+    s.dir.write_record(&s.node)?;
+    if s.node.root {
+        return Ok(());
     }
-    for s in nodes.iter() {
-        s.dir.write_record(&s.node)?;
-        if s.node.root {
-            continue;
-        }
-        let entry = netns.join(lab.netns_name(&s.node.name));
-        let _ = std::fs::remove_file(&entry);
-        std::os::unix::fs::symlink(s.node.netns_path(), &entry)
-            .map_err(|e| anyhow!("{}: {}", entry.display(), crate::os_error(&e)))?;
-    }
-    Ok(())
+    let entry = netns_dir().join(lab.netns_name(&s.node.name));
+    let _ = std::fs::remove_file(&entry);
+    std::os::unix::fs::symlink(s.node.netns_path(), &entry)
+        .map_err(|e| anyhow!("{}: {}", entry.display(), crate::os_error(&e)))
 }
 
 /// Undoes every node of this call.
@@ -490,9 +452,12 @@ fn rollback(lab: &Lab, nodes: &mut [Starting]) {
     let made: Vec<Node> = nodes.iter().filter(|s| s.node.pid > 0).map(|s| s.node.clone()).collect();
     let _ = reap::end_processes(&made);
     for s in nodes.iter_mut() {
-        if let Some(mut child) = s.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(pid) = s.child.take() {
+            // SAFETY: killing and reaping the child this call started.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
         }
         if !s.node.root {
             let entry = netns_dir().join(lab.netns_name(&s.node.name));

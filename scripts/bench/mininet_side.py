@@ -23,11 +23,12 @@ def build(topo):
     return Mininet(topo=topo, switch=LinuxBridge, controller=None, autoSetMacs=False)
 
 
-def rss_kb(pid):
+def memory_kb(pid, field):
+    path, key = (f"/proc/{pid}/status", "VmRSS:") if field == "rss" else (f"/proc/{pid}/smaps_rollup", "Pss:")
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -46,8 +47,9 @@ def topo_run(kind, args, memory):
     ready = time.perf_counter() - t0
     result = {"up": up, "ready": ready}
     if memory:
-        total = sum(rss_kb(n.pid) for n in net.hosts + net.switches)
-        result["rss_per_host_kb"] = total / len(net.hosts)
+        for field in ("rss", "pss"):
+            total = sum(memory_kb(n.pid, field) for n in net.hosts + net.switches)
+            result[f"{field}_per_host_kb"] = total / len(net.hosts)
     t1 = time.perf_counter()
     net.stop()
     result["down"] = time.perf_counter() - t1

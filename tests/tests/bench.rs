@@ -16,7 +16,7 @@ fn bench_smoke_run() {
         run.stdout.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| workload")).collect();
     run.check(rows.len() >= 10, "a row per workload");
     for workload in
-        ["linear,3 up", "tree,2,2 down", "mnrun h1 true, median", "iperf3 h1→s1→h2", "memory per host"]
+        ["linear,3 up", "tree,2,2 down", "mnrun h1 true, median", "iperf3 h1→s1→h2", "memory (RSS) per host"]
     {
         run.check(rows.iter().any(|r| r.contains(workload)), workload);
     }

@@ -234,3 +234,17 @@ fn cli_input_from_a_pipe_is_never_eaten_by_a_node() {
     out.check(out.stdout.contains("available nodes are:"), "the line after `h1 cat` still ran");
     nothing_left(&lab);
 }
+
+#[test]
+fn closing_mns_output_early_still_tears_down() {
+    let lab = Lab::new();
+    let script = format!("{} --topo linear,3 --test pingall | head -1", repo().join("scripts/mn").display());
+    let out = lab.cmd("sh").args(["-c", &script]).env("MN_BIN", bin_dir()).ok();
+    assert_eq!(out.stdout, "*** Creating network\n");
+    assert!(
+        eventually(Duration::from_secs(10), || netns_entries(&lab).is_empty()),
+        "left: {:?}",
+        netns_entries(&lab)
+    );
+    nothing_left(&lab);
+}

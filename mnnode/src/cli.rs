@@ -97,6 +97,17 @@ Files:
   $MN_DIR/NAME/node   the node's record (pid, kind, namespace)
   $MN_DIR/NAME/fifo   the shell's command FIFO (0600)
   $MN_DIR/NAME/log    the shell's own output, and background jobs'
+  /run/netns/LAB-NAME a symlink to /proc/PID/ns/net, for ip netns: unlike
+                      a bind mount it does not keep a deleted node's
+                      namespace (and its links) alive in other nodes'
+                      mount namespaces
+
+Nodes:
+  A node's shell is bash -i without a prompt or a terminal, started with
+  mnexec's -cdn steps (-cd for --root) applied in the child itself. Hosts
+  have no automatic IPv6 link-local address unless --ipv6-ll; switches
+  have no IPv6 stack of their own (they bridge IPv6 all the same) and
+  flood multicast instead of snooping it.
 
 Exit status:
   0 on success; 1 on any error, printed as `mnnode: what: why`;

@@ -50,6 +50,8 @@ def topo_run(kind, args, memory):
         for field in ("rss", "pss"):
             total = sum(memory_kb(n.pid, field) for n in net.hosts + net.switches)
             result[f"{field}_per_host_kb"] = total / len(net.hosts)
+            # Mininet's network lives only as long as this Python process.
+            result[f"{field}_with_python_per_host_kb"] = (total + memory_kb(os.getpid(), field)) / len(net.hosts)
     t1 = time.perf_counter()
     net.stop()
     result["down"] = time.perf_counter() - t1

@@ -311,19 +311,24 @@ fn concurrent_calls_get_their_own_output() {
     }
 }
 
+/// Starts `command` in h1 and SIGKILLs its mnrun once the command runs.
+fn kill_mnrun_midway(lab: &Lab, command: &str) {
+    let mut child = mnrun(lab, "h1", command)
+        .command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mnrun");
+    assert!(eventually(Duration::from_secs(5), || !others_in(lab, "h1").is_empty()));
+    child.kill().expect("SIGKILL the mnrun");
+    child.wait().expect("reap it");
+}
+
 #[test]
 fn a_killed_mnrun_leaves_nothing_behind() {
     let lab = lab_with(&["h1"]);
     for command in ["sleep 100", "yes"] {
-        let mut child = mnrun(&lab, "h1", command)
-            .command()
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mnrun");
-        assert!(eventually(Duration::from_secs(5), || !others_in(&lab, "h1").is_empty()));
-        child.kill().expect("SIGKILL the mnrun");
-        child.wait().expect("reap it");
+        kill_mnrun_midway(&lab, command);
         // The next call interrupts what was left and sees only its own output.
         assert_eq!(mnrun(&lab, "h1", "echo mine").ok().stdout, "mine\n", "after {command}");
         assert!(others_in(&lab, "h1").is_empty(), "after {command}: {:?}", others_in(&lab, "h1"));
@@ -357,15 +362,7 @@ fn failures_exit_255_at_once() {
 #[test]
 fn the_call_after_a_killed_mnrun_keeps_its_own_command() {
     let lab = lab_with(&["h1"]);
-    let mut child = mnrun(&lab, "h1", "sleep 100")
-        .command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mnrun");
-    assert!(eventually(Duration::from_secs(5), || !others_in(&lab, "h1").is_empty()));
-    child.kill().expect("SIGKILL the mnrun");
-    child.wait().expect("reap it");
+    kill_mnrun_midway(&lab, "sleep 100");
     // Longer than the grace after which a stuck command gets SIGKILL: the
     // left-over command is stopped, this one runs to its end.
     let out = mnrun(&lab, "h1", "sleep 1.5; echo finished").ok();

@@ -218,17 +218,8 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
 async fn root_links_and_peers(lab: &Lab, nodes: &[Node], want_peers: bool) -> Vec<(String, String)> {
     let going: HashSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
     let roots: Vec<&str> = nodes.iter().filter(|n| n.root).map(|n| n.name.as_str()).collect();
+    delete_root_links(lab, &roots).await;
     let mut peers = Vec::new();
-    if !roots.is_empty() {
-        if let Ok(conn) = netlink::connect_here() {
-            for link in netlink::links(&conn.handle).await.unwrap_or_default() {
-                let tag = netlink::link_alias(&link).and_then(Tag::parse);
-                if tag.is_some_and(|t| roots.iter().any(|&n| t.is_of(&lab.name, n))) {
-                    let _ = conn.handle.link().del(link.header.index).execute().await;
-                }
-            }
-        }
-    }
     if !want_peers {
         return peers;
     }
@@ -243,6 +234,21 @@ async fn root_links_and_peers(lab: &Lab, nodes: &[Node], want_peers: bool) -> Ve
         }
     }
     peers
+}
+
+/// Deletes the links and bridges these `--root` nodes made in the root
+/// namespace, found by their tags.
+pub async fn delete_root_links(lab: &Lab, roots: &[&str]) {
+    if roots.is_empty() {
+        return;
+    }
+    let Ok(conn) = netlink::connect_here() else { return };
+    for link in netlink::links(&conn.handle).await.unwrap_or_default() {
+        let tag = netlink::link_alias(&link).and_then(Tag::parse);
+        if tag.is_some_and(|t| roots.iter().any(|&n| t.is_of(&lab.name, n))) {
+            let _ = conn.handle.link().del(link.header.index).execute().await;
+        }
+    }
 }
 
 /// Waits (briefly) until the kernel has removed these interfaces, which it

@@ -6,18 +6,24 @@
 //! functions included, and reads the next one, which is exactly Ctrl-C.
 //!
 //! `PROMPT_COMMAND` comes in through the environment and runs [`INIT`]
-//! before the first line is read. Each mnrun call then writes one line:
+//! before the first line is read. Each mnrun call then writes one line,
+//! after an empty one:
 //!
 //! ```text
+//!
 //! __mn NONCE CMDFILE STATUS IN OUT ERR; eval "$__mn_c" <"$__mn_i" >"$__mn_o" 2>"$__mn_e"
 //! ```
 //!
 //! where the paths are mnrun's own descriptors seen through
 //! `/proc/MNRUN/fd/N`: the command text (a memfd starting with the nonce),
 //! the status pipe, and the command's stdin, stdout and stderr. `eval` runs
-//! at top level, so `cd`, variables and functions persist. After the line
-//! ends (or is interrupted) the prompt hook writes `STATUS [BGPID]\n` to the
-//! status pipe. Output never passes through the FIFO, so no byte the
+//! at top level, so `cd`, variables and functions persist. `__mn` writes
+//! [`ACK`] to the status pipe once the line is read whole; mnrun holds an
+//! interrupt back until then, as SIGINT while the shell reads would throw
+//! away part of the line. After the line ends (or is interrupted) the
+//! prompt hook writes `STATUS [BGPID]\n` to the status pipe. The empty line
+//! first is a spare: a late SIGINT from the previous call, landing as the
+//! shell starts to read (it reads a pipe a byte at a time), costs nothing. Output never passes through the FIFO, so no byte the
 //! command writes can be mistaken for the end of its output.
 //!
 //! A background request (the command ends in `&`) leaves stdout and stderr
@@ -38,6 +44,11 @@ use std::path::Path;
 /// keeps a copy of stderr on fd 255, which would hold the pipe open.)
 pub const READY: &[u8] = b"\x01mnready\n";
 
+/// What the shell writes on the status pipe once it has read a request
+/// line whole and is about to run the command: from then on an interrupt
+/// cannot cut the line short.
+pub const ACK: &str = "+";
+
 /// Runs once, from PROMPT_COMMAND, before the shell reads its first line
 /// (and again in a shell reborn after an exit, see below).
 pub const INIT: &str = r#"__mn_init=$PROMPT_COMMAND __mn_fifo=$__MN_FIFO __mn_log=$__MN_LOG
@@ -51,6 +62,7 @@ __mn() {
   { IFS= read -r nonce; IFS= read -r -d '' __mn_c; } <"$2"
   if [[ $nonce != "$1" ]]; then __mn_c=; return 0; fi
   __mn_s=$3 __mn_i=${4:-/dev/null} __mn_o=${5:-/dev/null} __mn_e=${6:-/dev/null}
+  printf + 1<>"$3"
   return $__mn_rc
 }
 __mn_done() {
@@ -61,7 +73,7 @@ __mn_done() {
   [[ $__mn_s ]] || return 0
   [[ $! != "$__mn_bg" ]] && bg=$!
   printf '%s %s\n' "$rc" "$bg" 1<>"$__mn_s"
-  __mn_s=
+  __mn_s= __mn_c= __mn_i=/dev/null __mn_o=/dev/null __mn_e=/dev/null
 }
 exit() {
   if [[ $BASHPID != "$$" ]]; then builtin exit "$@"; fi
@@ -107,10 +119,10 @@ pub struct Stdio {
 pub fn request(nonce: &str, command_file: &str, status: &str, stdio: Option<&Stdio>) -> String {
     match stdio {
         Some(io) => format!(
-            "__mn {nonce} {command_file} {status} {} {} {}; eval \"$__mn_c\" <\"$__mn_i\" >\"$__mn_o\" 2>\"$__mn_e\"\n",
+            "\n__mn {nonce} {command_file} {status} {} {} {}; eval \"$__mn_c\" <\"$__mn_i\" >\"$__mn_o\" 2>\"$__mn_e\"\n",
             io.stdin, io.stdout, io.stderr
         ),
-        None => format!("__mn {nonce} {command_file} {status}; eval \"$__mn_c\" </dev/null\n"),
+        None => format!("\n__mn {nonce} {command_file} {status}; eval \"$__mn_c\" </dev/null\n"),
     }
 }
 
@@ -123,9 +135,10 @@ pub fn command_file(nonce: &str, command: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Parses the status line `RC [BGPID]`.
+/// Parses what the status pipe held: the acknowledgement, then the status
+/// line `RC [BGPID]`.
 pub fn parse_status(line: &str) -> Option<(u8, Option<i32>)> {
-    let mut fields = line.split_whitespace();
+    let mut fields = line.strip_prefix(ACK).unwrap_or(line).split_whitespace();
     let rc: i64 = fields.next()?.parse().ok()?;
     let bg = fields.next().and_then(|p| p.parse().ok());
     Some(((rc & 0xff) as u8, bg))
@@ -143,8 +156,10 @@ mod tests {
             stderr: "/proc/9/fd/2".into(),
         };
         let fg = request("n1", "/proc/9/fd/3", "/proc/9/fd/4", Some(&io));
-        assert_eq!(fg.matches('\n').count(), 1);
-        assert!(fg.starts_with("__mn n1 /proc/9/fd/3 /proc/9/fd/4 /proc/9/fd/0 /proc/9/fd/5 /proc/9/fd/2;"));
+        assert_eq!(fg.matches('\n').count(), 2);
+        assert!(
+            fg.starts_with("\n__mn n1 /proc/9/fd/3 /proc/9/fd/4 /proc/9/fd/0 /proc/9/fd/5 /proc/9/fd/2;")
+        );
         let bg = request("n1", "/proc/9/fd/3", "/proc/9/fd/4", None);
         assert!(bg.ends_with("</dev/null\n"));
     }
@@ -154,6 +169,7 @@ mod tests {
         assert_eq!(parse_status("0 \n"), Some((0, None)));
         assert_eq!(parse_status("130 \n"), Some((130, None)));
         assert_eq!(parse_status("0 4242\n"), Some((0, Some(4242))));
+        assert_eq!(parse_status("+2 \n"), Some((2, None)));
         assert_eq!(parse_status("garbage"), None);
     }
 }

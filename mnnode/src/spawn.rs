@@ -53,16 +53,14 @@ pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> 
     let hierarchy = check(lab, names, opts)?;
     // A current-thread runtime starts no thread: spawning stays sound.
     let rt = netlink::runtime()?;
-    let signals = block_signals()?;
+    let (signals, saved) = block_signals()?;
     let mut nodes: Vec<Starting> = Vec::with_capacity(names.len());
     let result = start_all(lab, names, opts, hierarchy.as_ref(), &signals, &rt, &mut nodes);
-    if let Err(err) = result {
+    if result.is_err() {
         rollback(lab, &mut nodes);
-        restore_signals(&signals);
-        return Err(err);
     }
-    restore_signals(&signals);
-    Ok(())
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&saved), None);
+    result
 }
 
 /// Everything about the lab that can be checked before anything is made
@@ -121,18 +119,16 @@ pub fn cgroup_name(lab: &Lab, node: &str) -> String {
 }
 
 /// Holds off Ctrl-C while nodes are half-made; a signal that arrives is
-/// noticed at the next checkpoint and undoes the whole call.
-fn block_signals() -> Result<SigSet> {
+/// noticed at the next checkpoint and undoes the whole call. Returns the
+/// signals held off and the mask to restore.
+fn block_signals() -> Result<(SigSet, SigSet)> {
     let mut set = SigSet::empty();
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         set.add(sig);
     }
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).context("block signals")?;
-    Ok(set)
-}
-
-fn restore_signals(set: &SigSet) {
-    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(set), None);
+    let mut saved = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut saved)).context("block signals")?;
+    Ok((set, saved))
 }
 
 fn checkpoint(set: &SigSet) -> Result<()> {
@@ -350,6 +346,9 @@ async fn configure(node: &Node, opts: &AddOptions, lab_name: &str) -> Result<Opt
         if router {
             enable_forwarding()?;
         }
+        if node.bridge().is_none() {
+            return Ok(None);
+        }
         (netlink::connect_here()?, None)
     } else {
         let ns =
@@ -397,12 +396,13 @@ async fn configure(node: &Node, opts: &AddOptions, lab_name: &str) -> Result<Opt
                 lab: lab_name.to_string(),
             };
             let msg = rtnetlink::LinkUnspec::new_with_name(bridge).alias(tag.format()).build();
-            conn.handle
-                .link()
-                .set(msg)
-                .execute()
-                .await
-                .map_err(|e| anyhow!("{}: tag bridge {bridge}: {}", node.name, netlink::describe(&e)))?;
+            if let Err(e) = conn.handle.link().set(msg).execute().await {
+                // Untagged, nothing would ever find it again.
+                if let Ok(Some(link)) = netlink::link_by_name(&conn.handle, bridge).await {
+                    let _ = conn.handle.link().del(link.header.index).execute().await;
+                }
+                bail!("{}: tag bridge {bridge}: {}", node.name, netlink::describe(&e));
+            }
         }
     }
     Ok(id)
@@ -451,6 +451,13 @@ fn register(lab: &Lab, s: &Starting) -> Result<()> {
 fn rollback(lab: &Lab, nodes: &mut [Starting]) {
     let made: Vec<Node> = nodes.iter().filter(|s| s.node.pid > 0).map(|s| s.node.clone()).collect();
     let _ = reap::end_processes(&made);
+    // A root switch's bridge outlives its shell.
+    let roots: Vec<&str> = nodes.iter().filter(|s| s.node.root).map(|s| s.node.name.as_str()).collect();
+    if !roots.is_empty() {
+        if let Ok(rt) = netlink::runtime() {
+            rt.block_on(reap::delete_root_links(lab, &roots));
+        }
+    }
     for s in nodes.iter_mut() {
         if let Some(pid) = s.child.take() {
             // SAFETY: killing and reaping the child this call started.

@@ -5,8 +5,12 @@
 //! times cost it over a millisecond per node. A child created with
 //! CLONE_VM | CLONE_VFORK (what posix_spawn does) shares the parent's
 //! memory until it execs, and the parent waits meanwhile, so nothing is
-//! copied. The child runs on a stack of its own, applies mnexec's steps,
-//! and execs; only syscalls on its success path.
+//! copied. The child runs on a stack of its own (with a guard page),
+//! applies mnexec's steps, and execs. It may allocate, to build an error
+//! line or a cgroup path: the parent is single-threaded and suspended
+//! outside the allocator, so no lock can be held. All signals are blocked
+//! across the clone, so that no handler of the parent's ever runs in the
+//! child, which resets every disposition before it unblocks them.
 use mnexec::{Next, Step};
 use std::ffi::{CString, OsStr};
 use std::io;
@@ -62,6 +66,56 @@ struct Shared<'a> {
 
 const STACK: usize = 256 * 1024;
 
+/// The child's stack: mapped memory whose lowest page is inaccessible,
+/// so an overflow faults instead of writing over the parent's heap.
+struct Stack {
+    base: *mut libc::c_void,
+}
+
+impl Stack {
+    fn new() -> io::Result<Stack> {
+        // SAFETY: a fresh private anonymous mapping; checked below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                STACK,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = Stack { base };
+        // SAFETY: the first page of the mapping we own.
+        if unsafe { libc::mprotect(base, page_size(), libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// Where the stack starts: it grows down from the mapping's end.
+    fn top(&self) -> *mut libc::c_void {
+        // Page-aligned, so 16-byte aligned as clone wants.
+        self.base.wrapping_byte_add(STACK)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping made in `new`, no longer in use.
+        unsafe { libc::munmap(self.base, STACK) };
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 { size as usize } else { 4096 }
+}
+
 /// Starts the plan's program; returns its pid once it has exec'd. On
 /// failure the child said why on its stderr, as mnexec would.
 ///
@@ -78,23 +132,31 @@ pub unsafe fn spawn(plan: &Plan) -> io::Result<i32> {
         envp: null_terminated(&plan.envp),
         error: AtomicI32::new(0),
     };
-    let mut stack = vec![0u8; STACK];
-    // The stack grows down; clone wants its top, 16-byte aligned.
-    let top = (stack.as_mut_ptr() as usize + STACK) & !15;
+    let stack = Stack::new()?;
+    let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    let mut saved = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: filling and swapping signal masks we own.
+    unsafe {
+        libc::sigfillset(all.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), saved.as_mut_ptr());
+    }
     // SAFETY: the child runs `child` on its own stack, shares our memory,
     // and we are suspended until it execs or exits (CLONE_VFORK), so
     // `shared` and `stack` outlive its use of them.
     let pid = unsafe {
         libc::clone(
             child,
-            top as *mut libc::c_void,
+            stack.top(),
             libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
             (&raw const shared).cast_mut().cast(),
         )
     };
+    let clone_error = io::Error::last_os_error();
+    // SAFETY: restoring the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, saved.as_ptr(), std::ptr::null_mut()) };
     drop(stack);
     if pid < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(clone_error);
     }
     match shared.error.load(Ordering::SeqCst) {
         0 => Ok(pid),
@@ -115,8 +177,12 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
         unsafe { libc::_exit(127) }
     };
     for (target, fd) in shared.plan.stdio.iter().enumerate() {
-        // SAFETY: dup2 onto our own standard descriptors.
-        if unsafe { libc::dup2(fd.as_raw_fd(), target as i32) } < 0 {
+        let (fd, target) = (fd.as_raw_fd(), target as i32);
+        // SAFETY: dup2 onto our own standard descriptors. dup2 onto itself
+        // keeps close-on-exec, which must go for the shell to have it.
+        let rc =
+            unsafe { if fd == target { libc::fcntl(fd, libc::F_SETFD, 0) } else { libc::dup2(fd, target) } };
+        if rc < 0 {
             return fail(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EBADF));
         }
     }
@@ -159,22 +225,18 @@ fn prepare(steps: &[Step]) -> Result<(), i32> {
 
 /// A node shell must start with default signal dispositions and nothing
 /// blocked, whatever its caller ignored (a background job of a script
-/// ignores SIGINT, which would make the node deaf to interrupts).
+/// ignores SIGINT, which would make the node deaf to interrupts). Every
+/// handler goes too: they belong to the parent, whose memory we share.
 fn default_signals() {
-    for sig in [
-        libc::SIGINT,
-        libc::SIGQUIT,
-        libc::SIGTERM,
-        libc::SIGHUP,
-        libc::SIGPIPE,
-        libc::SIGCHLD,
-        libc::SIGTSTP,
-        libc::SIGTTIN,
-        libc::SIGTTOU,
-    ] {
-        // SAFETY: resetting a disposition; no handler of ours runs in the
-        // child (the parent's handlers are not reset for it).
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    // SAFETY: all-zero is a valid sigaction: SIG_DFL, no flags, empty mask.
+    let default: libc::sigaction = unsafe { std::mem::zeroed() };
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: resetting a disposition in the child, with all signals
+        // still blocked; the C library's own signals refuse, harmlessly.
+        unsafe { libc::sigaction(sig, &default, std::ptr::null_mut()) };
     }
     let empty = nix::sys::signal::SigSet::empty();
     // SAFETY: setting our own signal mask.

@@ -15,6 +15,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::stat::Mode;
+use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -86,7 +87,14 @@ pub fn call(req: &Request) -> Result<Ending> {
     } else {
         if req.background {
             match exchange.background_pid {
-                Some(pid) => println!("{pid}"),
+                Some(pid) => {
+                    if let Err(err) = writeln!(std::io::stdout(), "{pid}") {
+                        if err.kind() == std::io::ErrorKind::BrokenPipe {
+                            return Ok(Ending::BrokenPipe);
+                        }
+                        return Err(err).context("write the job's pid");
+                    }
+                }
                 None => bail!(
                     "{}: no background job started (status {}; see {})",
                     node.name,
@@ -154,10 +162,20 @@ impl Channel<'_> {
         let since = left.unwrap_or_else(procfs::now_ticks);
         // A command left by a killed mnrun is known only by its start.
         let spare = if left.is_some() { None } else { stop::children(self.node.pid) };
+        let target = stop::Target { shell: self.node.pid, since, spare };
+        let stopping = if left.is_some() {
+            // The shell itself is left alone unless it stays busy: idle, a
+            // SIGINT could cut short the line we are about to send.
+            target.interrupt_processes();
+            Stopping::Orphan(Instant::now() + GRACE)
+        } else {
+            Stopping::No
+        };
         let mut run = Running {
-            target: stop::Target { shell: self.node.pid, since, spare },
+            target,
             deadline: req.timeout.map(|t| Instant::now() + t),
-            stopping: None,
+            stopping,
+            acked: false,
             stdin,
             pending: Vec::new(),
             outputs,
@@ -171,16 +189,18 @@ impl Channel<'_> {
         };
         // Should we die from here on, the next caller finds this record.
         write_record(&self.lock, &format!("{} {since}\n", std::process::id()))?;
-        if left.is_some() {
-            run.stop();
-        }
         write_all(&self.fifo, line.as_bytes())
             .map_err(|_| anyhow!("node {} is not running", self.node.name))?;
-        let (status, background_pid) = run.wait(self, &status_r)?;
-        let _ = nix::unistd::ftruncate(&self.lock, 0);
+        match run.wait(self, &status_r)? {
+            Some((status, background_pid)) => {
+                let _ = nix::unistd::ftruncate(&self.lock, 0);
+                run.exchange.status = status;
+                run.exchange.background_pid = background_pid;
+            }
+            // Abandoned: the record stays for the next caller to settle.
+            None => run.exchange.interrupted = true,
+        }
         drop(keep);
-        run.exchange.status = status;
-        run.exchange.background_pid = background_pid;
         Ok(run.exchange)
     }
 }
@@ -257,8 +277,9 @@ fn read_record(lock: &OwnedFd) -> Option<u64> {
 }
 
 fn write_record(lock: &OwnedFd, record: &str) -> Result<()> {
-    nix::unistd::ftruncate(lock, 0).context("write the lock record")?;
+    // Written over the old record, then cut to length: never seen empty.
     nix::sys::uio::pwrite(lock, record.as_bytes(), 0).context("write the lock record")?;
+    nix::unistd::ftruncate(lock, record.len() as i64).context("write the lock record")?;
     Ok(())
 }
 
@@ -327,13 +348,34 @@ fn relay(route: Route, fd: i32, keep: &mut Vec<OwnedFd>) -> Option<Relay> {
     }
 }
 
+/// Where stopping the command stands.
+#[derive(Clone, Copy, PartialEq)]
+enum Stopping {
+    No,
+    /// Asked for before the shell acknowledged the request: held back until
+    /// it does, as a SIGINT while the shell reads would cut the line.
+    Held,
+    /// A killed mnrun's command was sent SIGINT; the shell too if the
+    /// request is not acknowledged by then.
+    Orphan(Instant),
+    /// SIGINT sent; SIGKILL follows at this instant.
+    Interrupted(Instant),
+    /// SIGKILL sent; we give up waiting at this instant.
+    Killed(Instant),
+}
+
+/// How much output one wakeup copies, so that a command writing without
+/// pause cannot keep mnrun from its signals and status.
+const COPY_BUDGET: usize = 16 * 65536;
+
 /// A request in flight.
 struct Running {
     /// The command's processes, for interrupts.
     target: stop::Target,
     deadline: Option<Instant>,
-    /// When the current stop escalates: to SIGKILL, then to giving up.
-    stopping: Option<(Instant, bool)>,
+    stopping: Stopping,
+    /// Whether the shell has read the request line whole.
+    acked: bool,
     stdin: Option<Relay>,
     /// Read from our stdin, not yet taken by the command.
     pending: Vec<u8>,
@@ -341,26 +383,50 @@ struct Running {
     exchange: Exchange,
 }
 
+/// What a wakeup decided.
+enum Next {
+    Wait,
+    Status(u8, Option<i32>),
+    /// Stop waiting and leave the command to the next caller.
+    Abandon,
+}
+
 impl Running {
-    /// Ctrl-C, the first time; SIGKILL after that.
-    fn stop(&mut self) {
+    /// Ctrl-C the first time (once the shell has the request), SIGKILL the
+    /// second. `user` tells a signal from us from a timeout or a broken pipe.
+    fn stop(&mut self, user: bool) -> Next {
         match self.stopping {
-            None => {
-                self.target.interrupt();
-                self.stopping = Some((Instant::now() + GRACE, false));
-            }
-            Some((_, false)) => self.kill(),
-            Some((_, true)) => {}
+            Stopping::No if !self.acked => self.stopping = Stopping::Held,
+            Stopping::No => self.interrupt(),
+            // Twice before the shell even answered: do not wait for it.
+            Stopping::Held if user => return Next::Abandon,
+            Stopping::Orphan(_) if user => return Next::Abandon,
+            Stopping::Interrupted(_) => self.kill(),
+            Stopping::Held | Stopping::Orphan(_) | Stopping::Killed(_) => {}
         }
+        Next::Wait
+    }
+
+    fn interrupt(&mut self) {
+        self.target.interrupt();
+        self.stopping = Stopping::Interrupted(Instant::now() + GRACE);
     }
 
     fn kill(&mut self) {
         self.target.kill();
-        self.stopping = Some((Instant::now() + GIVE_UP, true));
+        self.stopping = Stopping::Killed(Instant::now() + GIVE_UP);
     }
 
-    /// Relays until the status arrives; returns it.
-    fn wait(&mut self, channel: &Channel, status: &OwnedFd) -> Result<(u8, Option<i32>)> {
+    /// When the current stop escalates.
+    fn escalation(&self) -> Option<Instant> {
+        match self.stopping {
+            Stopping::Orphan(at) | Stopping::Interrupted(at) | Stopping::Killed(at) => Some(at),
+            Stopping::No | Stopping::Held => None,
+        }
+    }
+
+    /// Relays until the status arrives and returns it; None if abandoned.
+    fn wait(&mut self, channel: &Channel, status: &OwnedFd) -> Result<Option<(u8, Option<i32>)>> {
         let node = &channel.node.name;
         let mut line = Vec::new();
         loop {
@@ -368,16 +434,22 @@ impl Running {
             if self.deadline.is_some_and(|d| d <= now) {
                 self.deadline = None;
                 self.exchange.timed_out = true;
-                self.stop();
+                self.stop(false);
             }
             match self.stopping {
-                Some((at, false)) if at <= now => self.kill(),
-                Some((at, true)) if at <= now => {
+                Stopping::Orphan(at) | Stopping::Interrupted(at) if at <= now => {
+                    if let Stopping::Orphan(_) = self.stopping {
+                        self.interrupt();
+                    } else {
+                        self.kill();
+                    }
+                }
+                Stopping::Killed(at) if at <= now => {
                     bail!("{node}: the command would not stop; the node stays busy until it ends")
                 }
                 _ => {}
             }
-            let wake = [self.deadline, self.stopping.map(|(at, _)| at)].into_iter().flatten().min();
+            let wake = [self.deadline, self.escalation()].into_iter().flatten().min();
             let timeout = match wake {
                 Some(at) => {
                     PollTimeout::try_from(at.saturating_duration_since(now) + Duration::from_millis(1))
@@ -385,63 +457,101 @@ impl Running {
                 }
                 None => PollTimeout::NONE,
             };
-            let mut fds = vec![
-                PollFd::new(status.as_fd(), PollFlags::POLLIN),
-                PollFd::new(channel.signals.read.as_fd(), PollFlags::POLLIN),
-                PollFd::new(channel.shell.as_fd(), PollFlags::POLLIN),
-            ];
-            for relay in &self.outputs {
-                fds.push(PollFd::new(relay.pipe.as_fd(), PollFlags::POLLIN));
+            match self.wake(channel, status, &mut line, timeout)? {
+                Next::Wait => {}
+                Next::Status(rc, bg) => return Ok(Some((rc, bg))),
+                Next::Abandon => return Ok(None),
             }
-            // Our stdin is read only once the command has taken the last
-            // of it: nothing waits on a full pipe inside this loop.
-            // SAFETY: fd 0 stays open for the life of the process.
-            let our_stdin = unsafe { BorrowedFd::borrow_raw(0) };
-            let feeding = match &self.stdin {
-                Some(relay) if !self.pending.is_empty() => {
-                    Some(PollFd::new(relay.pipe.as_fd(), PollFlags::POLLOUT))
+        }
+    }
+
+    /// Waits once for something to happen, and handles it.
+    fn wake(
+        &mut self,
+        channel: &Channel,
+        status: &OwnedFd,
+        line: &mut Vec<u8>,
+        timeout: PollTimeout,
+    ) -> Result<Next> {
+        let node = &channel.node.name;
+        let mut fds = vec![
+            PollFd::new(status.as_fd(), PollFlags::POLLIN),
+            PollFd::new(channel.signals.read.as_fd(), PollFlags::POLLIN),
+            PollFd::new(channel.shell.as_fd(), PollFlags::POLLIN),
+        ];
+        for relay in &self.outputs {
+            fds.push(PollFd::new(relay.pipe.as_fd(), PollFlags::POLLIN));
+        }
+        // Our stdin is read only once the command has taken the last of
+        // it: nothing waits on a full pipe inside this loop.
+        // SAFETY: fd 0 stays open for the life of the process.
+        let our_stdin = unsafe { BorrowedFd::borrow_raw(0) };
+        let feeding = match &self.stdin {
+            Some(relay) if !self.pending.is_empty() => {
+                Some(PollFd::new(relay.pipe.as_fd(), PollFlags::POLLOUT))
+            }
+            Some(_) => Some(PollFd::new(our_stdin, PollFlags::POLLIN)),
+            None => None,
+        };
+        fds.extend(feeding);
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => bail!("poll: {}", e.desc()),
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        drop(fds);
+        if ready[1] && channel.signals.take() > 0 {
+            self.exchange.interrupted = true;
+            if let Next::Abandon = self.stop(true) {
+                return Ok(Next::Abandon);
+            }
+        }
+        let mut broken = false;
+        for (i, relay) in self.outputs.iter().enumerate() {
+            if ready[3 + i] {
+                broken |= copy_out(relay, COPY_BUDGET).is_err();
+            }
+        }
+        if broken && !self.exchange.broken_pipe {
+            self.exchange.broken_pipe = true;
+            self.stop(false);
+        }
+        if self.stdin.is_some() && ready[3 + self.outputs.len()] {
+            self.feed_stdin();
+        }
+        if ready[0] {
+            let complete = read_status(status, line);
+            if !self.acked && line.starts_with(shell::ACK.as_bytes()) {
+                self.acked = true;
+                match self.stopping {
+                    // (Not when the status came along: the shell is idle.)
+                    Stopping::Held if !complete => self.interrupt(),
+                    // The left command is over: the shell read our line.
+                    Stopping::Orphan(_) => self.stopping = Stopping::No,
+                    _ => {}
                 }
-                Some(_) => Some(PollFd::new(our_stdin, PollFlags::POLLIN)),
-                None => None,
-            };
-            fds.extend(feeding);
-            match poll(&mut fds, timeout) {
-                Ok(_) | Err(Errno::EINTR) => {}
-                Err(e) => bail!("poll: {}", e.desc()),
             }
-            let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
-            drop(fds);
-            if ready[1] && channel.signals.take() > 0 {
-                self.exchange.interrupted = true;
-                self.stop();
+            if complete {
+                self.drain_outputs();
+                let text = String::from_utf8_lossy(line);
+                return match shell::parse_status(&text) {
+                    Some((rc, bg)) => Ok(Next::Status(rc, bg)),
+                    None => bail!("{node}: a garbled status: {text:?}"),
+                };
             }
-            let mut broken = false;
-            for (i, relay) in self.outputs.iter().enumerate() {
-                if ready[3 + i] {
-                    broken |= copy_out(relay).is_err();
-                }
-            }
-            if broken && !self.exchange.broken_pipe {
-                self.exchange.broken_pipe = true;
-                self.stop();
-            }
-            if self.stdin.is_some() && ready[3 + self.outputs.len()] {
-                self.feed_stdin();
-            }
-            if ready[0] && read_status(status, &mut line) {
-                for relay in &self.outputs {
-                    let _ = copy_out(relay);
-                }
-                let text = String::from_utf8_lossy(&line);
-                return shell::parse_status(&text)
-                    .ok_or_else(|| anyhow!("{node}: a garbled status: {text:?}"));
-            }
-            if ready[2] {
-                for relay in &self.outputs {
-                    let _ = copy_out(relay);
-                }
-                bail!("node {node} stopped while running the command");
-            }
+        }
+        if ready[2] {
+            self.drain_outputs();
+            bail!("node {node} stopped while running the command");
+        }
+        Ok(Next::Wait)
+    }
+
+    /// Copies what the command left in the relay pipes, and no more: a job
+    /// it started may hold them open and write on.
+    fn drain_outputs(&self) {
+        for relay in &self.outputs {
+            let _ = copy_out(relay, unread(&relay.pipe));
         }
     }
 
@@ -451,12 +561,13 @@ impl Running {
         if self.pending.is_empty() {
             let mut buf = vec![0u8; 65536];
             match nix::unistd::read(std::io::stdin(), &mut buf) {
-                // End of our stdin: closing our end ends theirs.
-                Ok(0) | Err(_) => self.stdin = None,
-                Ok(n) => {
+                Ok(n @ 1..) => {
                     buf.truncate(n);
                     self.pending = buf;
                 }
+                Err(Errno::EAGAIN | Errno::EINTR) => {}
+                // End of our stdin: closing our end ends theirs.
+                Ok(0) | Err(_) => self.stdin = None,
             }
             return;
         }
@@ -480,18 +591,31 @@ fn read_status(fd: &OwnedFd, line: &mut Vec<u8>) -> bool {
     line.ends_with(b"\n")
 }
 
-/// Drains a relay pipe into our own stdout or stderr; an error when that
-/// cannot be written any more.
-fn copy_out(relay: &Relay) -> nix::Result<()> {
+/// How many bytes wait in a pipe.
+fn unread(pipe: &OwnedFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD stores an int through the pointer we pass.
+    let rc = unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if rc == 0 { n.max(0) as usize } else { 0 }
+}
+
+/// Copies up to `budget` bytes from a relay pipe to our own stdout or
+/// stderr; an error when that cannot be written any more.
+fn copy_out(relay: &Relay, mut budget: usize) -> nix::Result<()> {
     // SAFETY: our stdout and stderr stay open for the life of the process.
     let out = unsafe { BorrowedFd::borrow_raw(relay.fd) };
     let mut buf = [0u8; 65536];
-    loop {
-        match nix::unistd::read(&relay.pipe, &mut buf) {
+    while budget > 0 {
+        let want = budget.min(buf.len());
+        match nix::unistd::read(&relay.pipe, &mut buf[..want]) {
             Ok(0) | Err(Errno::EAGAIN) => return Ok(()),
             Err(Errno::EINTR) => {}
             Err(e) => return Err(e),
-            Ok(n) => write_all(out, &buf[..n])?,
+            Ok(n) => {
+                write_all(out, &buf[..n])?;
+                budget -= n;
+            }
         }
     }
+    Ok(())
 }

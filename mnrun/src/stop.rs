@@ -28,13 +28,32 @@ pub fn children(shell: i32) -> Option<Vec<i32>> {
 
 impl Target {
     /// Ctrl-C: SIGINT to the shell, which, being interactive, abandons the
-    /// rest of the command line, then to the command's processes. The
-    /// shell first: were a child to die before the shell has its signal,
-    /// the shell would carry on with the next command of the line.
+    /// rest of the command line, then to the command's processes.
+    ///
+    /// A terminal signals its whole foreground group at once; one kill()
+    /// per process is not atomic, so the processes are stopped first. The
+    /// shell must have its signal before any child dies (or it carries on
+    /// with the line), and no child may see a sibling die before its own
+    /// signal: in `sleep 100 | cat`, a `cat` that read end-of-file and
+    /// exited 0 would tell bash the command handled the interrupt itself.
+    /// A stopped process still dies at once of a fatal signal; the others
+    /// run their handlers when continued.
     pub fn interrupt(&self) {
         let processes = self.processes();
+        signal_all(&processes, Signal::SIGSTOP);
         let _ = kill(Pid::from_raw(self.shell), Signal::SIGINT);
         signal_all(&processes, Signal::SIGINT);
+        signal_all(&processes, Signal::SIGCONT);
+    }
+
+    /// SIGINT to the command's processes only, sparing the shell: for a
+    /// command a killed mnrun left, which may have ended long ago, leaving
+    /// the shell idle and about to read the next request.
+    pub fn interrupt_processes(&self) {
+        let processes = self.processes();
+        signal_all(&processes, Signal::SIGSTOP);
+        signal_all(&processes, Signal::SIGINT);
+        signal_all(&processes, Signal::SIGCONT);
     }
 
     /// SIGKILL to every process of the command (never the shell itself).

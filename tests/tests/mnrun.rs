@@ -406,3 +406,51 @@ fn a_command_that_ignores_a_relayed_stdin_can_still_be_stopped() {
     assert!(others_in(&lab, "h1").is_empty(), "the command was stopped");
     assert_eq!(mnrun(&lab, "h1", "echo next").ok().stdout, "next\n");
 }
+
+#[test]
+fn interrupts_at_any_moment_leave_the_shell_intact() {
+    let lab = lab_with(&["h1"]);
+    mnrun(&lab, "h1", "KEPT=yes").ok();
+    // Timeouts and signals landing before, while and after the shell reads
+    // the request: whatever the call's own fate, the shell's state stays.
+    for (i, t) in ["0.0001", "0.0005", "0.001", "0.002", "0.005"].iter().cycle().take(20).enumerate() {
+        let out = lab.cmd("mnrun").args(["-t", t, "h1", "echo x"]).run();
+        assert!(matches!(out.code(), Some(0 | 124)), "-t {t}: {:?} {}", out.code(), out.stderr);
+        let child = mnrun(&lab, "h1", "echo y").spawn();
+        if i % 2 == 1 {
+            std::thread::sleep(Duration::from_micros(500 * (i as u64 % 4)));
+        }
+        // SAFETY: signalling the mnrun this test started.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let _ = mn_tests::finish(child, "echo y".into(), mn_tests::TIMEOUT);
+        assert_eq!(mnrun(&lab, "h1", "echo $KEPT").ok().stdout, "yes\n", "round {i}");
+    }
+}
+
+#[test]
+fn the_call_after_a_killed_mnrun_finds_the_shell_idle() {
+    let lab = lab_with(&["h1"]);
+    mnrun(&lab, "h1", "KEPT=yes").ok();
+    // The command ends by itself after its mnrun died: the record it left
+    // names a command that is over, and the shell waits for its next line.
+    kill_mnrun_midway(&lab, "sleep 0.2");
+    assert!(eventually(Duration::from_secs(5), || others_in(&lab, "h1").is_empty()));
+    for _ in 0..5 {
+        assert_eq!(mnrun(&lab, "h1", "echo $KEPT").ok().stdout, "yes\n");
+    }
+}
+
+#[test]
+fn a_background_pid_into_a_closed_pipe() {
+    let lab = lab_with(&["h1"]);
+    let err = lab.dir.join("bg-err");
+    // The reader is gone before mnrun prints the job's pid.
+    let script = format!(
+        "set -o pipefail; {{ sleep 0.2; {} h1 'sleep 5 &' 2>{}; }} | true; echo $?",
+        mn_tests::bin("mnrun").display(),
+        err.display()
+    );
+    let out = lab.cmd("bash").args(["-c", &script]).ok();
+    assert_eq!(out.stdout, "141\n");
+    assert_eq!(std::fs::read_to_string(&err).expect("stderr file"), "");
+}

@@ -22,14 +22,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let rt = mnnode::netlink::runtime()?;
     match (cli.batch, cli.command) {
         (Some(file), _) => rt.block_on(batch(&file)),
-        (None, Some(Command::List { node: None, json })) if Lab::open()?.is_none() => {
-            // No lab yet: no links.
-            list::print_none(json)
-        }
-        (None, Some(command)) => rt.block_on(async {
-            let mut links = Links::new(open_lab(&command)?);
-            execute(&mut links, command).await
-        }),
+        (None, Some(command)) => rt.block_on(run_one(&mut None, command)),
         (None, None) => bail!("nothing to do: give a subcommand or -b FILE (see mnlink --help)"),
     }
     .map(|()| ExitCode::SUCCESS)
@@ -43,7 +36,26 @@ fn raise_fd_limit() {
     }
 }
 
-fn open_lab(command: &Command) -> Result<Lab> {
+/// Runs one command, opening the lab on first need: without one, there
+/// are no links to list and no node to name.
+async fn run_one(links: &mut Option<Links>, command: Command) -> Result<()> {
+    let links = match links {
+        Some(links) => links,
+        None => match Lab::open()? {
+            Some(lab) => links.insert(Links::new(lab)),
+            None => {
+                return match command {
+                    Command::List { node: None, json } => list::print_none(json),
+                    command => Err(no_lab(&command)),
+                };
+            }
+        },
+    };
+    execute(links, command).await
+}
+
+/// What a command says of its first node when there is no lab.
+fn no_lab(command: &Command) -> anyhow::Error {
     let first_node = match command {
         Command::Add { a, .. }
         | Command::Del { a }
@@ -54,8 +66,7 @@ fn open_lab(command: &Command) -> Result<Lab> {
         | Command::Mac { a, .. } => Endpoint::parse(a).map(|e| e.node).unwrap_or_default(),
         Command::List { node, .. } => node.clone().unwrap_or_default(),
     };
-    Lab::open()?
-        .ok_or_else(|| anyhow!("no node named {first_node} in {}", mnnode::lab::dir_from_env().display()))
+    mnnode::lab::no_such_node(&first_node, &mnnode::lab::dir_from_env())
 }
 
 async fn execute(links: &mut Links, command: Command) -> Result<()> {
@@ -95,8 +106,7 @@ async fn batch(file: &std::path::Path) -> Result<()> {
             std::fs::File::open(file).map_err(|e| anyhow!("{}: {}", file.display(), mnnode::os_error(&e)))?;
         Box::new(std::io::BufReader::new(f))
     };
-    let lab = Lab::open()?;
-    let mut links: Option<Links> = lab.map(Links::new);
+    let mut links = None;
     for (number, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("{}: read", file.display()))?;
         let words: Vec<&str> = line.split('#').next().unwrap_or("").split_whitespace().collect();
@@ -104,10 +114,7 @@ async fn batch(file: &std::path::Path) -> Result<()> {
             continue;
         }
         let result = match Cli::try_parse_from(std::iter::once("mnlink").chain(words.iter().copied())) {
-            Ok(Cli { command: Some(command), batch: None }) => match links.as_mut() {
-                Some(links) => execute(links, command).await,
-                None => open_lab(&command).map(|_| ()),
-            },
+            Ok(Cli { command: Some(command), batch: None }) => run_one(&mut links, command).await,
             Ok(_) => Err(anyhow!("a batch line holds one subcommand")),
             Err(err) => Err(anyhow!(mnnode::commands::usage_line(&err))),
         };

@@ -2,7 +2,6 @@
 use crate::endpoint::Endpoint;
 use crate::shaping::{self, Shaping};
 use anyhow::{Context, Result, anyhow, bail};
-use futures::TryStreamExt;
 use mnnode::netlink::{self, Conn};
 use mnnode::tag::Tag;
 use mnnode::{Kind, Lab, Node};
@@ -14,7 +13,7 @@ use rtnetlink::packet_route::link::{
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::IpAddr;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 /// A node as mnlink needs it: its record, a handle on its namespace, a
 /// netlink socket inside it.
@@ -23,6 +22,14 @@ struct Place {
     ns: File,
     conn: Conn,
     bridge: Option<u32>,
+}
+
+impl Place {
+    /// The namespace tc must enter; none for a `--root` node, whose
+    /// namespace is ours.
+    fn tc_ns(&self) -> Option<BorrowedFd<'_>> {
+        (!self.node.root).then(|| self.ns.as_fd())
+    }
 }
 
 pub struct Links {
@@ -43,10 +50,7 @@ impl Links {
     /// The node's place, connected on first use.
     fn place(&mut self, name: &str) -> Result<&mut Place> {
         if !self.places.contains_key(name) {
-            let node = self.lab.node(name)?;
-            if !node.is_running() {
-                bail!("node {name} is not running");
-            }
+            let node = self.lab.running_node(name)?;
             let path = if node.root { "/proc/thread-self/ns/net".to_string() } else { node.netns_path() };
             let ns = File::open(&path).map_err(|_| anyhow!("node {name} is not running"))?;
             let conn = if node.root { netlink::connect_here()? } else { netlink::connect_in(ns.as_fd())? };
@@ -207,8 +211,7 @@ impl Links {
     }
 
     fn shape(&mut self, end: &Endpoint, shaping: &Shaping) -> Result<()> {
-        let place = self.place(&end.node)?;
-        let ns = (!place.node.root).then(|| place.ns.as_fd());
+        let ns = self.place(&end.node)?.tc_ns();
         shaping::tc(ns, &shaping.tc_script(&end.ifname)).with_context(|| end.to_string())
     }
 
@@ -250,8 +253,7 @@ impl Links {
     pub async fn set_shaping(&mut self, end: &Endpoint, shaping: &Shaping) -> Result<()> {
         self.check_netem(shaping)?;
         self.link(end).await?;
-        let place = self.place(&end.node)?;
-        let ns = (!place.node.root).then(|| place.ns.as_fd());
+        let ns = self.place(&end.node)?.tc_ns();
         let _ = shaping::tc(ns, &Shaping::default().tc_script(&end.ifname));
         if shaping.is_empty() {
             return Ok(());
@@ -298,13 +300,7 @@ impl Links {
         for name in nodes {
             let lab = self.lab.name.clone();
             let place = self.place(name)?;
-            let links: Vec<LinkMessage> = place
-                .conn
-                .handle
-                .link()
-                .get()
-                .execute()
-                .try_collect()
+            let links = netlink::links(&place.conn.handle)
                 .await
                 .map_err(|e| anyhow!("{name}: list links: {}", netlink::describe(&e)))?;
             let mut shaped = false;
@@ -331,8 +327,7 @@ impl Links {
                 });
             }
             if shaped {
-                let ns = (!place.node.root).then_some(&place.ns);
-                let mut by_dev = shaping::read_all(ns).with_context(|| name.clone())?;
+                let mut by_dev = shaping::read_all(place.tc_ns()).with_context(|| name.clone())?;
                 for end in &mut found {
                     end.shaping = by_dev.remove(&end.end.ifname).unwrap_or_default();
                 }

@@ -7,10 +7,7 @@ use std::io::Write;
 
 pub async fn print(links: &mut Links, node: Option<&str>, json: bool) -> Result<()> {
     let nodes: Vec<String> = match node {
-        Some(n) => {
-            links.lab().node(n)?;
-            vec![n.to_string()]
-        }
+        Some(n) => vec![n.to_string()],
         None => {
             let lab = links.lab();
             lab.node_names()?
@@ -22,17 +19,15 @@ pub async fn print(links: &mut Links, node: Option<&str>, json: bool) -> Result<
     let mut ends = links.ends(&nodes).await?;
     // A single node's list needs its peers' side too.
     if node.is_some() {
-        let peers: Vec<String> =
+        let mut peers: Vec<String> =
             ends.iter().map(|e| e.peer.node.clone()).filter(|p| !nodes.contains(p)).collect();
-        let mut unique = peers.clone();
-        unique.sort();
-        unique.dedup();
+        peers.sort();
+        peers.dedup();
         let alive: Vec<String> =
-            unique.into_iter().filter(|p| links.lab().node(p).is_ok_and(|n| n.is_running())).collect();
+            peers.into_iter().filter(|p| links.lab().node(p).is_ok_and(|n| n.is_running())).collect();
         ends.extend(links.ends(&alive).await?);
     }
     // Pair the ends: each link once, in endpoint order.
-    ends.sort_by(|a, b| a.end.cmp(&b.end));
     let mut by_end: BTreeMap<Endpoint, End> = ends.into_iter().map(|e| (e.end.clone(), e)).collect();
     let mut rows: Vec<(End, Option<End>)> = Vec::new();
     while let Some((_, a)) = by_end.pop_first() {

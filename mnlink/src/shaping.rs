@@ -16,7 +16,6 @@
 use crate::cli::ShapingArgs;
 use anyhow::{Context, Result, anyhow, bail};
 use std::fmt;
-use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
@@ -185,14 +184,11 @@ pub fn parse_time(option: &str, text: &str) -> Result<u64> {
 
 /// Runs a tc batch in a network namespace (ours when `ns` is None).
 pub fn tc(ns: Option<BorrowedFd>, script: &str) -> Result<()> {
-    let out = run_tc(ns, &["-batch", "-"], Some(script))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(anyhow!(tc_error(&String::from_utf8_lossy(&out.stderr))))
+    run_tc(ns, &["-batch", "-"], Some(script)).map(drop)
 }
 
-fn run_tc(ns: Option<BorrowedFd>, args: &[&str], input: Option<&str>) -> Result<std::process::Output> {
+/// Runs tc; its stdout, or its complaint.
+fn run_tc(ns: Option<BorrowedFd>, args: &[&str], input: Option<&str>) -> Result<Vec<u8>> {
     let mut cmd = Command::new("tc");
     cmd.args(args)
         .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
@@ -216,7 +212,11 @@ fn run_tc(ns: Option<BorrowedFd>, args: &[&str], input: Option<&str>) -> Result<
     if let (Some(script), Some(mut stdin)) = (input, child.stdin.take()) {
         stdin.write_all(script.as_bytes()).context("feed tc")?;
     }
-    child.wait_with_output().context("wait for tc")
+    let out = child.wait_with_output().context("wait for tc")?;
+    if !out.status.success() {
+        bail!(tc_error(&String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(out.stdout)
 }
 
 /// tc's complaint, without its batch-mode noise.
@@ -254,12 +254,9 @@ pub fn kernel_has_netem() -> Result<bool> {
 }
 
 /// The shaping of every interface in a namespace, from `tc -j qdisc show`.
-pub fn read_all(ns: Option<&File>) -> Result<std::collections::HashMap<String, Shaping>> {
-    let out = run_tc(ns.map(|f| std::os::fd::AsFd::as_fd(f)), &["-j", "qdisc", "show"], None)?;
-    if !out.status.success() {
-        bail!(tc_error(&String::from_utf8_lossy(&out.stderr)));
-    }
-    let qdiscs: serde_json::Value = serde_json::from_slice(&out.stdout).context("parse tc -j output")?;
+pub fn read_all(ns: Option<BorrowedFd>) -> Result<std::collections::HashMap<String, Shaping>> {
+    let out = run_tc(ns, &["-j", "qdisc", "show"], None)?;
+    let qdiscs: serde_json::Value = serde_json::from_slice(&out).context("parse tc -j output")?;
     let mut found: std::collections::HashMap<String, Shaping> = std::collections::HashMap::new();
     for q in qdiscs.as_array().into_iter().flatten() {
         let (Some(dev), Some(kind)) = (q["dev"].as_str(), q["kind"].as_str()) else { continue };

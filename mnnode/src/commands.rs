@@ -34,14 +34,9 @@ fn add(args: AddArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The lab, or the error a lookup of `name` in a missing lab gives.
-fn lab_for(name: &str) -> Result<Lab> {
-    Lab::open()?.ok_or_else(|| anyhow!("no node named {name} in {}", crate::lab::dir_from_env().display()))
-}
-
 fn del(names: &[String]) -> Result<ExitCode> {
     require_root()?;
-    let lab = lab_for(&names[0])?;
+    let lab = Lab::open_for(&names[0])?;
     let mut nodes: Vec<Node> = Vec::new();
     for name in names {
         if nodes.iter().any(|n| &n.name == name) {
@@ -103,24 +98,19 @@ pub fn print_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Resul
     Ok(())
 }
 
-fn running(name: &str) -> Result<(Lab, Node)> {
-    let lab = lab_for(name)?;
-    let node = lab.node(name)?;
-    if !node.is_running() {
-        bail!("node {name} is not running");
-    }
-    Ok((lab, node))
+fn running(name: &str) -> Result<Node> {
+    Lab::open_for(name)?.running_node(name)
 }
 
 fn pid(name: &str) -> Result<ExitCode> {
-    let (_, node) = running(name)?;
+    let node = running(name)?;
     println!("{}", node.pid);
     Ok(ExitCode::SUCCESS)
 }
 
 fn ip(name: &str) -> Result<ExitCode> {
     require_root()?;
-    let (_, node) = running(name)?;
+    let node = running(name)?;
     let rt = netlink::runtime()?;
     let found = rt.block_on(async {
         let conn = netlink::connect_node(&node)?;

@@ -58,11 +58,22 @@ fn lab_name(dir: &Path) -> Result<String> {
     Ok(name.to_string())
 }
 
+/// The error for a node that the lab in `dir` does not hold.
+pub fn no_such_node(name: &str, dir: &Path) -> anyhow::Error {
+    anyhow!("no node named {name} in {}", dir.display())
+}
+
 impl Lab {
     /// Opens the lab named by the environment; `None` when the directory
     /// does not exist (a lab without nodes).
     pub fn open() -> Result<Option<Lab>> {
         Lab::open_at(&dir_from_env())
+    }
+
+    /// The lab to look node `name` up in: without a lab, that node does
+    /// not exist, and the error says so.
+    pub fn open_for(name: &str) -> Result<Lab> {
+        Lab::open()?.ok_or_else(|| no_such_node(name, &dir_from_env()))
     }
 
     pub fn open_at(dir: &Path) -> Result<Option<Lab>> {
@@ -117,7 +128,7 @@ impl Lab {
         name::check(name)?;
         let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let fd = openat(self.fd.as_fd(), name, flags, Mode::empty()).map_err(|e| match e {
-            nix::errno::Errno::ENOENT => anyhow!("no node named {name} in {}", self.dir.display()),
+            nix::errno::Errno::ENOENT => no_such_node(name, &self.dir),
             nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR => {
                 anyhow!("{}: not a node directory", self.dir.join(name).display())
             }
@@ -130,6 +141,15 @@ impl Lab {
     /// A node's record.
     pub fn node(&self, name: &str) -> Result<Node> {
         self.node_dir(name)?.record().with_context(|| format!("node {name}"))
+    }
+
+    /// A node whose shell is alive, or why not.
+    pub fn running_node(&self, name: &str) -> Result<Node> {
+        let node = self.node(name)?;
+        if !node.is_running() {
+            bail!("node {name} is not running");
+        }
+        Ok(node)
     }
 
     /// Creates a node's directory (0700): the atomic claim on the name.

@@ -40,6 +40,12 @@ fn parse_stat(text: &[u8]) -> Option<Stat> {
     })
 }
 
+/// A process's direct children now (None where the kernel cannot say).
+pub fn children(pid: i32) -> Option<Vec<i32>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    Some(text.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+}
+
 /// Every pid in /proc, in no particular order.
 pub fn pids() -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };

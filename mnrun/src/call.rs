@@ -9,7 +9,7 @@
 use crate::stdio::{self, Route};
 use crate::stop;
 use anyhow::{Context, Result, anyhow, bail};
-use mnnode::lab::{FIFO, LOCK, Lab, dir_from_env};
+use mnnode::lab::{FIFO, LOCK, Lab};
 use mnnode::{Node, procfs, shell};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -42,8 +42,7 @@ pub enum Ending {
 }
 
 pub fn call(req: &Request) -> Result<Ending> {
-    let lab =
-        Lab::open()?.ok_or_else(|| anyhow!("no node named {} in {}", req.node, dir_from_env().display()))?;
+    let lab = Lab::open_for(&req.node)?;
     let dir = lab.node_dir(&req.node)?;
     let node = dir.record().with_context(|| format!("node {}", req.node))?;
     let not_running = || anyhow!("node {} is not running", node.name);
@@ -134,7 +133,6 @@ impl Channel<'_> {
         let command = memfd(&shell::command_file(&nonce, &req.command))?;
         let (status_r, status_w) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).context("pipe")?;
-        let path = |fd: BorrowedFd| format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd());
         // The shell opens these by path: they must live until the status.
         let mut keep = Vec::new();
         let (stdin, outputs, io) = if req.background {
@@ -156,12 +154,17 @@ impl Channel<'_> {
                 [relay(stdout, 1, &mut keep), relay(stderr, 2, &mut keep)].into_iter().flatten().collect();
             (relay(stdin, 0, &mut keep), outputs, Some(io))
         };
-        let line = shell::request(&nonce, &path(command.as_fd()), &path(status_w.as_fd()), io.as_ref());
+        let line = shell::request(
+            &nonce,
+            &stdio::proc_path(command.as_raw_fd()),
+            &stdio::proc_path(status_w.as_raw_fd()),
+            io.as_ref(),
+        );
         keep.extend([command, status_w]);
 
         let since = left.unwrap_or_else(procfs::now_ticks);
         // A command left by a killed mnrun is known only by its start.
-        let spare = if left.is_some() { None } else { stop::children(self.node.pid) };
+        let spare = if left.is_some() { None } else { mnnode::procfs::children(self.node.pid) };
         let target = stop::Target { shell: self.node.pid, since, spare };
         let stopping = if left.is_some() {
             // The shell itself is left alone unless it stays busy: idle, a

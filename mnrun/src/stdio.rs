@@ -29,7 +29,8 @@ impl Route {
     }
 }
 
-fn proc_path(fd: i32) -> String {
+/// The path by which the node shell opens one of our descriptors.
+pub fn proc_path(fd: i32) -> String {
     format!("/proc/{}/fd/{fd}", std::process::id())
 }
 

@@ -20,12 +20,6 @@ pub struct Target {
     pub spare: Option<Vec<i32>>,
 }
 
-/// The shell's direct children now (None where the kernel cannot say).
-pub fn children(shell: i32) -> Option<Vec<i32>> {
-    let text = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).ok()?;
-    Some(text.split_whitespace().filter_map(|p| p.parse().ok()).collect())
-}
-
 impl Target {
     /// Ctrl-C: SIGINT to the shell, which, being interactive, abandons the
     /// rest of the command line, then to the command's processes.
@@ -39,19 +33,22 @@ impl Target {
     /// A stopped process still dies at once of a fatal signal; the others
     /// run their handlers when continued.
     pub fn interrupt(&self) {
-        let processes = self.processes();
-        signal_all(&processes, Signal::SIGSTOP);
-        let _ = kill(Pid::from_raw(self.shell), Signal::SIGINT);
-        signal_all(&processes, Signal::SIGINT);
-        signal_all(&processes, Signal::SIGCONT);
+        self.interrupt_with(true);
     }
 
     /// SIGINT to the command's processes only, sparing the shell: for a
     /// command a killed mnrun left, which may have ended long ago, leaving
     /// the shell idle and about to read the next request.
     pub fn interrupt_processes(&self) {
+        self.interrupt_with(false);
+    }
+
+    fn interrupt_with(&self, shell_too: bool) {
         let processes = self.processes();
         signal_all(&processes, Signal::SIGSTOP);
+        if shell_too {
+            let _ = kill(Pid::from_raw(self.shell), Signal::SIGINT);
+        }
         signal_all(&processes, Signal::SIGINT);
         signal_all(&processes, Signal::SIGCONT);
     }

@@ -362,4 +362,8 @@ fn list_without_a_lab_is_empty() {
     let out = lab.cmd("mnlink").arg("list").ok();
     assert_eq!(out.stdout, "A  B  STATE  SHAPING\n");
     assert_eq!(lab.cmd("mnlink").args(["list", "--json"]).ok().stdout, "[]\n");
+    // A batch says the same as the command line.
+    assert_eq!(lab.cmd("mnlink").args(["-b", "-"]).stdin("list\n").ok().stdout, "A  B  STATE  SHAPING\n");
+    let out = lab.cmd("mnlink").args(["-b", "-"]).stdin("addr h1-eth0 10.0.0.1/8\n").fails();
+    assert!(out.stderr.contains("line 1: no node named h1 in"), "{}", out.stderr);
 }

@@ -10,7 +10,7 @@ pub use getopt::Step;
 use std::ffi::OsString;
 use std::fmt;
 use std::process::ExitCode;
-pub use steps::{Next, mark_fds_cloexec};
+pub use steps::{Next, is_cgroup2, mark_fds_cloexec};
 
 /// A failed step, printed as `mnexec: what: why`.
 #[derive(Debug)]

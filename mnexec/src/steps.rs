@@ -162,7 +162,8 @@ pub fn cgroup(group: &OsStr) -> Result<Next, Failure> {
     }
 }
 
-fn is_cgroup2(path: &Path) -> bool {
+/// Whether `path` is a cgroup v2 (unified) mount.
+pub fn is_cgroup2(path: &Path) -> bool {
     nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 

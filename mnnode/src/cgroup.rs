@@ -17,9 +17,7 @@ pub enum Hierarchy {
 
 pub fn detect() -> Result<Hierarchy> {
     let root = Path::new(ROOT);
-    let is_v2 = nix::sys::statfs::statfs(root)
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
-    if is_v2 {
+    if mnexec::is_cgroup2(root) {
         let controllers = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
         if !controllers.split_whitespace().any(|c| c == "cpu") {
             bail!("--cpu: cgroup v2 at {ROOT} has no cpu controller");
@@ -77,9 +75,9 @@ impl Hierarchy {
         std::fs::create_dir(&dir).map_err(|e| anyhow!("{}: {}", dir.display(), crate::os_error(&e)))?;
         let quota = quota_us(fraction);
         let written = match self {
-            Hierarchy::V2(_) => write(&dir.join("cpu.max"), &format!("{quota} {PERIOD_US}")),
-            Hierarchy::V1(_) => write(&dir.join("cpu.cfs_period_us"), &PERIOD_US.to_string())
-                .and_then(|()| write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())),
+            Hierarchy::V2(_) => crate::write_file(dir.join("cpu.max"), &format!("{quota} {PERIOD_US}")),
+            Hierarchy::V1(_) => crate::write_file(dir.join("cpu.cfs_period_us"), &PERIOD_US.to_string())
+                .and_then(|()| crate::write_file(dir.join("cpu.cfs_quota_us"), &quota.to_string())),
         };
         if let Err(e) = written {
             let _ = std::fs::remove_dir(&dir);
@@ -87,10 +85,6 @@ impl Hierarchy {
         }
         Ok(dir)
     }
-}
-
-fn write(path: &Path, value: &str) -> Result<()> {
-    std::fs::write(path, value).map_err(|e| anyhow!("{}: {}", path.display(), crate::os_error(&e)))
 }
 
 /// Removes a group once its last task has gone (which takes a moment after

@@ -145,8 +145,8 @@ fn clean(verbose: bool) -> Result<ExitCode> {
     // Keep going after an error: remove all that can be, report it all.
     let mut errors: Vec<String> =
         reap::remove(&lab, &nodes, false).err().map(|e| e.to_string()).into_iter().collect();
+    reap::end_unregistered(&broken.iter().map(|name| lab.dir.join(name)).collect::<Vec<_>>());
     for name in &broken {
-        reap::end_unregistered(&lab.dir.join(name));
         match lab.remove_node_dir(name) {
             Ok(()) => {
                 said.push(format!("removed {}: a directory without a node", lab.dir.join(name).display()))

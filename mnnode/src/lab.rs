@@ -109,6 +109,11 @@ impl Lab {
         format!("{}-{node}", self.name)
     }
 
+    /// A node's `ip netns` entry.
+    pub fn netns_entry(&self, node: &str) -> PathBuf {
+        crate::netns_dir().join(self.netns_name(node))
+    }
+
     /// Every entry of MN_DIR that looks like a node directory, sorted.
     pub fn node_names(&self) -> Result<Vec<String>> {
         let mut names: Vec<String> = std::fs::read_dir(&self.dir)

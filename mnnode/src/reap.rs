@@ -7,13 +7,13 @@ use crate::lab::Lab;
 use crate::netlink;
 use crate::node::Node;
 use crate::tag::Tag;
-use crate::{cgroup, netns_dir, procfs};
+use crate::{cgroup, procfs};
 use anyhow::{Result, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 /// How long processes may keep appearing (a fork bomb) before we give up.
@@ -98,13 +98,7 @@ fn find_victims(me: i32, namespaces: &mut HashMap<u64, Option<u64>>, roots: &[i3
 fn cookie_of(pid: i32) -> Option<u64> {
     let ns = File::open(format!("/proc/{pid}/ns/net")).ok()?;
     netlink::in_netns(ns.as_fd(), || {
-        // SAFETY: a plain socket(2), owned at once.
-        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: a descriptor we just received and now own.
-        let socket = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let socket = std::os::unix::net::UnixDatagram::unbound().ok()?;
         netlink::netns_cookie(socket.as_raw_fd()).ok()
     })
     .ok()
@@ -134,25 +128,32 @@ fn descendants(pids: &[i32], roots: &[i32]) -> Vec<i32> {
     out
 }
 
-/// Shells of a node directory that has no record (mnnode died between
+/// Shells of node directories that have no record (mnnode died between
 /// starting them and registering them): found by the FIFO path in their
-/// environment, and ended with everything in their namespaces.
-pub fn end_unregistered(dir: &std::path::Path) {
-    let want = format!("__MN_FIFO={}", dir.join(crate::lab::FIFO).display());
+/// environment, in one pass over /proc, and ended with everything in their
+/// namespaces.
+pub fn end_unregistered(dirs: &[std::path::PathBuf]) {
+    if dirs.is_empty() {
+        return;
+    }
+    let wanted: HashSet<Vec<u8>> = dirs
+        .iter()
+        .map(|dir| format!("__MN_FIFO={}", dir.join(crate::lab::FIFO).display()).into_bytes())
+        .collect();
     let me = std::process::id() as i32;
     let shells: Vec<i32> = procfs::pids()
         .into_iter()
         .filter(|&pid| pid != me)
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == want.as_bytes()))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| wanted.contains(var)))
         })
         .collect();
+    let own = procfs::ns_inode(me, "net");
     let nodes: Vec<Node> = shells
         .iter()
         .filter_map(|&pid| {
             let stat = procfs::stat(pid)?;
-            let own = procfs::ns_inode(me, "net");
             let root = procfs::ns_inode(pid, "net") == own;
             Some(Node {
                 name: String::new(),
@@ -190,7 +191,7 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
     }
     for node in nodes {
         if !node.root {
-            let entry = netns_dir().join(lab.netns_name(&node.name));
+            let entry = lab.netns_entry(&node.name);
             if entry.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
                 if let Err(e) = std::fs::remove_file(&entry) {
                     errors.push(format!("{}: {}", entry.display(), crate::os_error(&e)));
@@ -255,16 +256,20 @@ pub async fn delete_root_links(lab: &Lab, roots: &[&str]) {
 /// does when their peers' namespaces are torn down.
 async fn wait_gone(lab: &Lab, peers: &[(String, String)]) {
     let deadline = Instant::now() + Duration::from_secs(5);
+    // One connection per peer node, however many of its links go.
+    let mut by_node: HashMap<&str, Vec<&str>> = HashMap::new();
     for (node, ifname) in peers {
-        let Ok(node) = lab.node(node) else { continue };
-        if !node.is_running() {
-            continue;
-        }
+        by_node.entry(node).or_default().push(ifname);
+    }
+    for (node, ifnames) in by_node {
+        let Ok(node) = lab.running_node(node) else { continue };
         let Ok(conn) = netlink::connect_node(&node) else { continue };
-        while Instant::now() < deadline {
-            match netlink::link_by_name(&conn.handle, ifname).await {
-                Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(1)).await,
-                _ => break,
+        for ifname in ifnames {
+            while Instant::now() < deadline {
+                match netlink::link_by_name(&conn.handle, ifname).await {
+                    Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(1)).await,
+                    _ => break,
+                }
             }
         }
     }

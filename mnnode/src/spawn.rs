@@ -19,6 +19,7 @@ use rtnetlink::packet_route::link::{BridgeStpState, InfoBridge};
 use std::collections::HashSet;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 /// Shells starting at once; more only queue up on the kernel's locks.
@@ -71,9 +72,9 @@ fn check(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<Option<cgroup
             bail!("{name}: a node of that name exists in {}", lab.dir.display());
         }
         if !opts.root {
-            let entry = netns_dir().join(lab.netns_name(name));
+            let entry = lab.netns_entry(name);
             // A dangling entry is a crashed run's: ours to replace.
-            if entry.symlink_metadata().is_ok() && entry.metadata().is_ok() {
+            if entry.metadata().is_ok() {
                 bail!("{}: the ip netns name is taken (by another lab of the same name?)", entry.display());
             }
         }
@@ -353,8 +354,7 @@ async fn configure(node: &Node, opts: &AddOptions, lab_name: &str) -> Result<Opt
     } else {
         let ns =
             File::open(node.netns_path()).with_context(|| format!("{}: open its namespace", node.name))?;
-        let inode =
-            procfs::ns_inode(node.pid, "net").ok_or_else(|| anyhow!("{}: the shell vanished", node.name))?;
+        let inode = ns.metadata().map_err(|_| anyhow!("{}: the shell vanished", node.name))?.ino();
         let conn = netlink::in_netns(ns.as_fd(), || -> Result<netlink::Conn> {
             if router {
                 enable_forwarding()?;
@@ -412,8 +412,8 @@ async fn configure(node: &Node, opts: &AddOptions, lab_name: &str) -> Result<Opt
 /// its ports (frames of every kind are still bridged). This spares every
 /// new port the IPv6 link-local address, DAD and MLD traffic.
 fn layer2_only() -> Result<()> {
-    write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")?;
-    write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1")
+    crate::write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")?;
+    crate::write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1")
 }
 
 /// Hosts' interfaces get no automatic IPv6 link-local address (nor SLAAC):
@@ -422,17 +422,13 @@ fn layer2_only() -> Result<()> {
 /// tree of 1000 hosts, 3 s of CPU while linking). Addresses given with
 /// mnlink addr or ip work as ever; --ipv6-ll brings the kernel default back.
 fn no_link_local() -> Result<()> {
-    write_sysctl("/proc/sys/net/ipv6/conf/default/addr_gen_mode", "1")
-}
-
-fn write_sysctl(knob: &str, value: &str) -> Result<()> {
-    std::fs::write(knob, value).map_err(|e| anyhow!("{knob}: {}", crate::os_error(&e)))
+    crate::write_file("/proc/sys/net/ipv6/conf/default/addr_gen_mode", "1")
 }
 
 /// IPv4 and IPv6 forwarding in the current network namespace.
 fn enable_forwarding() -> Result<()> {
-    write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
-    write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")
+    crate::write_file("/proc/sys/net/ipv4/ip_forward", "1")?;
+    crate::write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1")
 }
 
 /// The node's record, and its `ip netns` entry: the node is complete.
@@ -441,7 +437,7 @@ fn register(lab: &Lab, s: &Starting) -> Result<()> {
     if s.node.root {
         return Ok(());
     }
-    let entry = netns_dir().join(lab.netns_name(&s.node.name));
+    let entry = lab.netns_entry(&s.node.name);
     let _ = std::fs::remove_file(&entry);
     std::os::unix::fs::symlink(s.node.netns_path(), &entry)
         .map_err(|e| anyhow!("{}: {}", entry.display(), crate::os_error(&e)))
@@ -467,7 +463,7 @@ fn rollback(lab: &Lab, nodes: &mut [Starting]) {
             }
         }
         if !s.node.root {
-            let entry = netns_dir().join(lab.netns_name(&s.node.name));
+            let entry = lab.netns_entry(&s.node.name);
             if std::fs::read_link(&entry).is_ok_and(|t| t == std::path::Path::new(&s.node.netns_path())) {
                 let _ = std::fs::remove_file(&entry);
             }

@@ -159,6 +159,25 @@ fn clean_removes_all_and_is_idempotent() {
 }
 
 #[test]
+fn clean_ends_the_shells_of_nodes_without_a_record() {
+    // As if mnnode had died between starting the shells and registering
+    // them: the directories hold no record.
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "u1", "u2"]).ok();
+    let inodes: Vec<u64> = ["u1", "u2"].iter().map(|n| ns_inode(lab.node_pid(n), "net").unwrap()).collect();
+    for node in ["u1", "u2"] {
+        std::fs::remove_file(lab.dir.join(node).join("node")).expect("remove the record");
+    }
+    let out = lab.cmd("mnnode").args(["clean", "-v"]).ok();
+    out.check(out.stdout.matches("a directory without a node").count() == 2, "says what it removed");
+    for inode in inodes {
+        assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new());
+    }
+    assert!(netns_entries(&lab).is_empty(), "no ip netns entries: {:?}", netns_entries(&lab));
+    assert_eq!(std::fs::read_dir(&lab.dir).expect("MN_DIR kept").count(), 0);
+}
+
+#[test]
 fn clean_and_list_are_safe_without_a_lab() {
     let lab = Lab::new();
     lab.cmd("mnnode").arg("clean").ok();

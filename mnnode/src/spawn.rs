@@ -58,7 +58,7 @@ pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> 
     let mut nodes: Vec<Starting> = Vec::with_capacity(names.len());
     let result = start_all(lab, names, opts, hierarchy.as_ref(), &signals, &rt, &mut nodes);
     if result.is_err() {
-        rollback(lab, &mut nodes);
+        rollback(lab, &rt, &mut nodes);
     }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&saved), None);
     result
@@ -162,8 +162,7 @@ fn start_all(
         checkpoint(signals)?;
         while waiting.len() < WINDOW {
             let Some(name) = next.next() else { break };
-            let starting = start(lab, name, opts, hierarchy)?;
-            nodes.push(starting);
+            start(lab, name, opts, hierarchy, nodes)?;
             waiting.push(nodes.len() - 1);
         }
         if waiting.is_empty() {
@@ -187,28 +186,31 @@ fn start(
     name: &str,
     opts: &AddOptions,
     hierarchy: Option<&cgroup::Hierarchy>,
-) -> Result<Starting> {
+    nodes: &mut Vec<Starting>,
+) -> Result<()> {
     let dir = lab.claim(name)?;
-    let mut node = Node {
-        name: name.to_string(),
-        kind: opts.kind,
-        root: opts.root,
-        pid: 0,
-        start: 0,
-        netns: None,
-        cookie: None,
-        cpu: opts.cpu,
-        cgroup: None,
-    };
-    // From here on the directory is ours to remove on failure.
-    let mut starting = Starting {
-        node: node.clone(),
+    // From here on the node is in `nodes`, for the rollback of the call
+    // to undo whatever of it was made.
+    nodes.push(Starting {
+        node: Node {
+            name: name.to_string(),
+            kind: opts.kind,
+            root: opts.root,
+            pid: 0,
+            start: 0,
+            netns: None,
+            cookie: None,
+            cpu: opts.cpu,
+            cgroup: None,
+        },
         dir,
         child: None,
         ready: None,
         said: Vec::new(),
         since: Instant::now(),
-    };
+    });
+    let last = nodes.len() - 1;
+    let starting = &mut nodes[last];
     let made = (|| -> Result<()> {
         nix::unistd::mkfifoat(starting.dir.fd(), FIFO, Mode::S_IRUSR | Mode::S_IWUSR)
             .map_err(|e| anyhow!("{}: {}", starting.dir.path.join(FIFO).display(), e.desc()))?;
@@ -225,8 +227,7 @@ fn start(
         let mut steps = Vec::new();
         if let (Some(h), Some(cpu)) = (hierarchy, opts.cpu) {
             let group = cgroup_name(lab, name);
-            node.cgroup = Some(h.create(&group, cpu)?);
-            starting.node.cgroup = node.cgroup.clone();
+            starting.node.cgroup = Some(h.create(&group, cpu)?);
             // Before -n: the fresh sysfs hides the cgroup tree.
             steps.push(Step::Cgroup(group.into()));
         }
@@ -245,25 +246,18 @@ fn start(
             Some(why) => anyhow!("{why}"),
             None => anyhow!("start bash: {}", crate::os_error(&e)),
         })?;
-        node.pid = pid;
         starting.child = Some(pid);
-        node.start =
-            procfs::stat(node.pid).map(|s| s.start).ok_or_else(|| anyhow!("the shell vanished at once"))?;
+        let start =
+            procfs::stat(pid).map(|s| s.start).ok_or_else(|| anyhow!("the shell vanished at once"))?;
         // The record is written once, when the node is complete; should
         // mnnode die before that, clean finds the shell by its environment.
-        starting.node = node.clone();
+        (starting.node.pid, starting.node.start) = (pid, start);
         nix::fcntl::fcntl(&ready_r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).context("fcntl")?;
         starting.ready = Some(ready_r);
         starting.since = Instant::now();
         Ok(())
     })();
-    match made {
-        Ok(()) => Ok(starting),
-        Err(e) => {
-            rollback(lab, &mut [starting]);
-            Err(e.context(name.to_string()))
-        }
-    }
+    made.with_context(|| name.to_string())
 }
 
 /// The last non-empty line of a file (a log), trimmed.
@@ -444,15 +438,13 @@ fn register(lab: &Lab, s: &Starting) -> Result<()> {
 }
 
 /// Undoes every node of this call.
-fn rollback(lab: &Lab, nodes: &mut [Starting]) {
+fn rollback(lab: &Lab, rt: &tokio::runtime::Runtime, nodes: &mut [Starting]) {
     let made: Vec<Node> = nodes.iter().filter(|s| s.node.pid > 0).map(|s| s.node.clone()).collect();
     let _ = reap::end_processes(&made);
     // A root switch's bridge outlives its shell.
     let roots: Vec<&str> = nodes.iter().filter(|s| s.node.root).map(|s| s.node.name.as_str()).collect();
     if !roots.is_empty() {
-        if let Ok(rt) = netlink::runtime() {
-            rt.block_on(reap::delete_root_links(lab, &roots));
-        }
+        rt.block_on(reap::delete_root_links(lab, &roots));
     }
     for s in nodes.iter_mut() {
         if let Some(pid) = s.child.take() {

@@ -1,5 +1,6 @@
 //! The command line of mnnode.
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use crate::Kind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// Nodes as persistent shells in network namespaces.
 ///
@@ -59,8 +60,8 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct AddArgs {
     /// What the nodes are.
-    #[arg(long, value_enum, default_value_t = KindArg::Host)]
-    pub kind: KindArg,
+    #[arg(long, value_enum, default_value_t = Kind::Host)]
+    pub kind: Kind,
     /// Run in the root namespaces instead of new ones.
     #[arg(long)]
     pub root: bool,
@@ -78,13 +79,6 @@ pub struct AddArgs {
     /// The node names: a letter, then letters, digits or _; at most 32 bytes.
     #[arg(required = true, value_name = "NAME")]
     pub names: Vec<String>,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KindArg {
-    Host,
-    Switch,
-    Router,
 }
 
 const AFTER_HELP: &str = "\

@@ -1,7 +1,7 @@
 //! What each mnnode subcommand does.
-use crate::cli::{AddArgs, Cli, Command, KindArg};
+use crate::cli::{AddArgs, Cli, Command};
 use crate::lab::Lab;
-use crate::node::{Kind, Node};
+use crate::node::Node;
 use crate::spawn::{self, AddOptions};
 use crate::{cgroup, name, netlink, netns_dir, reap, require_root};
 use anyhow::{Result, anyhow, bail};
@@ -21,12 +21,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 fn add(args: AddArgs) -> Result<ExitCode> {
     require_root()?;
-    let kind = match args.kind {
-        KindArg::Host => Kind::Host,
-        KindArg::Switch => Kind::Switch,
-        KindArg::Router => Kind::Router,
-    };
-    let opts = AddOptions { kind, root: args.root, cpu: args.cpu, stp: args.stp, ipv6_ll: args.ipv6_ll };
+    let opts =
+        AddOptions { kind: args.kind, root: args.root, cpu: args.cpu, stp: args.stp, ipv6_ll: args.ipv6_ll };
     // Check what needs no lab first, so bad input creates no MN_DIR.
     spawn::validate(&args.names, &opts)?;
     let lab = Lab::create()?;

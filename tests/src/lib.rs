@@ -95,7 +95,6 @@ impl Lab {
         };
         let mut cmd = Cmd::new(path);
         cmd.command.env("MN_DIR", &self.dir);
-        cmd.command.env("PATH", path_with_bins());
         cmd
     }
 
@@ -105,6 +104,12 @@ impl Lab {
         let pid = child.id() as i32;
         self.children.push(child);
         pid
+    }
+
+    /// A file as a node sees it (its sysfs, its /proc/sys), trimmed.
+    pub fn read_in(&self, node: &str, path: &str) -> String {
+        let pid = self.node_pid(node).to_string();
+        self.cmd("mnexec").args(["-a", &pid, "cat", path]).ok().stdout.trim().to_string()
     }
 
     pub fn node_pid(&self, node: &str) -> i32 {
@@ -143,11 +148,10 @@ fn path_with_bins() -> std::ffi::OsString {
     std::env::join_paths(paths).expect("PATH joins")
 }
 
-/// A command under test, with a timeout and readable failures.
+/// A command under test, with a timeout (TIMEOUT) and readable failures.
 pub struct Cmd {
     command: Command,
     stdin: Option<Vec<u8>>,
-    timeout: Duration,
 }
 
 /// What a finished command did.
@@ -179,7 +183,7 @@ impl Cmd {
     pub fn new(program: impl AsRef<OsStr>) -> Cmd {
         let mut command = Command::new(program);
         command.env("PATH", path_with_bins());
-        Cmd { command, stdin: None, timeout: TIMEOUT }
+        Cmd { command, stdin: None }
     }
 
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
@@ -206,11 +210,6 @@ impl Cmd {
         self
     }
 
-    pub fn timeout(mut self, timeout: Duration) -> Cmd {
-        self.timeout = timeout;
-        self
-    }
-
     /// The underlying command, for tests that need to manage the child.
     pub fn command(&mut self) -> &mut Command {
         &mut self.command
@@ -230,7 +229,6 @@ impl Cmd {
 
     pub fn run(self) -> Output {
         let shown = self.shown();
-        let timeout = self.timeout;
         let stdin = self.stdin.clone();
         let mut child = self.spawn();
         if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
@@ -238,7 +236,7 @@ impl Cmd {
                 let _ = pipe.write_all(&bytes);
             });
         }
-        finish(child, shown, timeout)
+        finish(child, shown, TIMEOUT)
     }
 
     /// Runs and asserts success.

@@ -6,11 +6,6 @@ use mn_tests::{
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::Duration;
 
-fn sysfs(lab: &Lab, node: &str, path: &str) -> String {
-    let pid = lab.node_pid(node).to_string();
-    lab.cmd("mnexec").args(["-a", &pid, "cat", path]).ok().stdout.trim().to_string()
-}
-
 #[test]
 fn add_list_pid_and_ip_netns() {
     let lab = Lab::new();
@@ -33,7 +28,7 @@ fn add_list_pid_and_ip_netns() {
     assert_eq!(std::fs::metadata(&entry).expect("ip netns entry").ino(), ns_inode(pid, "net").unwrap());
     let out = lab.cmd("ip").args(["-n", &format!("{}-h1", lab.name()), "-o", "link", "show", "lo"]).ok();
     out.check(out.stdout.contains("UP"), "lo up, seen through ip -n");
-    out.check(sysfs(&lab, "h1", "/sys/class/net/lo/operstate") == "unknown", "h1's /sys shows its own lo");
+    out.check(lab.read_in("h1", "/sys/class/net/lo/operstate") == "unknown", "h1's /sys shows its own lo");
 
     let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
     assert!(environ.split(|&b| b == 0).any(|v| v == b"MN_NODE=h1"), "MN_NODE=h1 in the shell's environment");
@@ -65,19 +60,19 @@ fn kinds_switch_and_router() {
     lab.cmd("mnnode").args(["add", "--kind", "router", "r1"]).ok();
     lab.cmd("mnnode").args(["add", "h1"]).ok();
     assert_eq!(
-        sysfs(&lab, "s1", "/sys/class/net/s1/bridge/stp_state"),
+        lab.read_in("s1", "/sys/class/net/s1/bridge/stp_state"),
         "0",
         "a bridge named after the switch, STP off"
     );
     assert_eq!(
-        sysfs(&lab, "s1", "/sys/class/net/s1/operstate"),
+        lab.read_in("s1", "/sys/class/net/s1/operstate"),
         "unknown",
         "the bridge is up (no ports yet)"
     );
-    assert_eq!(sysfs(&lab, "s2", "/sys/class/net/s2/bridge/stp_state"), "1", "--stp turns STP on");
-    assert_eq!(sysfs(&lab, "r1", "/proc/sys/net/ipv4/ip_forward"), "1");
-    assert_eq!(sysfs(&lab, "r1", "/proc/sys/net/ipv6/conf/all/forwarding"), "1");
-    assert_eq!(sysfs(&lab, "h1", "/proc/sys/net/ipv4/ip_forward"), "0", "hosts do not forward");
+    assert_eq!(lab.read_in("s2", "/sys/class/net/s2/bridge/stp_state"), "1", "--stp turns STP on");
+    assert_eq!(lab.read_in("r1", "/proc/sys/net/ipv4/ip_forward"), "1");
+    assert_eq!(lab.read_in("r1", "/proc/sys/net/ipv6/conf/all/forwarding"), "1");
+    assert_eq!(lab.read_in("h1", "/proc/sys/net/ipv4/ip_forward"), "0", "hosts do not forward");
     let out = lab.cmd("mnnode").arg("list").ok();
     out.check(out.stdout.contains("switch") && out.stdout.contains("router"), "kinds listed");
 }
@@ -91,8 +86,7 @@ fn squatters(lab: &Lab, node: &str) {
     lab.cmd("mnexec")
         .args(["-a", &pid, "sh", "-c", &format!("{quiet} sleep 1000 & setsid -f sleep 1001")])
         .ok();
-    let mnexec = mn_tests::bin("mnexec");
-    let visitor = format!("{quiet} {} -a {pid} sleep 1002 &", mnexec.display());
+    let visitor = format!("{quiet} mnexec -a {pid} sleep 1002 &");
     lab.cmd("sh").args(["-c", &visitor]).ok();
 }
 

@@ -15,6 +15,19 @@ fn mnrun(lab: &Lab, node: &str, command: &str) -> Cmd {
     lab.cmd("mnrun").args([node, command])
 }
 
+/// Runs `command` in `node`, and once the node has `processes` processes
+/// besides its shell, Ctrl-C to that mnrun; what it printed.
+fn ctrl_c(lab: &Lab, node: &str, command: &str, processes: usize) -> mn_tests::Output {
+    let child = mnrun(lab, node, command).spawn();
+    assert!(
+        eventually(Duration::from_secs(5), || others_in(lab, node).len() >= processes),
+        "{command}: started"
+    );
+    // SAFETY: signalling the mnrun this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    mn_tests::finish(child, command.into(), mn_tests::TIMEOUT)
+}
+
 /// Processes in a node other than its shell.
 fn others_in(lab: &Lab, node: &str) -> Vec<i32> {
     let shell = lab.node_pid(node);
@@ -115,11 +128,7 @@ fn any_bytes_pass_through_exactly() {
     // ...and into a regular file (relayed by mnrun), appended after our own
     // output as the shell's offset requires.
     let copy = lab.dir.join("copy.bin");
-    let script = format!(
-        "{{ printf head; {} h1 {cat}; printf tail; }} > {}",
-        mn_tests::bin("mnrun").display(),
-        copy.display()
-    );
+    let script = format!("{{ printf head; mnrun h1 {cat}; printf tail; }} > {}", copy.display());
     lab.cmd("sh").args(["-c", &script]).ok();
     let got = std::fs::read(&copy).expect("copy");
     let mut want = b"head".to_vec();
@@ -134,24 +143,30 @@ fn a_hundred_megabytes_in_bounded_memory() {
     std::fs::create_dir_all(&lab.dir).expect("dir");
     let sink = lab.dir.join("sink");
     // stdout a regular file: mnrun relays every byte itself.
-    let script = format!(
-        "{} h1 'head -c 100000000 /dev/zero | tr \"\\0\" x' > {}",
-        mn_tests::bin("mnrun").display(),
-        sink.display()
-    );
-    let child = lab.cmd("sh").args(["-c", &script]).spawn();
+    let mut cmd = mnrun(&lab, "h1", "head -c 100000000 /dev/zero | tr '\\0' x");
+    let child = cmd.command().stdout(std::fs::File::create(&sink).expect("sink")).spawn().expect("mnrun");
+    // Reaped below by wait4, with its own resource usage (not that of every
+    // child the tests ever had, as RUSAGE_CHILDREN would give).
     let pid = child.id() as i32;
-    let out = mn_tests::finish(child, script.clone(), mn_tests::TIMEOUT);
-    out.check(out.status.success(), "success");
+    drop(child);
+    let mut status = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: waiting for the child this test started; wait4 fills both.
+    let reaped = eventually(mn_tests::TIMEOUT, || unsafe {
+        libc::wait4(pid, &mut status, libc::WNOHANG, usage.as_mut_ptr()) == pid
+    });
+    if !reaped {
+        // SAFETY: ending and reaping the mnrun this test started.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+    }
+    assert!(reaped && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "mnrun succeeded");
     assert_eq!(std::fs::metadata(&sink).expect("sink").len(), 100_000_000);
-    let _ = pid;
-    // The peak memory of sh's children (mnrun) stayed small.
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    // SAFETY: getrusage fills the struct.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
-    // SAFETY: initialised by getrusage above.
+    // SAFETY: zeroed, then filled by wait4.
     let max_rss_kb = unsafe { usage.assume_init() }.ru_maxrss;
-    assert!(max_rss_kb < 64 * 1024, "a child of the tests used {max_rss_kb} kB");
+    assert!(max_rss_kb < 64 * 1024, "mnrun used {max_rss_kb} kB");
 }
 
 #[test]
@@ -162,8 +177,7 @@ fn stdin_is_mnruns_or_dev_null() {
     let src = lab.dir.join("src");
     let dst = lab.dir.join("dst");
     std::fs::write(&src, b"some\x00file\n").expect("write");
-    let copy =
-        format!("{} h1 'cat > {}' < {}", mn_tests::bin("mnrun").display(), dst.display(), src.display());
+    let copy = format!("mnrun h1 'cat > {}' < {}", dst.display(), src.display());
     lab.cmd("sh").args(["-c", &copy]).ok();
     assert_eq!(std::fs::read(&dst).expect("dst"), b"some\x00file\n");
     // -n: /dev/null, even when our stdin has data.
@@ -174,13 +188,7 @@ fn stdin_is_mnruns_or_dev_null() {
     // A socket as stdin is relayed.
     let out = lab
         .cmd("sh")
-        .args([
-            "-c",
-            &format!(
-                "echo via-socket | socat - EXEC:'{} h1 cat' 2>/dev/null || echo no-socat",
-                mn_tests::bin("mnrun").display()
-            ),
-        ])
+        .args(["-c", "echo via-socket | socat - EXEC:'mnrun h1 cat' 2>/dev/null || echo no-socat"])
         .run();
     if out.stdout.contains("no-socat") {
         mn_tests::skip("stdin_is_mnruns_or_dev_null/socket", "socat is not installed");
@@ -226,12 +234,7 @@ fn sigterm_and_sighup_interrupt_too() {
 #[test]
 fn interrupt_breaks_loops_and_functions() {
     let lab = lab_with(&["h1"]);
-    let child = mnrun(&lab, "h1", "f() { while :; do sleep 1; done; }; echo go; f; echo not-here").spawn();
-    let pid = child.id() as i32;
-    assert!(eventually(Duration::from_secs(5), || !others_in(&lab, "h1").is_empty()));
-    // SAFETY: signalling the mnrun this test started.
-    unsafe { libc::kill(pid, libc::SIGINT) };
-    let out = mn_tests::finish(child, "loop".into(), mn_tests::TIMEOUT);
+    let out = ctrl_c(&lab, "h1", "f() { while :; do sleep 1; done; }; echo go; f; echo not-here", 1);
     assert_eq!(out.code(), Some(130));
     assert_eq!(out.stdout, "go\n");
 }
@@ -240,22 +243,12 @@ fn interrupt_breaks_loops_and_functions() {
 fn commands_that_ignore_sigint_are_killed() {
     let lab = lab_with(&["h1"]);
     for command in ["trap '' INT; sleep 100", "bash -c \"trap '' INT; sleep 100\""] {
-        let child = mnrun(&lab, "h1", command).spawn();
-        let pid = child.id() as i32;
-        assert!(eventually(Duration::from_secs(5), || !others_in(&lab, "h1").is_empty()));
-        // SAFETY: signalling the mnrun this test started.
-        unsafe { libc::kill(pid, libc::SIGINT) };
-        let out = mn_tests::finish(child, command.into(), mn_tests::TIMEOUT);
+        let out = ctrl_c(&lab, "h1", command, 1);
         assert_eq!(out.code(), Some(130), "{command}");
         assert!(others_in(&lab, "h1").is_empty(), "{command}: left {:?}", others_in(&lab, "h1"));
     }
     // The shell's own trap was restored: a plain command interrupts again.
-    let child = mnrun(&lab, "h1", "sleep 100").spawn();
-    let pid = child.id() as i32;
-    assert!(eventually(Duration::from_secs(5), || !others_in(&lab, "h1").is_empty()));
-    // SAFETY: as above.
-    unsafe { libc::kill(pid, libc::SIGINT) };
-    assert_eq!(mn_tests::finish(child, "sleep".into(), mn_tests::TIMEOUT).code(), Some(130));
+    assert_eq!(ctrl_c(&lab, "h1", "sleep 100", 1).code(), Some(130));
 }
 
 #[test]
@@ -338,8 +331,7 @@ fn a_killed_mnrun_leaves_nothing_behind() {
 #[test]
 fn broken_pipe_ends_quietly() {
     let lab = lab_with(&["h1"]);
-    let out =
-        lab.cmd("sh").args(["-c", &format!("{} h1 yes | head -2", mn_tests::bin("mnrun").display())]).ok();
+    let out = lab.cmd("sh").args(["-c", "mnrun h1 yes | head -2"]).ok();
     assert_eq!(out.stdout, "y\ny\n");
     assert_eq!(mnrun(&lab, "h1", "echo fine").ok().stdout, "fine\n");
 }
@@ -378,11 +370,7 @@ fn interrupts_spare_older_background_jobs_even_with_handlers() {
     let job: i32 = out.stdout.trim().parse().expect("pid");
     lab.cmd("mnrun").args(["-t", "0.3", "h1", "sleep 50"]).code(124);
     assert!(alive(job), "the background job survived the interrupt");
-    let child = mnrun(&lab, "h1", "sleep 50").spawn();
-    assert!(eventually(Duration::from_secs(5), || others_in(&lab, "h1").len() >= 2));
-    // SAFETY: signalling the mnrun this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    assert_eq!(mn_tests::finish(child, "sleep".into(), mn_tests::TIMEOUT).code(), Some(130));
+    assert_eq!(ctrl_c(&lab, "h1", "sleep 50", 2).code(), Some(130));
     assert!(alive(job), "and a Ctrl-C");
 }
 
@@ -391,11 +379,9 @@ fn a_command_that_ignores_a_relayed_stdin_can_still_be_stopped() {
     let lab = lab_with(&["h1"]);
     // A socket as stdin with more data than any pipe holds, for a command
     // that never reads it: mnrun must keep serving signals and timeouts.
-    let script = format!(
-        "head -c 10000000 /dev/zero | socat -u - EXEC:'{} -t 0.5 h1 sleep 30' 2>/dev/null; echo rc=$?",
-        mn_tests::bin("mnrun").display()
-    );
-    let out = lab.cmd("sh").args(["-c", &script]).ok();
+    let script =
+        "head -c 10000000 /dev/zero | socat -u - EXEC:'mnrun -t 0.5 h1 sleep 30' 2>/dev/null; echo rc=$?";
+    let out = lab.cmd("sh").args(["-c", script]).ok();
     if out.stdout.contains("rc=127") || out.stdout.is_empty() {
         mn_tests::skip(
             "a_command_that_ignores_a_relayed_stdin_can_still_be_stopped",
@@ -446,8 +432,7 @@ fn a_background_pid_into_a_closed_pipe() {
     let err = lab.dir.join("bg-err");
     // The reader is gone before mnrun prints the job's pid.
     let script = format!(
-        "set -o pipefail; {{ sleep 0.2; {} h1 'sleep 5 &' 2>{}; }} | true; echo $?",
-        mn_tests::bin("mnrun").display(),
+        "set -o pipefail; {{ sleep 0.2; mnrun h1 'sleep 5 &' 2>{}; }} | true; echo $?",
         err.display()
     );
     let out = lab.cmd("bash").args(["-c", &script]).ok();

@@ -366,11 +366,15 @@ pub fn netns_entry(lab: &Lab, node: &str) -> PathBuf {
 
 /// `ip netns` entries belonging to a lab.
 pub fn netns_entries(lab: &Lab) -> Vec<String> {
-    let prefix = format!("{}-", lab.name());
+    netns_with_prefix(&format!("{}-", lab.name()))
+}
+
+/// The `ip netns` entries whose names start with `prefix`.
+pub fn netns_with_prefix(prefix: &str) -> Vec<String> {
     std::fs::read_dir("/run/netns")
         .map(|dir| {
             dir.filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| n.starts_with(&prefix))
+                .filter(|n| n.starts_with(prefix))
                 .collect()
         })
         .unwrap_or_default()

@@ -17,22 +17,11 @@ from mininet.net import Mininet
 from mininet.nodelib import LinuxBridge
 from mininet.topo import LinearTopo, SingleSwitchTopo
 from mininet.topolib import TreeTopo
+from procmem import memory_kb
 
 
 def build(topo):
     return Mininet(topo=topo, switch=LinuxBridge, controller=None, autoSetMacs=False)
-
-
-def memory_kb(pid, field):
-    path, key = (f"/proc/{pid}/status", "VmRSS:") if field == "rss" else (f"/proc/{pid}/smaps_rollup", "Pss:")
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith(key):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def topo_run(kind, args, memory):

@@ -106,10 +106,11 @@ fn close_fds_closes_inherited_descriptors() {
     let with_fd5 = |flags: &[&str]| {
         let mut cmd = mnexec().args(flags).args(["ls", "/proc/self/fd"]);
         let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
-        // SAFETY: dup2 is async-signal-safe; fd 5 is left without CLOEXEC.
+        // SAFETY: dup2 and fcntl are async-signal-safe. Should the file be
+        // fd 5 already, dup2 does nothing: FD_CLOEXEC is cleared either way.
         unsafe {
             cmd.command().pre_exec(move || {
-                if libc::dup2(raw, 5) < 0 {
+                if libc::dup2(raw, 5) < 0 || libc::fcntl(5, libc::F_SETFD, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())

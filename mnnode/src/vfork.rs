@@ -192,14 +192,15 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: null-terminated arrays of pointers into the plan's CStrings.
     unsafe { libc::execve(shared.plan.program.as_ptr(), shared.argv.as_ptr(), shared.envp.as_ptr()) };
     let errno = io::Error::last_os_error().raw_os_error().unwrap_or(libc::ENOEXEC);
-    let line = format!(
-        "mnexec: {}: {}\n",
-        shared.plan.program.to_string_lossy(),
-        nix::errno::Errno::from_raw(errno).desc()
-    );
+    say(&format!("{}: {}", shared.plan.program.to_string_lossy(), nix::errno::Errno::from_raw(errno).desc()));
+    fail(errno)
+}
+
+/// One `mnexec: ...` line on stderr (the node's log), as mnexec says it.
+fn say(what: &str) {
+    let line = format!("mnexec: {what}\n");
     // SAFETY: writing to our own stderr.
     unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
-    fail(errno)
 }
 
 /// Default signals, inherited descriptors closed at exec, then mnexec's
@@ -207,9 +208,7 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
 fn prepare(steps: &[Step]) -> Result<(), i32> {
     default_signals();
     let fail = |f: mnexec::Failure| {
-        let line = format!("mnexec: {f}\n");
-        // SAFETY: writing to our own stderr.
-        unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+        say(&f.to_string());
         libc::EPERM
     };
     mnexec::mark_fds_cloexec().map_err(fail)?;

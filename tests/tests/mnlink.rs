@@ -154,20 +154,11 @@ fn bandwidth_limit_measured_with_iperf3() {
     }
     let out = mnlink(&lab, &["list", "h1"]);
     out.check(out.stdout.contains("bw=10Mbit queue=1000"), "list reads the shaping back");
-    lab.cmd("mnrun").args(["h2", "iperf3 -s -1 &"]).ok();
-    lab.cmd("mnrun").args(["h4", "iperf3 -s -1 &"]).ok();
-    assert!(eventually(Duration::from_secs(5), || lab
-        .cmd("mnrun")
-        .args(["h2", "ss -ltn | grep -q 5201"])
-        .run()
-        .status
-        .success()));
-    assert!(eventually(Duration::from_secs(5), || lab
-        .cmd("mnrun")
-        .args(["h4", "ss -ltn | grep -q 5201"])
-        .run()
-        .status
-        .success()));
+    for server in ["h2", "h4"] {
+        lab.cmd("mnrun").args([server, "iperf3 -s -1 &"]).ok();
+        let listening = || lab.cmd("mnrun").args([server, "ss -ltn | grep -q 5201"]).run().status.success();
+        assert!(eventually(Duration::from_secs(5), listening), "{server}: iperf3 listens");
+    }
     let shaped = iperf_mbits(&lab, "h1", "10.0.0.2");
     assert!((8.5..=11.5).contains(&shaped), "10 Mbit/s link measured {shaped:.2} Mbit/s");
     let free = iperf_mbits(&lab, "h3", "10.0.1.4");
@@ -214,16 +205,16 @@ fn netem_works_or_fails_cleanly() {
             "netem_works_or_fails_cleanly/works",
             "this kernel has no sch_netem; testing the clean failure",
         );
-        for (opt, value) in [("--delay", "5ms"), ("--jitter", "1ms"), ("--loss", "1")] {
-            let mut args = vec!["add", "h1-eth0", "h2-eth0", opt, value];
-            if opt == "--jitter" {
-                args = vec!["add", "h1-eth0", "h2-eth0", "--delay", "5ms", opt, value];
-            }
-            let out = lab.cmd("mnlink").args(&args).code(1);
-            let first = if opt == "--jitter" { "--delay" } else { opt };
+        // Each option, and the first one named when there are several.
+        for (options, named) in [
+            (&["--delay", "5ms"][..], "--delay"),
+            (&["--delay", "5ms", "--jitter", "1ms"][..], "--delay"),
+            (&["--loss", "1"][..], "--loss"),
+        ] {
+            let out = lab.cmd("mnlink").args(["add", "h1-eth0", "h2-eth0"]).args(options).code(1);
             assert_eq!(
                 out.stderr,
-                format!("mnlink: {first} needs the netem qdisc, which this kernel lacks (sch_netem)\n")
+                format!("mnlink: {named} needs the netem qdisc, which this kernel lacks (sch_netem)\n")
             );
         }
         assert_eq!(ifnames(&lab, "h1"), ["lo"], "no link was made");

@@ -95,6 +95,9 @@ impl Lab {
         };
         let mut cmd = Cmd::new(path);
         cmd.command.env("MN_DIR", &self.dir);
+        // Temporary files of the tools (mn's) go with the lab, even those
+        // of a process a test kills with SIGKILL.
+        cmd.command.env("TMPDIR", &self.parent);
         cmd
     }
 

@@ -116,10 +116,11 @@ impl Tmux {
         let socket = unique("mntmux");
         let script = repo().join("scripts/mn");
         let command = format!(
-            "env MN_DIR={} MN_BIN={} MN_HISTORY={} {} {mn_args}; echo MN-EXITED $?; sleep 600",
+            "env MN_DIR={} MN_BIN={} MN_HISTORY={} TMPDIR={} {} {mn_args}; echo MN-EXITED $?; sleep 600",
             lab.dir.display(),
             bin_dir().display(),
             lab.dir.with_file_name("history").display(),
+            lab.dir.with_file_name("").display(),
             script.display()
         );
         Cmd::new("tmux").args(["-L", &socket, "new-session", "-d", "-x", "160", "-y", "50", &command]).ok();

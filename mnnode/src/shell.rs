@@ -35,6 +35,14 @@
 //! and re-executes a fresh shell on the same FIFO, in the same process and
 //! namespaces: the node lives on with its shell state reset. Traps on INT,
 //! PIPE and EXIT are restored after every command.
+//!
+//! A child the shell forks keeps the EXIT trap until it resets its traps,
+//! just before exec. A signal landing in that moment (Ctrl-C right as a
+//! pipeline starts) makes the child run the trap: there it only dies of
+//! that signal, as the program it was about to become would have. Else the
+//! child would become a second shell on the FIFO, and the shell, seeing a
+//! child that exited instead of dying of SIGINT, would run the rest of the
+//! line.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -67,13 +75,15 @@ __mn() {
 }
 __mn_done() {
   local rc=$? bg=
-  trap - INT; trap : PIPE; trap __mn_reborn EXIT
+  trap '' INT; trap : PIPE; trap __mn_reborn EXIT
   if [[ ${__mn_x+set} ]]; then rc=$__mn_x; unset __mn_x; fi
   __mn_rc=$rc
-  [[ $__mn_s ]] || return 0
-  [[ $! != "$__mn_bg" ]] && bg=$!
-  printf '%s %s\n' "$rc" "$bg" 1<>"$__mn_s"
-  __mn_s= __mn_c= __mn_i=/dev/null __mn_o=/dev/null __mn_e=/dev/null
+  if [[ $__mn_s ]]; then
+    [[ $! != "$__mn_bg" ]] && bg=$!
+    printf '%s %s\n' "$rc" "$bg" 1<>"$__mn_s"
+    __mn_s= __mn_c= __mn_i=/dev/null __mn_o=/dev/null __mn_e=/dev/null
+  fi
+  trap - INT
 }
 exit() {
   if [[ $BASHPID != "$$" ]]; then builtin exit "$@"; fi
@@ -84,6 +94,13 @@ exit() {
 }
 __mn_reborn() {
   local rc=$?
+  if [[ $BASHPID != "$$" ]]; then
+    trap - EXIT
+    if ((rc > 128 && rc < 192)); then
+      trap : $((rc - 128)); trap - $((rc - 128)); kill -$((rc - 128)) $BASHPID
+    fi
+    return
+  fi
   [[ $__mn_s ]] && printf '%s \n' "$rc" 1<>"$__mn_s"
   export PROMPT_COMMAND=$__mn_init PS1= PS2= __MN_FIFO=$__mn_fifo __MN_LOG=$__mn_log __MN_REBORN=1
   exec bash --norc --noprofile --noediting -i <>"$__mn_fifo" >>"$__mn_log" 2>&1

@@ -40,6 +40,39 @@ fn parse_stat(text: &[u8]) -> Option<Stat> {
     })
 }
 
+/// What a process does with a signal now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Dies of it (or stops, or whatever the default is).
+    Default,
+    Blocked,
+    Ignored,
+    Caught,
+}
+
+/// A process's disposition of a signal (None where /proc cannot say).
+pub fn disposition(pid: i32, signal: i32) -> Option<Disposition> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_disposition(&text, signal)
+}
+
+fn parse_disposition(status: &str, signal: i32) -> Option<Disposition> {
+    let bit = 1u64 << (signal - 1);
+    let mask = |key: &str| {
+        let line = status.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?;
+        u64::from_str_radix(line.trim(), 16).ok().map(|m| m & bit != 0)
+    };
+    Some(if mask("SigBlk")? {
+        Disposition::Blocked
+    } else if mask("SigIgn")? {
+        Disposition::Ignored
+    } else if mask("SigCgt")? {
+        Disposition::Caught
+    } else {
+        Disposition::Default
+    })
+}
+
 /// A process's direct children now (None where the kernel cannot say).
 pub fn children(pid: i32) -> Option<Vec<i32>> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
@@ -78,6 +111,23 @@ mod tests {
         let line = b"42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 12345 1000 10\n";
         let s = parse_stat(line).expect("parses");
         assert_eq!((s.pid, s.state, s.ppid, s.start), (42, b'S', 1, 12345));
+    }
+
+    #[test]
+    fn reads_signal_dispositions() {
+        let status = |blk: &str, ign: &str, cgt: &str| {
+            format!("Name:\tx\nSigBlk:\t{blk}\nSigIgn:\t{ign}\nSigCgt:\t{cgt}\n")
+        };
+        let int = libc::SIGINT;
+        let of = |blk, ign, cgt| parse_disposition(&status(blk, ign, cgt), int);
+        assert_eq!(
+            of("0000000000000000", "0000000000000004", "0000000000000400"),
+            Some(Disposition::Default)
+        );
+        assert_eq!(of("0000000000000002", "0", "0"), Some(Disposition::Blocked));
+        assert_eq!(of("0", "0000000000000002", "0"), Some(Disposition::Ignored));
+        assert_eq!(of("0", "0", "000000004b813efb"), Some(Disposition::Caught));
+        assert_eq!(parse_disposition("Name:\tx\n", int), None);
     }
 
     #[test]

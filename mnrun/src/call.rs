@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 const GRACE: Duration = Duration::from_secs(1);
 /// How long after SIGKILL we wait for the shell before giving up.
 const GIVE_UP: Duration = Duration::from_secs(5);
+/// How often an interrupt is followed up until the command ends.
+const RECHECK: Duration = Duration::from_millis(20);
 
 pub struct Request {
     pub node: String,
@@ -179,6 +181,8 @@ impl Channel<'_> {
             deadline: req.timeout.map(|t| Instant::now() + t),
             stopping,
             acked: false,
+            last: stop::Interrupt::default(),
+            recheck: Instant::now(),
             stdin,
             pending: Vec::new(),
             outputs,
@@ -379,6 +383,9 @@ struct Running {
     stopping: Stopping,
     /// Whether the shell has read the request line whole.
     acked: bool,
+    /// The last interrupt, to follow up, and when to.
+    last: stop::Interrupt,
+    recheck: Instant,
     stdin: Option<Relay>,
     /// Read from our stdin, not yet taken by the command.
     pending: Vec<u8>,
@@ -411,13 +418,47 @@ impl Running {
     }
 
     fn interrupt(&mut self) {
-        self.target.interrupt();
+        self.last = self.target.interrupt();
+        self.recheck = Instant::now() + RECHECK;
         self.stopping = Stopping::Interrupted(Instant::now() + GRACE);
+    }
+
+    /// Sees that the interrupt takes; the deadline for SIGKILL stays. Not
+    /// more often than RECHECK: bash has a moment, as it starts waiting for
+    /// a child, where a SIGINT sends it into an endless loop of raising
+    /// SIGINT at itself; each SIGINT more is another chance to hit it.
+    fn follow_up(&mut self, now: Instant) {
+        if let Stopping::Interrupted(_) | Stopping::Killed(_) = self.stopping {
+            if now >= self.recheck {
+                if let Some(again) = self.target.follow_up(&self.last) {
+                    self.last = again;
+                }
+                self.recheck = Instant::now() + RECHECK;
+            }
+        }
     }
 
     fn kill(&mut self) {
         self.target.kill();
         self.stopping = Stopping::Killed(Instant::now() + GIVE_UP);
+    }
+
+    /// Once an interrupted command's status is in, sees the processes the
+    /// shell left behind end too: followed up, then killed after the grace.
+    fn settle(&self) {
+        if !matches!(self.stopping, Stopping::Interrupted(_) | Stopping::Killed(_)) {
+            return;
+        }
+        let grace = Instant::now() + GRACE;
+        let mut kill = false;
+        while self.target.left_behind(&self.last, kill) {
+            let now = Instant::now();
+            if now >= grace + GRACE {
+                break; // unkillable (a process in the D state): leave it
+            }
+            kill = now >= grace;
+            std::thread::sleep(RECHECK);
+        }
     }
 
     /// When the current stop escalates.
@@ -452,7 +493,12 @@ impl Running {
                 }
                 _ => {}
             }
-            let wake = [self.deadline, self.escalation()].into_iter().flatten().min();
+            self.follow_up(now);
+            let recheck = match self.stopping {
+                Stopping::Interrupted(_) | Stopping::Killed(_) => Some(self.recheck),
+                _ => None,
+            };
+            let wake = [self.deadline, self.escalation(), recheck].into_iter().flatten().min();
             let timeout = match wake {
                 Some(at) => {
                     PollTimeout::try_from(at.saturating_duration_since(now) + Duration::from_millis(1))
@@ -462,7 +508,10 @@ impl Running {
             };
             match self.wake(channel, status, &mut line, timeout)? {
                 Next::Wait => {}
-                Next::Status(rc, bg) => return Ok(Some((rc, bg))),
+                Next::Status(rc, bg) => {
+                    self.settle();
+                    return Ok(Some((rc, bg)));
+                }
                 Next::Abandon => return Ok(None),
             }
         }

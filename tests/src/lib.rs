@@ -5,9 +5,12 @@
 //! Failed assertions print the command, its status, stdout and stderr.
 use std::ffi::OsStr;
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 pub mod man;
@@ -69,7 +72,13 @@ pub struct Lab {
     pub dir: PathBuf,
     parent: PathBuf,
     children: Vec<Child>,
+    /// Tells the watchdog the test is over.
+    done: Arc<AtomicBool>,
 }
+
+/// A test still running after this long is stuck: the watchdog ends the
+/// whole run, naming it, long before CI's own time limit would.
+const STUCK: Duration = Duration::from_secs(300);
 
 impl Lab {
     pub fn new() -> Lab {
@@ -78,7 +87,9 @@ impl Lab {
         std::fs::create_dir_all(&parent).expect("create lab parent");
         // The last component names the lab (`ip netns` shows LAB-NODE).
         let dir = parent.join(unique("t"));
-        Lab { dir, parent, children: Vec::new() }
+        let done = Arc::new(AtomicBool::new(false));
+        watchdog(done.clone(), dir.clone());
+        Lab { dir, parent, children: Vec::new(), done }
     }
 
     /// The lab's name: the last component of its MN_DIR.
@@ -126,8 +137,26 @@ impl Default for Lab {
     }
 }
 
+/// Ends the test run if the test that owns this lab is still running
+/// after [`STUCK`], cleaning up its lab and saying where it hung.
+fn watchdog(done: Arc<AtomicBool>, dir: PathBuf) {
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        while !done.load(Ordering::Relaxed) {
+            if started.elapsed() > STUCK {
+                let _ = writeln!(std::io::stderr(), "\n{test}: stuck for {STUCK:?}; ending the test run");
+                let _ = Command::new(bin_dir().join("mnnode")).arg("clean").env("MN_DIR", &dir).status();
+                std::process::exit(101);
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
         for child in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
@@ -186,6 +215,19 @@ impl Cmd {
     pub fn new(program: impl AsRef<OsStr>) -> Cmd {
         let mut command = Command::new(program);
         command.env("PATH", path_with_bins());
+        // A test run started as a script's background job has SIGINT
+        // ignored, and mnrun keeps an inherited ignore: the tools under
+        // test start with the default dispositions whatever ours are.
+        // SAFETY: only signal(), which is async-signal-safe, runs between
+        // fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM] {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+                Ok(())
+            });
+        }
         Cmd { command, stdin: None }
     }
 
@@ -230,7 +272,8 @@ impl Cmd {
         self.command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", self.shown()))
     }
 
-    pub fn run(self) -> Output {
+    /// Starts the command in the background, feeding it its stdin.
+    pub fn start(self) -> Started {
         let shown = self.shown();
         let stdin = self.stdin.clone();
         let mut child = self.spawn();
@@ -239,7 +282,11 @@ impl Cmd {
                 let _ = pipe.write_all(&bytes);
             });
         }
-        finish(child, shown, TIMEOUT)
+        Started::new(child, shown)
+    }
+
+    pub fn run(self) -> Output {
+        self.start().finish()
     }
 
     /// Runs and asserts success.
@@ -264,63 +311,112 @@ impl Cmd {
     }
 }
 
-/// Waits for a child with a timeout, collecting its output. Output is
-/// read until the child has exited and its pipes are closed, or for a
-/// moment more when a daemon it started keeps them open.
-pub fn finish(mut child: Child, shown: String, timeout: Duration) -> Output {
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 65536];
-            if let Some(mut pipe) = pipe {
-                while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                    if tx.send(buf[..n].to_vec()).is_err() {
-                        break;
-                    }
+/// A command running in the background, its output read as it comes:
+/// nothing here waits without a deadline.
+pub struct Started {
+    child: Child,
+    shown: String,
+    stdout: Receiver<Vec<u8>>,
+    stderr: Receiver<Vec<u8>>,
+    raw_stdout: Vec<u8>,
+    raw_stderr: Vec<u8>,
+}
+
+impl Started {
+    pub fn new(mut child: Child, shown: String) -> Started {
+        let stdout = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let stderr = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        Started { child, shown, stdout, stderr, raw_stdout: Vec::new(), raw_stderr: Vec::new() }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends a signal to the command.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: signalling a child we started and have not reaped.
+        unsafe { libc::kill(self.pid(), signal) };
+    }
+
+    /// Waits until the command has printed `text` (all its stdout so far),
+    /// panicking after `limit`.
+    pub fn expect_stdout(&mut self, text: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.raw_stdout.len() < text.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(chunk) => self.raw_stdout.extend(chunk),
+                Err(_) => break,
+            }
+        }
+        assert_eq!(String::from_utf8_lossy(&self.raw_stdout), text, "{}: stdout so far", self.shown);
+    }
+
+    /// Waits for the command to end, for `timeout` at most, and collects the
+    /// rest of its output: until its pipes close, or for a moment more when
+    /// a daemon it started keeps them open.
+    pub fn finish_within(mut self, timeout: Duration) -> Output {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            self.take_output();
+            if let Some(status) = self.child.try_wait().expect("wait for child") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("timed out after {timeout:?}: {}", self.shown);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let linger = Instant::now() + Duration::from_secs(2);
+        for (rx, buf) in [(&self.stdout, &mut self.raw_stdout), (&self.stderr, &mut self.raw_stderr)] {
+            while let Some(left) = linger.checked_duration_since(Instant::now()) {
+                match rx.recv_timeout(left) {
+                    Ok(chunk) if buf.len() < MAX_OUTPUT => buf.extend(chunk),
+                    _ => break,
                 }
             }
-        });
-        rx
-    };
-    let out = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let mut raw_stdout = Vec::new();
-    let mut raw_stderr = Vec::new();
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        for (rx, buf) in [(&out, &mut raw_stdout), (&err, &mut raw_stderr)] {
+        }
+        Output {
+            status,
+            stdout: String::from_utf8_lossy(&self.raw_stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&self.raw_stderr).into_owned(),
+            raw_stdout: self.raw_stdout,
+            shown: self.shown,
+        }
+    }
+
+    pub fn finish(self) -> Output {
+        self.finish_within(TIMEOUT)
+    }
+
+    fn take_output(&mut self) {
+        for (rx, buf) in [(&self.stdout, &mut self.raw_stdout), (&self.stderr, &mut self.raw_stderr)] {
             for chunk in rx.try_iter() {
                 if buf.len() < MAX_OUTPUT {
                     buf.extend(chunk);
                 }
             }
         }
-        if let Some(status) = child.try_wait().expect("wait for child") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("timed out after {timeout:?}: {shown}");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    };
-    let linger = Instant::now() + Duration::from_secs(2);
-    for (rx, buf) in [(&out, &mut raw_stdout), (&err, &mut raw_stderr)] {
-        while let Some(left) = linger.checked_duration_since(Instant::now()) {
-            match rx.recv_timeout(left) {
-                Ok(chunk) if buf.len() < MAX_OUTPUT => buf.extend(chunk),
-                _ => break,
+    }
+}
+
+/// Reads a pipe in a thread, handing over what comes.
+fn reader(pipe: Option<Box<dyn Read + Send>>) -> Receiver<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        if let Some(mut pipe) = pipe {
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                if tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
             }
         }
-    }
-    Output {
-        status,
-        stdout: String::from_utf8_lossy(&raw_stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&raw_stderr).into_owned(),
-        raw_stdout,
-        shown,
-    }
+    });
+    rx
 }
 
 /// Asserts that an error message is one line in the tool's format.

@@ -1,7 +1,7 @@
 //! mnrun against real nodes: state, streaming, separation, status, byte
 //! exactness, stdin, interrupts, background jobs, concurrency, failures.
 use mn_tests::{Cmd, Lab, alive, assert_one_line_error, eventually, ns_inode, pids_in_ns, unique};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -18,14 +18,13 @@ fn mnrun(lab: &Lab, node: &str, command: &str) -> Cmd {
 /// Runs `command` in `node`, and once the node has `processes` processes
 /// besides its shell, Ctrl-C to that mnrun; what it printed.
 fn ctrl_c(lab: &Lab, node: &str, command: &str, processes: usize) -> mn_tests::Output {
-    let child = mnrun(lab, node, command).spawn();
+    let started = mnrun(lab, node, command).start();
     assert!(
         eventually(Duration::from_secs(5), || others_in(lab, node).len() >= processes),
         "{command}: started"
     );
-    // SAFETY: signalling the mnrun this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    mn_tests::finish(child, command.into(), mn_tests::TIMEOUT)
+    started.signal(libc::SIGINT);
+    started.finish()
 }
 
 /// Processes in a node other than its shell.
@@ -54,17 +53,12 @@ fn output_streams_live() {
     // The second line is only written once the test has read the first:
     // if mnrun held output back, this would never finish.
     let script = format!("echo one; while [ ! -e {0} ]; do sleep 0.01; done; echo two", gate.display());
-    let mut child = mnrun(&lab, "h1", &script)
-        .command()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mnrun");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    assert_eq!(lines.next().expect("a line").expect("utf8"), "one");
+    let mut started = mnrun(&lab, "h1", &script).start();
+    started.expect_stdout("one\n", Duration::from_secs(10));
     std::fs::write(&gate, "").expect("open the gate");
-    assert_eq!(lines.next().expect("a line").expect("utf8"), "two");
-    assert!(child.wait().expect("wait").success());
+    started.expect_stdout("one\ntwo\n", Duration::from_secs(10));
+    let out = started.finish();
+    out.check(out.status.success(), "success");
 }
 
 #[test]
@@ -94,19 +88,8 @@ fn exit_status_is_the_commands() {
 }
 
 fn sha(bytes: &[u8]) -> String {
-    let mut child = std::process::Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("sha256sum");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let data = bytes.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&data));
-    let mut out = String::new();
-    child.stdout.take().expect("stdout").read_to_string(&mut out).expect("read");
-    let _ = writer.join();
-    child.wait().expect("wait");
-    out.split_whitespace().next().unwrap_or_default().to_string()
+    let out = Cmd::new("sha256sum").stdin(bytes).ok();
+    out.stdout.split_whitespace().next().unwrap_or_default().to_string()
 }
 
 #[test]
@@ -199,23 +182,13 @@ fn stdin_is_mnruns_or_dev_null() {
 
 fn signal_interrupts(sig: i32) {
     let lab = lab_with(&["h1"]);
-    let mut child = mnrun(&lab, "h1", "echo started; sleep 100 | cat; echo not-here")
-        .command()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mnrun");
-    let mut first = String::new();
-    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut first).expect("read");
-    assert_eq!(first, "started\n");
+    let mut started = mnrun(&lab, "h1", "echo started; sleep 100 | cat; echo not-here").start();
+    started.expect_stdout("started\n", Duration::from_secs(10));
     assert!(eventually(Duration::from_secs(5), || others_in(&lab, "h1").len() >= 2), "the pipeline started");
-    // SAFETY: signalling the mnrun this test started.
-    unsafe { libc::kill(child.id() as i32, sig) };
-    let status = child.wait().expect("wait");
-    assert_eq!(status.code(), Some(130));
-    let mut rest = String::new();
-    child.stdout.take().expect("stdout").read_to_string(&mut rest).expect("read");
-    assert_eq!(rest, "", "the rest of the command line did not run");
+    started.signal(sig);
+    let out = started.finish();
+    assert_eq!(out.code(), Some(130));
+    assert_eq!(out.stdout, "started\n", "the rest of the command line did not run");
     assert!(others_in(&lab, "h1").is_empty(), "the pipeline is gone: {:?}", others_in(&lab, "h1"));
     assert_eq!(mnrun(&lab, "h1", "echo next").ok().stdout, "next\n");
 }
@@ -229,6 +202,30 @@ fn sigint_interrupts_the_whole_command() {
 fn sigterm_and_sighup_interrupt_too() {
     signal_interrupts(libc::SIGTERM);
     signal_interrupts(libc::SIGHUP);
+}
+
+#[test]
+fn interrupts_take_even_as_the_shell_forks() {
+    // A loop that forks without pause: Ctrl-C often lands on a child the
+    // shell has just forked, which still runs the shell's own handlers and
+    // traps. The interrupt must still end the loop, and that child must
+    // neither live on nor become a second shell on the node's FIFO.
+    let lab = lab_with(&["h1"]);
+    let shell = lab.node_pid("h1");
+    mnrun(&lab, "h1", "KEPT=yes").ok();
+    let command = "while :; do /bin/true | /bin/cat; done; echo not-here";
+    for round in 0..40u64 {
+        let started = mnrun(&lab, "h1", command).start();
+        assert!(eventually(Duration::from_secs(5), || !others_in(&lab, "h1").is_empty()), "round {round}");
+        std::thread::sleep(Duration::from_micros(round % 8 * 1500));
+        started.signal(libc::SIGINT);
+        let out = started.finish_within(Duration::from_secs(20));
+        out.check(out.code() == Some(130) && out.stdout.is_empty(), &format!("round {round}: interrupted"));
+        let left = others_in(&lab, "h1");
+        assert!(left.is_empty(), "round {round}: left {left:?}");
+    }
+    assert_eq!(lab.node_pid("h1"), shell);
+    assert_eq!(mnrun(&lab, "h1", "echo $KEPT").ok().stdout, "yes\n", "the shell kept its state");
 }
 
 #[test]
@@ -289,14 +286,14 @@ fn concurrent_calls_get_their_own_output() {
     let children: Vec<_> = (0..20)
         .map(|i| {
             let token = unique(&format!("tok{i}x"));
-            let child =
+            let started =
                 mnrun(&lab, "h1", &format!("for i in $(seq 1000); do echo {token}; done; exit {}", i % 7))
-                    .spawn();
-            (token, i % 7, child)
+                    .start();
+            (token, i % 7, started)
         })
         .collect();
-    for (token, code, child) in children {
-        let out = mn_tests::finish(child, token.clone(), mn_tests::TIMEOUT);
+    for (token, code, started) in children {
+        let out = started.finish();
         assert_eq!(out.code(), Some(code));
         let lines: Vec<&str> = out.stdout.lines().collect();
         assert_eq!(lines.len(), 1000, "{token}");
@@ -402,13 +399,12 @@ fn interrupts_at_any_moment_leave_the_shell_intact() {
     for (i, t) in ["0.0001", "0.0005", "0.001", "0.002", "0.005"].iter().cycle().take(20).enumerate() {
         let out = lab.cmd("mnrun").args(["-t", t, "h1", "echo x"]).run();
         assert!(matches!(out.code(), Some(0 | 124)), "-t {t}: {:?} {}", out.code(), out.stderr);
-        let child = mnrun(&lab, "h1", "echo y").spawn();
+        let started = mnrun(&lab, "h1", "echo y").start();
         if i % 2 == 1 {
             std::thread::sleep(Duration::from_micros(500 * (i as u64 % 4)));
         }
-        // SAFETY: signalling the mnrun this test started.
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-        let _ = mn_tests::finish(child, "echo y".into(), mn_tests::TIMEOUT);
+        started.signal(libc::SIGINT);
+        let _ = started.finish();
         assert_eq!(mnrun(&lab, "h1", "echo $KEPT").ok().stdout, "yes\n", "round {i}");
     }
 }

@@ -221,6 +221,11 @@ impl Signals {
     fn new() -> Result<Signals> {
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).context("pipe")?;
         for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            // Ignored when we started (`nohup`, a script's `&` job): the
+            // caller wants us to outlive it, and it stays ignored, as ssh does.
+            if ignored(sig) {
+                continue;
+            }
             let end = write.try_clone().context("dup")?;
             signal_hook::low_level::pipe::register(sig, end).context("install a signal handler")?;
         }
@@ -236,6 +241,14 @@ impl Signals {
         }
         n
     }
+}
+
+fn ignored(sig: i32) -> bool {
+    let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: with no new action, sigaction only fills in the current one.
+    let rc = unsafe { libc::sigaction(sig, std::ptr::null(), old.as_mut_ptr()) };
+    // SAFETY: zeroed, then filled by sigaction when it succeeded.
+    rc == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
 /// Waits for our turn on the node; false if interrupted meanwhile.

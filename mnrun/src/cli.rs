@@ -37,9 +37,13 @@ const AFTER_HELP: &str = "\
 Interrupts:
   Ctrl-C (SIGINT), SIGTERM or SIGHUP interrupt the whole running command,
   pipelines and loops included, as Ctrl-C in a terminal does, and mnrun
-  exits 130. A second signal, or a command still running a second after
-  the first, is killed with SIGKILL. The node is usable at once. Jobs the
-  node had in the background before the command are never touched.
+  exits 130. Should the command go on all the same (a program caught the
+  interrupt and exited normally), what it starts next is interrupted too.
+  A second signal, or a command still running a second after the first,
+  is killed with SIGKILL. The node is usable at once. Jobs the
+  node had in the background before the command are never touched. A
+  signal that was ignored when mnrun started (nohup, a script's background
+  job) stays ignored, as with ssh.
 
 The shell:
   `exit` ends the command, not the node, and keeps the shell's state.

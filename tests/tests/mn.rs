@@ -189,6 +189,57 @@ fn the_cli() {
     nothing_left(&lab);
 }
 
+/// The mnrun processes mn has running, at any depth.
+fn mnruns_of(mn: i32) -> Vec<i32> {
+    use mnnode::procfs;
+    let descends = |mut pid: i32| {
+        while let Some(stat) = procfs::stat(pid) {
+            if stat.ppid == mn {
+                return true;
+            }
+            if stat.ppid <= 1 {
+                break;
+            }
+            pid = stat.ppid;
+        }
+        false
+    };
+    let is_mnrun =
+        |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "mnrun");
+    procfs::pids().into_iter().filter(|&pid| is_mnrun(pid) && descends(pid)).collect()
+}
+
+#[test]
+fn ctrl_c_stops_a_pingall() {
+    // h1 cut off from its switch (its port out of the bridge, its link up):
+    // each of its 7 pings waits a second. pingall's calls run in the
+    // background, where SIGINT is ignored and mnrun keeps it so: mn passes
+    // Ctrl-C on, and the prompt comes back once every call has stopped,
+    // having sent far fewer than the 56 pings of a whole run.
+    let lab = Lab::new();
+    let tmux = Tmux::start(&lab, "--topo single,8");
+    tmux.wait_for("mininet>", 1);
+    tmux.line("s1 ip link set s1-eth1 nomaster", "mininet>");
+    let prompts = tmux.screen().matches("mininet>").count();
+    tmux.send(&["pingall", "Enter"]);
+    let mn = tmux.mn_pid();
+    assert!(eventually(Duration::from_secs(10), || mnruns_of(mn).len() == 8), "pingall runs");
+    tmux.send(&["C-c"]);
+    tmux.wait_for("mininet>", prompts + 1);
+    assert_eq!(mnruns_of(mn), Vec::<i32>::new(), "calls left running:\n{}", tmux.screen());
+    let screen = tmux.screen();
+    let sent = screen
+        .lines()
+        .rev()
+        .find_map(|l| l.split_once("*** Results:").and_then(|(_, r)| r.split_once('/')))
+        .and_then(|(_, r)| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("a results line in:\n{screen}"));
+    assert!(sent < 56, "pingall was interrupted, yet sent {sent}:\n{screen}");
+    tmux.line("h1 echo after-interrupt", "after-interrupt\n");
+    tmux.line("exit", "MN-EXITED 0");
+    nothing_left(&lab);
+}
+
 #[test]
 fn clean_after_a_killed_mn() {
     let lab = Lab::new();

@@ -229,6 +229,34 @@ fn interrupts_take_even_as_the_shell_forks() {
 }
 
 #[test]
+fn signals_ignored_at_start_stay_ignored() {
+    // nohup, or a script's background job: the caller wants mnrun to
+    // outlive those signals, as ssh does.
+    let lab = lab_with(&["h1"]);
+    let gate = lab.dir.join("gate");
+    let command = format!("echo up; while [ ! -e {} ]; do sleep 0.01; done; echo done", gate.display());
+    let script = format!("trap '' INT HUP; exec mnrun h1 '{command}'");
+    let mut started = lab.cmd("sh").args(["-c", &script]).start();
+    started.expect_stdout("up\n", Duration::from_secs(10));
+    let masks = std::fs::read_to_string(format!("/proc/{}/status", started.pid())).expect("status");
+    let mask = |name: &str| {
+        let line = masks.lines().find(|l| l.starts_with(name)).expect(name);
+        u64::from_str_radix(line[name.len()..].trim(), 16).expect("hex")
+    };
+    let bit = |sig: i32| 1u64 << (sig - 1);
+    assert_eq!(
+        mask("SigIgn:") & (bit(libc::SIGINT) | bit(libc::SIGHUP)),
+        bit(libc::SIGINT) | bit(libc::SIGHUP)
+    );
+    assert_ne!(mask("SigCgt:") & bit(libc::SIGTERM), 0, "SIGTERM still interrupts");
+    started.signal(libc::SIGINT);
+    started.signal(libc::SIGHUP);
+    std::fs::write(&gate, "").expect("open the gate");
+    let out = started.finish();
+    out.check(out.code() == Some(0) && out.stdout == "up\ndone\n", "the command ran to its end");
+}
+
+#[test]
 fn interrupt_breaks_loops_and_functions() {
     let lab = lab_with(&["h1"]);
     let out = ctrl_c(&lab, "h1", "f() { while :; do sleep 1; done; }; echo go; f; echo not-here", 1);

@@ -441,14 +441,17 @@ impl Running {
     /// a child, where a SIGINT sends it into an endless loop of raising
     /// SIGINT at itself; each SIGINT more is another chance to hit it.
     fn follow_up(&mut self, now: Instant) {
-        if let Stopping::Interrupted(_) | Stopping::Killed(_) = self.stopping {
-            if now >= self.recheck {
-                if let Some(again) = self.target.follow_up(&self.last) {
-                    self.last = again;
-                }
-                self.recheck = Instant::now() + RECHECK;
+        if self.signalled() && now >= self.recheck {
+            if let Some(again) = self.target.follow_up(&self.last) {
+                self.last = again;
             }
+            self.recheck = Instant::now() + RECHECK;
         }
+    }
+
+    /// Whether the command has been sent SIGINT (or SIGKILL since).
+    fn signalled(&self) -> bool {
+        matches!(self.stopping, Stopping::Interrupted(_) | Stopping::Killed(_))
     }
 
     fn kill(&mut self) {
@@ -459,7 +462,7 @@ impl Running {
     /// Once an interrupted command's status is in, sees the processes the
     /// shell left behind end too: followed up, then killed after the grace.
     fn settle(&self) {
-        if !matches!(self.stopping, Stopping::Interrupted(_) | Stopping::Killed(_)) {
+        if !self.signalled() {
             return;
         }
         let grace = Instant::now() + GRACE;
@@ -507,10 +510,7 @@ impl Running {
                 _ => {}
             }
             self.follow_up(now);
-            let recheck = match self.stopping {
-                Stopping::Interrupted(_) | Stopping::Killed(_) => Some(self.recheck),
-                _ => None,
-            };
+            let recheck = self.signalled().then_some(self.recheck);
             let wake = [self.deadline, self.escalation(), recheck].into_iter().flatten().min();
             let timeout = match wake {
                 Some(at) => {

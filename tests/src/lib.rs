@@ -430,17 +430,12 @@ pub fn assert_one_line_error(out: &Output, tool: &str) {
 
 /// The inode of a process's namespace of the given kind (`net`, `mnt`...).
 pub fn ns_inode(pid: i32, kind: &str) -> Option<u64> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(format!("/proc/{pid}/ns/{kind}")).ok().map(|m| m.ino())
+    mnnode::procfs::ns_inode(pid, kind)
 }
 
 /// Pids of every process whose namespace of `kind` has this inode.
 pub fn pids_in_ns(kind: &str, inode: u64) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| ns_inode(pid, kind) == Some(inode))
-        .collect()
+    mnnode::procfs::pids().into_iter().filter(|&pid| ns_inode(pid, kind) == Some(inode)).collect()
 }
 
 /// Polls `done` until it holds or `limit` passes; returns whether it held.
@@ -480,9 +475,11 @@ pub fn netns_with_prefix(prefix: &str) -> Vec<String> {
 }
 
 /// Whether a process is alive (not gone, not a zombie).
+/// A process's command name (its `comm`), if it still exists.
+pub fn command_name(pid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|name| name.trim().to_string())
+}
+
 pub fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit(')').next().map(|rest| !rest.trim_start().starts_with(['Z', 'X'])))
-        .unwrap_or(false)
+    mnnode::procfs::stat(pid).is_some_and(|s| !s.is_dead())
 }

@@ -204,8 +204,7 @@ fn mnruns_of(mn: i32) -> Vec<i32> {
         }
         false
     };
-    let is_mnrun =
-        |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "mnrun");
+    let is_mnrun = |pid: i32| mn_tests::command_name(pid).is_some_and(|name| name == "mnrun");
     procfs::pids().into_iter().filter(|&pid| is_mnrun(pid) && descends(pid)).collect()
 }
 

@@ -1,6 +1,7 @@
 //! mnrun against real nodes: state, streaming, separation, status, byte
 //! exactness, stdin, interrupts, background jobs, concurrency, failures.
 use mn_tests::{Cmd, Lab, alive, assert_one_line_error, eventually, ns_inode, pids_in_ns, unique};
+use mnnode::procfs::Disposition;
 use std::io::Read;
 use std::process::Stdio;
 use std::time::Duration;
@@ -188,11 +189,8 @@ fn signal_interrupts(sig: i32) {
     // between fork and exec, can lose the signal as it would in bash itself
     // (interrupts_take_even_as_the_shell_forks covers that moment).
     let running = || {
-        let names: Vec<String> = others_in(&lab, "h1")
-            .iter()
-            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok())
-            .map(|name| name.trim().to_string())
-            .collect();
+        let names: Vec<String> =
+            others_in(&lab, "h1").into_iter().filter_map(mn_tests::command_name).collect();
         names.iter().any(|n| n == "sleep") && names.iter().any(|n| n == "cat")
     };
     assert!(eventually(Duration::from_secs(5), running), "the pipeline started");
@@ -249,17 +247,10 @@ fn signals_ignored_at_start_stay_ignored() {
     let script = format!("trap '' INT HUP; exec mnrun h1 '{command}'");
     let mut started = lab.cmd("sh").args(["-c", &script]).start();
     started.expect_stdout("up\n", Duration::from_secs(10));
-    let masks = std::fs::read_to_string(format!("/proc/{}/status", started.pid())).expect("status");
-    let mask = |name: &str| {
-        let line = masks.lines().find(|l| l.starts_with(name)).expect(name);
-        u64::from_str_radix(line[name.len()..].trim(), 16).expect("hex")
-    };
-    let bit = |sig: i32| 1u64 << (sig - 1);
-    assert_eq!(
-        mask("SigIgn:") & (bit(libc::SIGINT) | bit(libc::SIGHUP)),
-        bit(libc::SIGINT) | bit(libc::SIGHUP)
-    );
-    assert_ne!(mask("SigCgt:") & bit(libc::SIGTERM), 0, "SIGTERM still interrupts");
+    let disposition = |sig| mnnode::procfs::disposition(started.pid(), sig);
+    assert_eq!(disposition(libc::SIGINT), Some(Disposition::Ignored));
+    assert_eq!(disposition(libc::SIGHUP), Some(Disposition::Ignored));
+    assert_eq!(disposition(libc::SIGTERM), Some(Disposition::Caught), "SIGTERM still interrupts");
     started.signal(libc::SIGINT);
     started.signal(libc::SIGHUP);
     std::fs::write(&gate, "").expect("open the gate");

@@ -75,15 +75,13 @@ __mn() {
 }
 __mn_done() {
   local rc=$? bg=
-  trap '' INT; trap : PIPE; trap __mn_reborn EXIT
+  trap - INT; trap : PIPE; trap __mn_reborn EXIT
   if [[ ${__mn_x+set} ]]; then rc=$__mn_x; unset __mn_x; fi
   __mn_rc=$rc
-  if [[ $__mn_s ]]; then
-    [[ $! != "$__mn_bg" ]] && bg=$!
-    printf '%s %s\n' "$rc" "$bg" 1<>"$__mn_s"
-    __mn_s= __mn_c= __mn_i=/dev/null __mn_o=/dev/null __mn_e=/dev/null
-  fi
-  trap - INT
+  [[ $__mn_s ]] || return 0
+  [[ $! != "$__mn_bg" ]] && bg=$!
+  printf '%s %s\n' "$rc" "$bg" 1<>"$__mn_s"
+  __mn_s= __mn_c= __mn_i=/dev/null __mn_o=/dev/null __mn_e=/dev/null
 }
 exit() {
   if [[ $BASHPID != "$$" ]]; then builtin exit "$@"; fi

@@ -46,8 +46,12 @@ impl Target {
     /// handlers when continued.
     pub fn interrupt(&self) -> Interrupt {
         let shell = Pid::from_raw(self.shell);
+        // Stopped where it sleeps, in wait4 most likely: stopped in its own
+        // code, it may sit in the moment where bash loops forever on a
+        // SIGINT (see Running::follow_up), and get its SIGINT right there.
+        self.until_state(|state| state != b'R');
         let _ = kill(shell, Signal::SIGSTOP);
-        self.until_stopped();
+        self.until_state(|state| state == b'T');
         // Dead ones too: a zombie reaped later is not a new child.
         let children = procfs::children(self.shell).unwrap_or_default();
         let processes = self.processes();
@@ -59,12 +63,13 @@ impl Target {
         Interrupt { children, processes }
     }
 
-    /// Waits (briefly) for the shell to be stopped: the signal is sent at
-    /// once but takes effect when it next runs, and until then it may fork.
-    fn until_stopped(&self) {
+    /// Waits (10 ms at most) for the shell's state to satisfy `done`: to be
+    /// stopped, say, as SIGSTOP takes effect only when it next runs, and
+    /// until then it may fork.
+    fn until_state(&self, done: impl Fn(u8) -> bool) {
         for _ in 0..200 {
             match procfs::stat(self.shell) {
-                Some(s) if s.state != b'T' && !s.is_dead() => std::thread::sleep(Duration::from_micros(50)),
+                Some(s) if !done(s.state) && !s.is_dead() => std::thread::sleep(Duration::from_micros(50)),
                 _ => return,
             }
         }

@@ -29,10 +29,7 @@ impl Failure {
     }
 
     fn io(what: impl Into<String>, err: &std::io::Error) -> Self {
-        match err.raw_os_error() {
-            Some(code) => Failure::errno(what, nix::errno::Errno::from_raw(code)),
-            None => Failure::new(what, err.to_string()),
-        }
+        Failure::new(what, mncli::os_error(err))
     }
 }
 
@@ -52,14 +49,8 @@ pub fn run(args: &[OsString]) -> ExitCode {
     };
     for step in &line.steps {
         match step {
-            Step::Version => {
-                println!("mnexec {}", env!("CARGO_PKG_VERSION"));
-                return ExitCode::SUCCESS;
-            }
-            Step::Help => {
-                print!("{}", cli::command().render_long_help());
-                return ExitCode::SUCCESS;
-            }
+            Step::Version => return print(&format!("mnexec {}\n", env!("CARGO_PKG_VERSION"))),
+            Step::Help => return print(&cli::command().render_long_help().to_string()),
             _ => {}
         }
         match apply(step) {
@@ -90,6 +81,15 @@ pub fn apply(step: &Step) -> Result<Next, Failure> {
         Step::Cgroup(group) => steps::cgroup(group),
         Step::RtPrio(priority) => steps::rtprio(*priority),
         Step::Version | Step::Help => Ok(Next::Continue),
+    }
+}
+
+/// Prints to stdout; a reader that went away ends mnexec quietly.
+fn print(text: &str) -> ExitCode {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(mncli::BROKEN_PIPE),
+        _ => ExitCode::SUCCESS,
     }
 }
 

@@ -103,7 +103,7 @@ async fn batch(file: &std::path::Path) -> Result<()> {
         Box::new(std::io::stdin().lock())
     } else {
         let f =
-            std::fs::File::open(file).map_err(|e| anyhow!("{}: {}", file.display(), mnnode::os_error(&e)))?;
+            std::fs::File::open(file).map_err(|e| anyhow!("{}: {}", file.display(), mncli::os_error(&e)))?;
         Box::new(std::io::BufReader::new(f))
     };
     let mut links = None;
@@ -116,7 +116,7 @@ async fn batch(file: &std::path::Path) -> Result<()> {
         let result = match Cli::try_parse_from(std::iter::once("mnlink").chain(words.iter().copied())) {
             Ok(Cli { command: Some(command), batch: None }) => run_one(&mut links, command).await,
             Ok(_) => Err(anyhow!("a batch line holds one subcommand")),
-            Err(err) => Err(anyhow!(mnnode::commands::usage_line(&err))),
+            Err(err) => Err(anyhow!(mncli::usage_line(&err))),
         };
         result.map_err(|e| anyhow!("line {}: {e:#}", number + 1))?;
     }

@@ -50,16 +50,16 @@ pub async fn print(links: &mut Links, node: Option<&str>, json: bool) -> Result<
             shaping(a, b.as_ref()),
         ]);
     }
-    mnnode::commands::print_table(&mut out, &table)?;
+    mncli::print_table(&mut out, &table)?;
     Ok(())
 }
 
 /// The list of a lab that does not exist: empty.
 pub fn print_none(json: bool) -> Result<()> {
     if json {
-        println!("[]");
+        mncli::say("[]")?;
     } else {
-        mnnode::commands::print_table(
+        mncli::print_table(
             &mut std::io::stdout().lock(),
             &[["A", "B", "STATE", "SHAPING"].map(String::from).to_vec()],
         )?;

@@ -3,15 +3,8 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match mnlink::cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => return mnnode::commands::usage_error("mnlink", err),
-    };
-    match mnlink::run(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            mnnode::commands::report("mnlink", &err);
-            ExitCode::FAILURE
-        }
+    match mnlink::cli::Cli::try_parse() {
+        Ok(cli) => mncli::finish("mnlink", mnlink::run(cli), 1),
+        Err(err) => mncli::usage_error("mnlink", err, mncli::USAGE),
     }
 }

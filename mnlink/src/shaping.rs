@@ -208,7 +208,7 @@ fn run_tc(ns: Option<BorrowedFd>, args: &[&str], input: Option<&str>) -> Result<
         }
     }
     let mut child =
-        cmd.spawn().map_err(|e| anyhow!("run tc: {} (is iproute2 installed?)", mnnode::os_error(&e)))?;
+        cmd.spawn().map_err(|e| anyhow!("run tc: {} (is iproute2 installed?)", mncli::os_error(&e)))?;
     if let (Some(script), Some(mut stdin)) = (input, child.stdin.take()) {
         stdin.write_all(script.as_bytes()).context("feed tc")?;
     }
@@ -249,7 +249,7 @@ pub fn kernel_has_netem() -> Result<bool> {
     }
     match cmd.status() {
         Ok(status) => Ok(status.success()),
-        Err(e) => bail!("run tc: {} (is iproute2 installed?)", mnnode::os_error(&e)),
+        Err(e) => bail!("run tc: {} (is iproute2 installed?)", mncli::os_error(&e)),
     }
 }
 

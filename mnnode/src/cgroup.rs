@@ -27,7 +27,7 @@ pub fn detect() -> Result<Hierarchy> {
         let enabled = std::fs::read_to_string(&subtree).unwrap_or_default();
         if !enabled.split_whitespace().any(|c| c == "cpu") {
             std::fs::write(&subtree, "+cpu").map_err(|e| {
-                anyhow!("--cpu: enable the cpu controller in {}: {}", subtree.display(), crate::os_error(&e))
+                anyhow!("--cpu: enable the cpu controller in {}: {}", subtree.display(), mncli::os_error(&e))
             })?;
         }
         return Ok(Hierarchy::V2(root.to_path_buf()));
@@ -72,7 +72,7 @@ impl Hierarchy {
     /// Creates `group` limited to `fraction` of a CPU; returns its directory.
     pub fn create(&self, group: &str, fraction: f64) -> Result<PathBuf> {
         let dir = self.dir(group);
-        std::fs::create_dir(&dir).map_err(|e| anyhow!("{}: {}", dir.display(), crate::os_error(&e)))?;
+        std::fs::create_dir(&dir).map_err(|e| anyhow!("{}: {}", dir.display(), mncli::os_error(&e)))?;
         let quota = quota_us(fraction);
         let written = match self {
             Hierarchy::V2(_) => crate::write_file(dir.join("cpu.max"), &format!("{quota} {PERIOD_US}")),
@@ -98,7 +98,7 @@ pub fn remove(dir: &Path) -> Result<()> {
             Err(e) if Instant::now() < deadline && e.raw_os_error() == Some(libc::EBUSY) => {
                 std::thread::sleep(Duration::from_millis(2));
             }
-            Err(e) => bail!("{}: {}", dir.display(), crate::os_error(&e)),
+            Err(e) => bail!("{}: {}", dir.display(), mncli::os_error(&e)),
         }
     }
 }

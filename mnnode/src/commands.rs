@@ -77,21 +77,8 @@ fn list(json: bool) -> Result<ExitCode> {
         }
         None => vec![name.clone(), "?".into(), "-".into(), "dead".into()],
     }));
-    print_table(&mut out, &rows)?;
+    mncli::print_table(&mut out, &rows)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Prints rows as columns two spaces apart (the first row a header).
-pub fn print_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(String::len).max().unwrap_or(0))
-        .collect();
-    for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:w$}")).collect();
-        writeln!(out, "{}", cells.join("  ").trim_end())?;
-    }
-    Ok(())
 }
 
 fn running(name: &str) -> Result<Node> {
@@ -100,7 +87,7 @@ fn running(name: &str) -> Result<Node> {
 
 fn pid(name: &str) -> Result<ExitCode> {
     let node = running(name)?;
-    println!("{}", node.pid);
+    mncli::say(node.pid)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -116,7 +103,7 @@ fn ip(name: &str) -> Result<ExitCode> {
     })?;
     match found {
         Some(ip) => {
-            println!("{ip}");
+            mncli::say(ip)?;
             Ok(ExitCode::SUCCESS)
         }
         None => Ok(ExitCode::FAILURE),
@@ -153,7 +140,7 @@ fn clean(verbose: bool) -> Result<ExitCode> {
     said.extend(sweep_stale(&lab));
     if verbose {
         for line in &said {
-            println!("{line}");
+            mncli::say(line)?;
         }
     }
     if !errors.is_empty() {
@@ -190,36 +177,4 @@ fn sweep_stale(lab: &Lab) -> Vec<String> {
         }
     }
     said
-}
-
-/// Prints a clap usage error on one line, `TOOL: what`, and picks the exit
-/// code (help and version go to stdout as usual).
-pub fn usage_error(tool: &str, err: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-        let _ = err.print();
-        return ExitCode::SUCCESS;
-    }
-    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        eprintln!("{tool}: a subcommand is needed (see {tool} --help)");
-    } else {
-        eprintln!("{tool}: {}", usage_line(&err));
-    }
-    ExitCode::from(2)
-}
-
-/// A clap error as one line, without its usage and hint.
-pub fn usage_line(err: &clap::Error) -> String {
-    let text = err.render().to_string();
-    let text = text.strip_prefix("error: ").unwrap_or(&text);
-    let message = text.split("\n\n").next().unwrap_or(text);
-    message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
-}
-
-/// Prints an error the way every tool does: `TOOL: what: why`.
-pub fn report(tool: &str, err: &anyhow::Error) {
-    let mut line = format!("{err:#}");
-    line.retain(|c| c != '\n');
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "{tool}: {line}");
 }

@@ -90,7 +90,7 @@ impl Lab {
         lab_name(&dir)?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
-                .map_err(|e| anyhow!("{}: {}", parent.display(), crate::os_error(&e)))?;
+                .map_err(|e| anyhow!("{}: {}", parent.display(), mncli::os_error(&e)))?;
         }
         match nix::unistd::mkdir(&dir, Mode::S_IRWXU) {
             Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
@@ -117,7 +117,7 @@ impl Lab {
     /// Every entry of MN_DIR that looks like a node directory, sorted.
     pub fn node_names(&self) -> Result<Vec<String>> {
         let mut names: Vec<String> = std::fs::read_dir(&self.dir)
-            .map_err(|e| anyhow!("{}: {}", self.dir.display(), crate::os_error(&e)))?
+            .map_err(|e| anyhow!("{}: {}", self.dir.display(), mncli::os_error(&e)))?
             .filter_map(|entry| {
                 let entry = entry.ok()?;
                 let name = entry.file_name().into_string().ok()?;
@@ -176,7 +176,7 @@ impl Lab {
         match std::fs::remove_dir_all(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => bail!("{}: {}", path.display(), crate::os_error(&e)),
+            Err(e) => bail!("{}: {}", path.display(), mncli::os_error(&e)),
         }
     }
 }

@@ -31,15 +31,7 @@ pub fn netns_dir() -> PathBuf {
 /// Writes a small file (a sysctl, a cgroup knob); an error names it.
 pub(crate) fn write_file(path: impl AsRef<std::path::Path>, value: &str) -> anyhow::Result<()> {
     let path = path.as_ref();
-    std::fs::write(path, value).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), os_error(&e)))
-}
-
-/// An I/O error in words, without Rust's "(os error N)" suffix.
-pub fn os_error(err: &std::io::Error) -> String {
-    match err.raw_os_error() {
-        Some(code) => nix::errno::Errno::from_raw(code).desc().to_string(),
-        None => err.to_string(),
-    }
+    std::fs::write(path, value).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), mncli::os_error(&e)))
 }
 
 /// Refuses to go on without root, whose powers every tool needs.

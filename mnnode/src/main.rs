@@ -3,15 +3,8 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match mnnode::cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => return mnnode::commands::usage_error("mnnode", err),
-    };
-    match mnnode::commands::run(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            mnnode::commands::report("mnnode", &err);
-            ExitCode::FAILURE
-        }
+    match mnnode::cli::Cli::try_parse() {
+        Ok(cli) => mncli::finish("mnnode", mnnode::commands::run(cli), 1),
+        Err(err) => mncli::usage_error("mnnode", err, mncli::USAGE),
     }
 }

@@ -194,7 +194,7 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
             let entry = lab.netns_entry(&node.name);
             if entry.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
                 if let Err(e) = std::fs::remove_file(&entry) {
-                    errors.push(format!("{}: {}", entry.display(), crate::os_error(&e)));
+                    errors.push(format!("{}: {}", entry.display(), mncli::os_error(&e)));
                 }
             }
         }

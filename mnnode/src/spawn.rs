@@ -154,7 +154,7 @@ fn start_all(
     if !opts.root {
         let netns = netns_dir();
         std::fs::create_dir_all(&netns)
-            .map_err(|e| anyhow!("{}: {}", netns.display(), crate::os_error(&e)))?;
+            .map_err(|e| anyhow!("{}: {}", netns.display(), mncli::os_error(&e)))?;
     }
     let mut next = names.iter();
     let mut waiting: Vec<usize> = Vec::new();
@@ -244,7 +244,7 @@ fn start(
         // SAFETY: mnnode is single-threaded while it starts shells.
         let pid = unsafe { vfork::spawn(&plan) }.map_err(|e| match last_line(&log_path) {
             Some(why) => anyhow!("{why}"),
-            None => anyhow!("start bash: {}", crate::os_error(&e)),
+            None => anyhow!("start bash: {}", mncli::os_error(&e)),
         })?;
         starting.child = Some(pid);
         let start =
@@ -434,7 +434,7 @@ fn register(lab: &Lab, s: &Starting) -> Result<()> {
     let entry = lab.netns_entry(&s.node.name);
     let _ = std::fs::remove_file(&entry);
     std::os::unix::fs::symlink(s.node.netns_path(), &entry)
-        .map_err(|e| anyhow!("{}: {}", entry.display(), crate::os_error(&e)))
+        .map_err(|e| anyhow!("{}: {}", entry.display(), mncli::os_error(&e)))
 }
 
 /// Undoes every node of this call.

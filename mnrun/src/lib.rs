@@ -20,10 +20,7 @@ pub fn run(cli: cli::Cli) -> ExitCode {
         Ok(call::Ending::Interrupted) => ExitCode::from(130),
         Ok(call::Ending::TimedOut) => ExitCode::from(124),
         Ok(call::Ending::BrokenPipe) => ExitCode::from(141),
-        Err(err) => {
-            mnnode::commands::report("mnrun", &err);
-            ExitCode::from(FAILURE)
-        }
+        Err(err) => mncli::finish("mnrun", Err(err), FAILURE),
     }
 }
 

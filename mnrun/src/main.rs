@@ -5,10 +5,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     match mnrun::cli::Cli::try_parse() {
         Ok(cli) => mnrun::run(cli),
-        Err(err) => {
-            let code = mnnode::commands::usage_error("mnrun", err);
-            // Usage errors are mnrun's own failures too.
-            if code == ExitCode::SUCCESS { code } else { ExitCode::from(mnrun::FAILURE) }
-        }
+        // Usage errors are mnrun's own failures too.
+        Err(err) => mncli::usage_error("mnrun", err, mnrun::FAILURE),
     }
 }

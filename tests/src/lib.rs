@@ -46,9 +46,57 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
+/// The tests drive the kernel and need root. As anyone else the test
+/// binary says so once and ends, instead of failing every test.
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "these tests drive the kernel and must run as root");
+    if unsafe { libc::geteuid() } != 0 {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| skip("every test", "the mn tests drive the kernel and need root"));
+        std::process::exit(0);
+    }
+}
+
+/// A kernel feature some tests need, and that some kernels lack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// The netem qdisc (sch_netem): delay, jitter, loss.
+    Netem,
+    /// The unified cgroup hierarchy (v2) at /sys/fs/cgroup.
+    Cgroup2,
+}
+
+impl Feature {
+    /// Whether this kernel has it, probed without touching the host's own
+    /// interfaces.
+    pub fn present(self) -> bool {
+        match self {
+            Feature::Netem => Command::new("unshare")
+                .args(["-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success()),
+            Feature::Cgroup2 => mnexec::is_cgroup2(Path::new("/sys/fs/cgroup")),
+        }
+    }
+
+    fn absent_reason(self) -> &'static str {
+        match self {
+            Feature::Netem => "this kernel has no sch_netem (runs in the VM leg)",
+            Feature::Cgroup2 => "/sys/fs/cgroup is not cgroup v2 (runs in the VM leg)",
+        }
+    }
+}
+
+/// Whether `test` can run here: when `feature` is absent, says so on
+/// stderr (SKIPPED test: why) and returns false.
+pub fn require(test: &str, feature: Feature) -> bool {
+    let present = feature.present();
+    if !present {
+        skip(test, feature.absent_reason());
+    }
+    present
 }
 
 /// Reports a skipped check so that it shows in the test run's output even
@@ -419,6 +467,14 @@ fn reader(pipe: Option<Box<dyn Read + Send>>) -> Receiver<Vec<u8>> {
     rx
 }
 
+/// Asserts that the command failed with exactly this one line on stderr.
+pub fn assert_error(out: &Output, line: &str) {
+    out.check(
+        !out.status.success() && out.stderr == format!("{line}\n"),
+        &format!("a failure saying exactly `{line}`"),
+    );
+}
+
 /// Asserts that an error message is one line in the tool's format.
 pub fn assert_one_line_error(out: &Output, tool: &str) {
     let lines: Vec<&str> = out.stderr.lines().collect();
@@ -474,12 +530,12 @@ pub fn netns_with_prefix(prefix: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Whether a process is alive (not gone, not a zombie).
 /// A process's command name (its `comm`), if it still exists.
 pub fn command_name(pid: i32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|name| name.trim().to_string())
 }
 
+/// Whether a process is alive (not gone, not a zombie).
 pub fn alive(pid: i32) -> bool {
     mnnode::procfs::stat(pid).is_some_and(|s| !s.is_dead())
 }

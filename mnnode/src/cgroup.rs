@@ -58,7 +58,7 @@ fn quota_us(fraction: f64) -> u64 {
 }
 
 impl Hierarchy {
-    fn dir(&self, group: &str) -> PathBuf {
+    pub fn dir(&self, group: &str) -> PathBuf {
         match self {
             Hierarchy::V2(root) | Hierarchy::V1(root) => root.join(group),
         }
@@ -87,18 +87,46 @@ impl Hierarchy {
     }
 }
 
+/// How long a group's tasks may take to go after SIGKILL.
+const REMOVE_DEADLINE: Duration = Duration::from_secs(5);
+
 /// Removes a group once its last task has gone (which takes a moment after
-/// SIGKILL); gone already is fine.
+/// SIGKILL); gone already is fine. Gives up after a few seconds, saying
+/// how many processes are still in it.
 pub fn remove(dir: &Path) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + REMOVE_DEADLINE;
+    let mut pause = Duration::from_millis(1);
     loop {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if Instant::now() < deadline && e.raw_os_error() == Some(libc::EBUSY) => {
-                std::thread::sleep(Duration::from_millis(2));
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                if Instant::now() >= deadline {
+                    let tasks = ["cgroup.procs", "tasks"]
+                        .iter()
+                        .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+                        .map_or(0, |t| t.lines().count());
+                    bail!(
+                        "{}: still busy after {}s ({tasks} processes in it); left in place",
+                        dir.display(),
+                        REMOVE_DEADLINE.as_secs()
+                    );
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
             }
             Err(e) => bail!("{}: {}", dir.display(), mncli::os_error(&e)),
+        }
+    }
+}
+
+/// SIGKILL to every process in a group (a node's, left by a crash).
+pub fn kill_all(dir: &Path) {
+    for file in ["cgroup.procs", "tasks"] {
+        let Ok(text) = std::fs::read_to_string(dir.join(file)) else { continue };
+        for pid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
     }
 }

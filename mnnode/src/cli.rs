@@ -1,6 +1,6 @@
 //! The command line of mnnode.
 use crate::Kind;
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Nodes as persistent shells in network namespaces.
 ///
@@ -113,6 +113,21 @@ Examples:
   ip netns exec mn-h1 ip addr
   mnnode del h1; mnnode clean";
 
+/// The command line: subcommands take `--help` but no `-h`, so that a
+/// mistyped `mnnode add -h1` is an error rather than help and success.
 pub fn command() -> clap::Command {
-    Cli::command()
+    let mut cmd = Cli::command();
+    let names: Vec<String> = cmd.get_subcommands().map(|c| c.get_name().to_string()).collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, |sub| {
+            sub.disable_help_flag(true)
+                .arg(clap::Arg::new("help").long("help").action(clap::ArgAction::Help).help("Print help"))
+        });
+    }
+    cmd
+}
+
+/// Parses the process's arguments.
+pub fn parse() -> Result<Cli, clap::Error> {
+    Cli::from_arg_matches(&command().try_get_matches()?)
 }

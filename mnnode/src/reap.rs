@@ -90,7 +90,11 @@ fn find_victims(me: i32, namespaces: &mut HashMap<u64, Option<u64>>, roots: &[i3
         }
     }
     if !roots.is_empty() {
-        victims.extend(descendants(&pids, roots).into_iter().filter(|&p| p != me));
+        // A --root node's processes: its shell's descendants, and its
+        // session's (a double-forked daemon is no one's child but keeps
+        // the session); a daemon that called setsid escapes both.
+        let tree = procfs::Tree::snapshot();
+        victims.extend(tree.sessions(roots).into_iter().filter(|&p| p != me));
     }
     victims
 }
@@ -103,29 +107,6 @@ fn cookie_of(pid: i32) -> Option<u64> {
     })
     .ok()
     .flatten()
-}
-
-/// The live processes in the trees under `roots`, roots included.
-fn descendants(pids: &[i32], roots: &[i32]) -> Vec<i32> {
-    let stats: Vec<procfs::Stat> = pids.iter().filter_map(|&p| procfs::stat(p)).collect();
-    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for s in &stats {
-        children.entry(s.ppid).or_default().push(s.pid);
-    }
-    let alive: HashSet<i32> = stats.iter().filter(|s| !s.is_dead()).map(|s| s.pid).collect();
-    let mut out = Vec::new();
-    let mut todo: Vec<i32> = roots.to_vec();
-    let mut seen = HashSet::new();
-    while let Some(pid) = todo.pop() {
-        if !seen.insert(pid) {
-            continue;
-        }
-        if alive.contains(&pid) {
-            out.push(pid);
-        }
-        todo.extend(children.get(&pid).into_iter().flatten());
-    }
-    out
 }
 
 /// Shells of node directories that have no record (mnnode died between
@@ -165,6 +146,7 @@ pub fn end_unregistered(dirs: &[std::path::PathBuf]) {
                 cookie: None,
                 cpu: None,
                 cgroup: None,
+                protocol: 0,
             })
         })
         .collect();
@@ -191,11 +173,8 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
     }
     for node in nodes {
         if !node.root {
-            let entry = lab.netns_entry(&node.name);
-            if entry.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
-                if let Err(e) = std::fs::remove_file(&entry) {
-                    errors.push(format!("{}: {}", entry.display(), mncli::os_error(&e)));
-                }
+            if let Err(e) = crate::netns::remove(&lab.netns_entry(&node.name), node.netns) {
+                errors.push(e.to_string());
             }
         }
         if let Some(group) = &node.cgroup {
@@ -246,7 +225,7 @@ pub async fn delete_root_links(lab: &Lab, roots: &[&str]) {
     let Ok(conn) = netlink::connect_here() else { return };
     for link in netlink::links(&conn.handle).await.unwrap_or_default() {
         let tag = netlink::link_alias(&link).and_then(Tag::parse);
-        if tag.is_some_and(|t| roots.iter().any(|&n| t.is_of(&lab.name, n))) {
+        if tag.is_some_and(|t| roots.iter().any(|&n| t.is_of(&lab.id, n))) {
             let _ = conn.handle.link().del(link.header.index).execute().await;
         }
     }

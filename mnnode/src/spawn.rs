@@ -6,16 +6,13 @@ use crate::lab::{FIFO, LOG, Lab, NodeDir};
 use crate::netlink;
 use crate::node::{Kind, Node};
 use crate::shell;
-use crate::tag::Tag;
-use crate::{name, netns_dir, procfs, reap, vfork};
+use crate::{kind, name, netns, procfs, reap, vfork};
 use anyhow::{Context, Result, anyhow, bail};
 use mnexec::Step;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::stat::Mode;
-use rtnetlink::LinkBridge;
-use rtnetlink::packet_route::link::{BridgeStpState, InfoBridge};
 use std::collections::HashSet;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
@@ -68,14 +65,21 @@ pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> 
 /// (the names themselves passed [`validate`]).
 fn check(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<Option<cgroup::Hierarchy>> {
     for name in names {
-        if lab.dir.join(name).symlink_metadata().is_ok() {
+        if lab.has(name) {
             bail!("{name}: a node of that name exists in {}", lab.dir.display());
         }
         if !opts.root {
             let entry = lab.netns_entry(name);
-            // A dangling entry is a crashed run's: ours to replace.
-            if entry.metadata().is_ok() {
-                bail!("{}: the ip netns name is taken (by another lab of the same name?)", entry.display());
+            // An entry that holds no namespace is a crashed run's.
+            if let netns::Holds::Unmounted | netns::Holds::Symlink = netns::holds(&entry) {
+                netns::remove(&entry, None)?;
+            }
+            if netns::taken(&entry) {
+                bail!(
+                    "{name}: ip netns name {} is taken (by another lab named {}?); give this lab another MN_DIR name",
+                    lab.netns_name(name),
+                    lab.name
+                );
             }
         }
     }
@@ -84,9 +88,13 @@ fn check(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<Option<cgroup
     }
     let hierarchy = cgroup::detect()?;
     for name in names {
-        let group = cgroup_name(lab, name);
+        // The id makes the group this lab's: one left by a node of this
+        // name that was never cleaned up.
+        let group = lab.cgroup_name(name);
         if hierarchy.exists(&group) {
-            bail!("cgroup {group} exists already (by another lab of the same name?)");
+            cgroup::remove(&hierarchy.dir(&group)).map_err(|e| {
+                anyhow!("{name}: the cgroup of an earlier node of that name is still in use ({e}); run mnnode clean")
+            })?;
         }
     }
     Ok(Some(hierarchy))
@@ -104,7 +112,7 @@ pub fn validate(names: &[String], opts: &AddOptions) -> Result<()> {
             bail!("{name}: named twice in this call");
         }
     }
-    if opts.kind == Kind::Switch {
+    if opts.kind.has_bridge() {
         if let Some(long) = names.iter().find(|n| n.len() > 15) {
             bail!("{long}: a switch's bridge is named after it, and interface names are at most 15 bytes");
         }
@@ -113,10 +121,6 @@ pub fn validate(names: &[String], opts: &AddOptions) -> Result<()> {
         cgroup::check_fraction(cpu)?;
     }
     Ok(())
-}
-
-pub fn cgroup_name(lab: &Lab, node: &str) -> String {
-    format!("mn-{}", lab.netns_name(node))
 }
 
 /// Holds off Ctrl-C while nodes are half-made; a signal that arrives is
@@ -152,9 +156,7 @@ fn start_all(
     nodes: &mut Vec<Starting>,
 ) -> Result<()> {
     if !opts.root {
-        let netns = netns_dir();
-        std::fs::create_dir_all(&netns)
-            .map_err(|e| anyhow!("{}: {}", netns.display(), mncli::os_error(&e)))?;
+        netns::prepare()?;
     }
     let mut next = names.iter();
     let mut waiting: Vec<usize> = Vec::new();
@@ -171,7 +173,7 @@ fn start_all(
         // Each node is finished as soon as its shell is ready, while the
         // other shells are still starting on the other CPUs.
         for i in wait_some(nodes, &mut waiting)? {
-            let id = rt.block_on(configure(&nodes[i].node, opts, &lab.name))?;
+            let id = rt.block_on(kind::configure(&nodes[i].node, opts, &lab.id))?;
             if let Some((inode, cookie)) = id {
                 nodes[i].node.netns = Some(inode);
                 nodes[i].node.cookie = Some(cookie);
@@ -202,6 +204,7 @@ fn start(
             cookie: None,
             cpu: opts.cpu,
             cgroup: None,
+            protocol: crate::node::PROTOCOL,
         },
         dir,
         child: None,
@@ -226,7 +229,7 @@ fn start(
         // two (an exec costs about a millisecond on a VM).
         let mut steps = Vec::new();
         if let (Some(h), Some(cpu)) = (hierarchy, opts.cpu) {
-            let group = cgroup_name(lab, name);
+            let group = lab.cgroup_name(name);
             starting.node.cgroup = Some(h.create(&group, cpu)?);
             // Before -n: the fresh sysfs hides the cgroup tree.
             steps.push(Step::Cgroup(group.into()));
@@ -333,108 +336,20 @@ fn drain(s: &mut Starting) -> Result<bool> {
     bail!("{}: {why}", s.node.name)
 }
 
-/// Loopback up, the switch's bridge, a router's forwarding, and the
-/// namespace's identity, over one netlink socket in the node.
-async fn configure(node: &Node, opts: &AddOptions, lab_name: &str) -> Result<Option<(u64, u64)>> {
-    let router = opts.kind == Kind::Router;
-    let (conn, id) = if opts.root {
-        if router {
-            enable_forwarding()?;
-        }
-        if node.bridge().is_none() {
-            return Ok(None);
-        }
-        (netlink::connect_here()?, None)
-    } else {
-        let ns =
-            File::open(node.netns_path()).with_context(|| format!("{}: open its namespace", node.name))?;
-        let inode = ns.metadata().map_err(|_| anyhow!("{}: the shell vanished", node.name))?.ino();
-        let conn = netlink::in_netns(ns.as_fd(), || -> Result<netlink::Conn> {
-            if router {
-                enable_forwarding()?;
-            }
-            match node.kind {
-                Kind::Switch => layer2_only()?,
-                Kind::Host if !opts.ipv6_ll => no_link_local()?,
-                _ => {}
-            }
-            netlink::connect_here()
-        })??;
-        netlink::set_up(&conn.handle, 1)
-            .await
-            .map_err(|e| anyhow!("{}: bring lo up: {}", node.name, netlink::describe(&e)))?;
-        let cookie = conn.cookie;
-        (conn, Some((inode, cookie)))
-    };
-    if let Some(bridge) = node.bridge() {
-        let stp = if opts.stp { BridgeStpState::KernelStp } else { BridgeStpState::Disabled };
-        // Multicast is flooded, as Open vSwitch does by default: snooping
-        // the MLD reports every new port sends costs more than it saves.
-        let msg = LinkBridge::new(bridge)
-            .append_info_data(InfoBridge::StpState(stp))
-            .append_info_data(InfoBridge::MulticastSnooping(false))
-            .build();
-        conn.handle
-            .link()
-            .add(msg)
-            .execute()
-            .await
-            .map_err(|e| anyhow!("{}: create bridge {bridge}: {}", node.name, netlink::describe(&e)))?;
-        if opts.root {
-            // A bridge in the root namespace does not die with any node:
-            // tag it, so that del and clean find it.
-            let tag = Tag {
-                node: node.name.clone(),
-                peer_node: String::new(),
-                peer_if: String::new(),
-                lab: lab_name.to_string(),
-            };
-            let msg = rtnetlink::LinkUnspec::new_with_name(bridge).alias(tag.format()).build();
-            if let Err(e) = conn.handle.link().set(msg).execute().await {
-                // Untagged, nothing would ever find it again.
-                if let Ok(Some(link)) = netlink::link_by_name(&conn.handle, bridge).await {
-                    let _ = conn.handle.link().del(link.header.index).execute().await;
-                }
-                bail!("{}: tag bridge {bridge}: {}", node.name, netlink::describe(&e));
-            }
-        }
-    }
-    Ok(id)
-}
-
-/// A switch is a layer-2 device: no IPv6 stack of its own on the bridge or
-/// its ports (frames of every kind are still bridged). This spares every
-/// new port the IPv6 link-local address, DAD and MLD traffic.
-fn layer2_only() -> Result<()> {
-    crate::write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")?;
-    crate::write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1")
-}
-
-/// Hosts' interfaces get no automatic IPv6 link-local address (nor SLAAC):
-/// without one they send no DAD, router solicitation or MLD report when
-/// they come up, multicast that every bridge floods to every host (for a
-/// tree of 1000 hosts, 3 s of CPU while linking). Addresses given with
-/// mnlink addr or ip work as ever; --ipv6-ll brings the kernel default back.
-fn no_link_local() -> Result<()> {
-    crate::write_file("/proc/sys/net/ipv6/conf/default/addr_gen_mode", "1")
-}
-
-/// IPv4 and IPv6 forwarding in the current network namespace.
-fn enable_forwarding() -> Result<()> {
-    crate::write_file("/proc/sys/net/ipv4/ip_forward", "1")?;
-    crate::write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1")
-}
-
 /// The node's record, and its `ip netns` entry: the node is complete.
 fn register(lab: &Lab, s: &Starting) -> Result<()> {
     s.dir.write_record(&s.node)?;
     if s.node.root {
         return Ok(());
     }
-    let entry = lab.netns_entry(&s.node.name);
-    let _ = std::fs::remove_file(&entry);
-    std::os::unix::fs::symlink(s.node.netns_path(), &entry)
-        .map_err(|e| anyhow!("{}: {}", entry.display(), mncli::os_error(&e)))
+    // The namespace the shell is in now, and the one configured.
+    let name = &s.node.name;
+    let ns = File::open(s.node.netns_path()).map_err(|_| anyhow!("{name}: the shell vanished"))?;
+    let inode = ns.metadata().map_err(|e| mncli::io_error(s.node.netns_path(), &e))?.ino();
+    if Some(inode) != s.node.netns {
+        bail!("{name}: the shell left its namespace");
+    }
+    netns::bind(&lab.netns_entry(name), ns.as_fd()).with_context(|| name.to_string())
 }
 
 /// Undoes every node of this call.
@@ -454,11 +369,8 @@ fn rollback(lab: &Lab, rt: &tokio::runtime::Runtime, nodes: &mut [Starting]) {
                 libc::waitpid(pid, std::ptr::null_mut(), 0);
             }
         }
-        if !s.node.root {
-            let entry = lab.netns_entry(&s.node.name);
-            if std::fs::read_link(&entry).is_ok_and(|t| t == std::path::Path::new(&s.node.netns_path())) {
-                let _ = std::fs::remove_file(&entry);
-            }
+        if !s.node.root && s.node.netns.is_some() {
+            let _ = netns::remove(&lab.netns_entry(&s.node.name), s.node.netns);
         }
         if let Some(group) = &s.node.cgroup {
             let _ = cgroup::remove(group);

@@ -134,8 +134,14 @@ fn clean(verbose: bool) -> Result<ExitCode> {
     }
     // Keep going after an error: remove all that can be, report it all.
     errors.extend(reap::remove(&lab, &nodes, false).err().map(|e| e.to_string()));
-    reap::end_unregistered(&unfinished.iter().map(|name| lab.dir.join(name)).collect::<Vec<_>>());
+    let namespaces = reap::end_unregistered(&lab, &unfinished);
     for name in &unfinished {
+        // Its entry, if it got one, holds the namespace its shell was in.
+        if let Some(&inode) = namespaces.get(name) {
+            if let Err(e) = netns::remove(&lab.netns_entry(name), Some(inode)) {
+                errors.push(e.to_string());
+            }
+        }
         match lab.remove_node_dir(name) {
             Ok(()) => {
                 said.push(format!("removed {}: a node that was never finished", lab.dir.join(name).display()))

@@ -113,44 +113,46 @@ fn cookie_of(pid: i32) -> Option<u64> {
 /// starting them and registering them): found by the FIFO path in their
 /// environment, in one pass over /proc, and ended with everything in their
 /// namespaces.
-pub fn end_unregistered(dirs: &[std::path::PathBuf]) {
-    if dirs.is_empty() {
-        return;
+///
+/// Returns the network namespace inode of each node found, by name.
+pub fn end_unregistered(lab: &Lab, names: &[String]) -> HashMap<String, u64> {
+    let mut found = HashMap::new();
+    if names.is_empty() {
+        return found;
     }
-    let wanted: HashSet<Vec<u8>> = dirs
+    let wanted: HashMap<Vec<u8>, &String> = names
         .iter()
-        .map(|dir| format!("__MN_FIFO={}", dir.join(crate::lab::FIFO).display()).into_bytes())
+        .map(|name| {
+            let var = format!("__MN_FIFO={}", lab.dir.join(name).join(crate::lab::FIFO).display());
+            (var.into_bytes(), name)
+        })
         .collect();
     let me = std::process::id() as i32;
-    let shells: Vec<i32> = procfs::pids()
-        .into_iter()
-        .filter(|&pid| pid != me)
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| wanted.contains(var)))
-        })
-        .collect();
     let own = procfs::ns_inode(me, "net");
-    let nodes: Vec<Node> = shells
-        .iter()
-        .filter_map(|&pid| {
-            let stat = procfs::stat(pid)?;
-            let root = procfs::ns_inode(pid, "net") == own;
-            Some(Node {
-                name: String::new(),
-                kind: crate::Kind::Host,
-                root,
-                pid,
-                start: stat.start,
-                netns: None,
-                cookie: None,
-                cpu: None,
-                cgroup: None,
-                protocol: 0,
-            })
-        })
-        .collect();
+    let mut nodes = Vec::new();
+    for pid in procfs::pids().into_iter().filter(|&pid| pid != me) {
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        let Some(name) = env.split(|&b| b == 0).find_map(|var| wanted.get(var)) else { continue };
+        let (Some(stat), Some(netns)) = (procfs::stat(pid), procfs::ns_inode(pid, "net")) else { continue };
+        let root = Some(netns) == own;
+        if !root {
+            found.insert(name.to_string(), netns);
+        }
+        nodes.push(Node {
+            name: name.to_string(),
+            kind: crate::Kind::Host,
+            root,
+            pid,
+            start: stat.start,
+            netns: None,
+            cookie: None,
+            cpu: None,
+            cgroup: None,
+            protocol: 0,
+        });
+    }
     let _ = end_processes(&nodes);
+    found
 }
 
 /// Ends nodes and removes every trace of them: processes, the far ends of

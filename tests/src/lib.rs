@@ -130,14 +130,31 @@ const STUCK: Duration = Duration::from_secs(300);
 
 impl Lab {
     pub fn new() -> Lab {
+        Lab::named(&unique("t"))
+    }
+
+    /// A lab whose MN_DIR ends in `name` (in a fresh parent directory):
+    /// labs of the same name in different directories must not meet.
+    pub fn named(name: &str) -> Lab {
         require_root();
         let parent = std::env::temp_dir().join(unique("mntest"));
         std::fs::create_dir_all(&parent).expect("create lab parent");
         // The last component names the lab (`ip netns` shows LAB-NODE).
-        let dir = parent.join(unique("t"));
+        let dir = parent.join(name);
         let done = Arc::new(AtomicBool::new(false));
         watchdog(done.clone(), dir.clone());
         Lab { dir, parent, children: Vec::new(), done }
+    }
+
+    /// The lab's id, from the marker mnnode writes when it makes the lab.
+    pub fn id(&self) -> String {
+        let marker = std::fs::read_to_string(self.dir.join(".mn-lab")).expect("the lab's marker");
+        marker.lines().find_map(|l| l.strip_prefix("id=")).expect("an id in the marker").to_string()
+    }
+
+    /// The directory the lab's directory is in (removed with the lab).
+    pub fn parent(&self) -> &Path {
+        &self.parent
     }
 
     /// The lab's name: the last component of its MN_DIR.

@@ -84,6 +84,15 @@ pub fn holds(entry: &Path) -> Holds {
     }
 }
 
+/// Opens the namespace an entry holds, if it is the one with this inode.
+pub fn open(entry: &Path, inode: Option<u64>) -> Option<std::fs::File> {
+    let file = std::fs::File::open(entry).ok()?;
+    let meta = file.metadata().ok()?;
+    let is_ns =
+        nix::sys::statfs::fstatfs(&file).is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::NSFS_MAGIC);
+    (is_ns && Some(meta.ino()) == inode).then_some(file)
+}
+
 /// Removes a node's entry if it holds the namespace `inode` (or nothing
 /// at all); an entry that holds another namespace is left alone. Returns
 /// whether an entry went.

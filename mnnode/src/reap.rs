@@ -170,15 +170,17 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
         // processes again.
         bail!("{e}; the nodes are kept, try again");
     }
+    // The entries hold the namespaces: they go first, for the kernel to
+    // tear the namespaces and their links down.
+    for node in nodes.iter().filter(|n| !n.root) {
+        if let Err(e) = crate::netns::remove(&lab.netns_entry(&node.name), node.netns) {
+            errors.push(e.to_string());
+        }
+    }
     if wait_for_peers {
         rt.block_on(wait_gone(lab, &peers));
     }
     for node in nodes {
-        if !node.root {
-            if let Err(e) = crate::netns::remove(&lab.netns_entry(&node.name), node.netns) {
-                errors.push(e.to_string());
-            }
-        }
         if let Some(group) = &node.cgroup {
             if let Err(e) = cgroup::remove(group) {
                 errors.push(e.to_string());
@@ -205,8 +207,17 @@ async fn root_links_and_peers(lab: &Lab, nodes: &[Node], want_peers: bool) -> Ve
     if !want_peers {
         return peers;
     }
-    for node in nodes.iter().filter(|n| !n.root && n.is_running()) {
-        let Ok(conn) = netlink::connect_node(node) else { continue };
+    for node in nodes.iter().filter(|n| !n.root) {
+        // A dead node's namespace lives on in its entry until we remove it.
+        let conn = if node.is_running() {
+            netlink::connect_node(node)
+        } else {
+            match crate::netns::open(&lab.netns_entry(&node.name), node.netns) {
+                Some(ns) => netlink::connect_in(ns.as_fd()),
+                None => continue,
+            }
+        };
+        let Ok(conn) = conn else { continue };
         for link in netlink::links(&conn.handle).await.unwrap_or_default() {
             if let Some(tag) = netlink::link_alias(&link).and_then(Tag::parse) {
                 if !going.contains(tag.peer_node.as_str()) {

@@ -4,7 +4,7 @@ use crate::netlink;
 use crate::node::Node;
 use crate::spawn::AddOptions;
 use crate::tag::Tag;
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use rtnetlink::LinkBridge;
 use rtnetlink::packet_route::link::{BridgeStpState, InfoBridge};
 use std::fmt;
@@ -135,8 +135,8 @@ pub(crate) async fn configure(node: &Node, opts: &AddOptions, lab_id: &str) -> R
         }
         (netlink::connect_here()?, None)
     } else {
-        let ns =
-            File::open(node.netns_path()).with_context(|| format!("{}: open its namespace", node.name))?;
+        let ns = File::open(node.netns_path())
+            .map_err(|e| mncli::io_error(format!("{}: open its namespace", node.name), &e))?;
         let inode = ns.metadata().map_err(|_| anyhow!("{}: the shell vanished", node.name))?.ino();
         let conn = netlink::in_netns(ns.as_fd(), || -> Result<netlink::Conn> {
             configure_namespace(node.kind, opts.ipv6_ll)?;

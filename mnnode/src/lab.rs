@@ -379,7 +379,9 @@ impl NodeDir {
     pub fn record(&self) -> Result<Node> {
         let fd = self.open(RECORD, OFlag::O_RDONLY, Mode::empty())?;
         let mut text = String::new();
-        std::fs::File::from(fd).read_to_string(&mut text).context("read the record")?;
+        std::fs::File::from(fd)
+            .read_to_string(&mut text)
+            .map_err(|e| mncli::io_error(self.path.join(RECORD).display(), &e))?;
         Node::from_record(&text)
     }
 
@@ -389,7 +391,9 @@ impl NodeDir {
         let _ = unlinkat(self.fd.as_fd(), tmp, UnlinkatFlags::NoRemoveDir);
         let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
         let fd = self.open(tmp, flags, Mode::S_IRUSR | Mode::S_IWUSR)?;
-        std::fs::File::from(fd).write_all(node.to_record().as_bytes()).context("write the record")?;
+        std::fs::File::from(fd)
+            .write_all(node.to_record().as_bytes())
+            .map_err(|e| mncli::io_error(self.path.join(tmp).display(), &e))?;
         nix::fcntl::renameat(self.fd.as_fd(), tmp, self.fd.as_fd(), RECORD)
             .map_err(|e| anyhow!("{}: {}", self.path.join(RECORD).display(), e.desc()))
     }

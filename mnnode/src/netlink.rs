@@ -4,7 +4,7 @@
 //! A netlink socket belongs to the namespace it was created in. To talk to
 //! a node we enter its namespace, open the socket and return at once,
 //! before any `.await`, on a current-thread runtime.
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use futures::TryStreamExt;
 use nix::sched::{CloneFlags, setns};
 use rtnetlink::Handle;
@@ -17,7 +17,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The single-threaded runtime the tools run netlink on.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().context("start tokio")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| mncli::io_error("start tokio", &e))
 }
 
 /// Set once a return from another namespace failed: from then on this
@@ -58,7 +62,8 @@ pub struct Conn {
 /// the runtime (the socket registers with its reactor).
 pub fn connect_here() -> Result<Conn> {
     check_home()?;
-    let (mut connection, handle, _) = rtnetlink::new_connection().context("open a netlink socket")?;
+    let (mut connection, handle, _) =
+        rtnetlink::new_connection().map_err(|e| mncli::io_error("open a netlink socket", &e))?;
     let cookie = netns_cookie(connection.socket_mut().as_raw_fd())?;
     tokio::spawn(connection);
     Ok(Conn { handle, cookie })

@@ -132,7 +132,8 @@ fn block_signals() -> Result<(SigSet, SigSet)> {
         set.add(sig);
     }
     let mut saved = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut saved)).context("block signals")?;
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut saved))
+        .map_err(|e| anyhow!("block signals: {}", e.desc()))?;
     Ok((set, saved))
 }
 
@@ -223,7 +224,8 @@ fn start(
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND,
             Mode::S_IRUSR | Mode::S_IWUSR,
         )?;
-        let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
+        let (ready_r, ready_w) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| anyhow!("pipe: {}", e.desc()))?;
         // mnexec -cdn's steps, applied in the forked child itself: the same
         // process state as exec'ing mnexec, at one exec per node instead of
         // two (an exec costs about a millisecond on a VM).
@@ -243,7 +245,7 @@ fn start(
         let env = shell::environment(name, &fifo_path, &log_path);
         let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
         let plan = vfork::Plan::new(&shell_argv()?, &env, &["TMOUT"], [fifo, ready_w, log], steps)
-            .context("prepare the shell")?;
+            .map_err(|e| mncli::io_error("prepare the shell", &e))?;
         // SAFETY: mnnode is single-threaded while it starts shells.
         let pid = unsafe { vfork::spawn(&plan) }.map_err(|e| match last_line(&log_path) {
             Some(why) => anyhow!("{why}"),
@@ -255,7 +257,8 @@ fn start(
         // The record is written once, when the node is complete; should
         // mnnode die before that, clean finds the shell by its environment.
         (starting.node.pid, starting.node.start) = (pid, start);
-        nix::fcntl::fcntl(&ready_r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).context("fcntl")?;
+        nix::fcntl::fcntl(&ready_r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+            .map_err(|e| anyhow!("fcntl: {}", e.desc()))?;
         starting.ready = Some(ready_r);
         starting.since = Instant::now();
         Ok(())

@@ -88,7 +88,8 @@ fn mn_dir_through_another_users_symlink_is_refused() {
     std::os::unix::fs::symlink(&real, &link).expect("symlink");
     let chown = lab.cmd("chown").args(["-h", "65534:65534"]).arg(&link).ok();
     chown.check(std::fs::symlink_metadata(&link).expect("link").uid() == 65534, "the symlink is nobody's");
-    let out = lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", link.join("lab")).code(1);
+    let name = mn_tests::unique("lab");
+    let out = lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", link.join(&name)).code(1);
     assert_error(
         &out,
         &format!(
@@ -100,9 +101,9 @@ fn mn_dir_through_another_users_symlink_is_refused() {
 
     // Our own symlink is followed.
     lab.cmd("chown").args(["-h", "0:0"]).arg(&link).ok();
-    lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", link.join("lab")).ok();
-    assert!(real.join("lab/h1/node").exists());
-    lab.cmd("mnnode").arg("clean").env("MN_DIR", link.join("lab")).ok();
+    lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", link.join(&name)).ok();
+    assert!(real.join(&name).join("h1/node").exists());
+    lab.cmd("mnnode").arg("clean").env("MN_DIR", link.join(&name)).ok();
 }
 
 #[test]
@@ -111,7 +112,8 @@ fn mn_dir_under_a_directory_writable_by_others_is_refused() {
     let shared = lab.parent().join("shared");
     std::fs::create_dir(&shared).expect("mkdir");
     chmod(&shared, 0o775);
-    let out = lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", shared.join("lab")).code(1);
+    let name = mn_tests::unique("lab");
+    let out = lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", shared.join(&name)).code(1);
     assert_error(
         &out,
         &format!(
@@ -119,12 +121,12 @@ fn mn_dir_under_a_directory_writable_by_others_is_refused() {
             shared.display()
         ),
     );
-    assert!(!shared.join("lab").exists());
+    assert!(!shared.join(&name).exists());
 
     // Sticky, as /tmp, with our own directory next: fine.
     chmod(&shared, 0o1777);
-    lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", shared.join("lab")).ok();
-    lab.cmd("mnnode").arg("clean").env("MN_DIR", shared.join("lab")).ok();
+    lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", shared.join(&name)).ok();
+    lab.cmd("mnnode").arg("clean").env("MN_DIR", shared.join(&name)).ok();
 }
 
 fn mount_points_under(mountinfo: &str, dir: &str) -> Vec<String> {
@@ -170,16 +172,6 @@ fn ip_netns_entry_pins_the_nodes_namespace_after_its_shell_dies() {
     assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new());
 }
 
-/// Removes a lab made with another MN_DIR than the harness's, on drop.
-struct Cleanup(PathBuf);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ =
-            std::process::Command::new(mn_tests::bin("mnnode")).arg("clean").env("MN_DIR", &self.0).status();
-    }
-}
-
 #[test]
 fn labs_of_the_same_name_in_different_directories_never_touch_each_other() {
     let a = Lab::named("lab");
@@ -219,7 +211,6 @@ fn labs_of_the_same_name_in_different_directories_never_touch_each_other() {
     );
     assert_error(&out, &taken);
     assert!(alive(a.node_pid(&h)));
-    let _keep = (Cleanup(a.dir.clone()), Cleanup(b.dir.clone()));
 }
 
 fn cpu_cgroup_root() -> PathBuf {

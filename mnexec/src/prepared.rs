@@ -22,6 +22,10 @@ pub enum Prepared {
     Detach,
     /// `-n`.
     NewNamespaces,
+    /// `-n` made from a template mount namespace (a descriptor open in the
+    /// child) instead of the caller's: one without the `ip netns` entries
+    /// is cheap to copy, however many entries the host has.
+    NewNamespacesFrom { template: std::os::fd::RawFd },
     /// `-g GROUP`: the files to write our pid to, one per hierarchy.
     Cgroup { what: String, targets: Vec<CString> },
     /// `-r PRIORITY`.
@@ -112,6 +116,13 @@ impl Prepared {
                 Ok(())
             }
             Prepared::NewNamespaces => new_namespaces(),
+            Prepared::NewNamespacesFrom { template } => {
+                // SAFETY: setns on a descriptor the caller keeps open.
+                if unsafe { libc::setns(*template, libc::CLONE_NEWNS) } < 0 {
+                    return Err(Fault { what: "enter the template mount namespace", why: errno() });
+                }
+                new_namespaces()
+            }
             Prepared::Cgroup { what, targets } => join_cgroup(what, targets),
             Prepared::RtPrio { what, priority } => {
                 let param = libc::sched_param { sched_priority: *priority };

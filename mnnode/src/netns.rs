@@ -11,8 +11,10 @@ use anyhow::{Result, anyhow, bail};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::stat::Mode;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::LazyLock;
@@ -34,6 +36,34 @@ pub fn prepare() -> Result<()> {
         .map_err(|e| anyhow!("{}: bind it onto itself: {}", dir.display(), e.desc()))?;
     mount(None::<&str>, dir, Some("none"), shared, None::<&str>)
         .map_err(|e| anyhow!("{}: make it a shared mount: {}", dir.display(), e.desc()))
+}
+
+/// A mount namespace to copy node namespaces from: the caller's, with
+/// /run/netns detached. Copying the caller's own would copy every entry
+/// (one mount per node of every lab) only for each node to detach them
+/// again, which costs milliseconds per node once there are hundreds.
+/// mnnode itself stays where it was.
+pub fn template() -> Result<File> {
+    let home = File::open("/proc/self/ns/mnt").map_err(|e| mncli::io_error("/proc/self/ns/mnt", &e))?;
+    let cwd = File::open(".").ok();
+    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| anyhow!("unshare a mount namespace: {}", e.desc()))?;
+    let made = (|| {
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+            .map_err(|e| anyhow!("make / private: {}", e.desc()))?;
+        match umount2(*DIR, MntFlags::MNT_DETACH) {
+            Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+            Err(e) => bail!("{}: detach: {}", DIR.display(), e.desc()),
+        }
+        File::open("/proc/self/ns/mnt").map_err(|e| mncli::io_error("/proc/self/ns/mnt", &e))
+    })();
+    // Back home whatever happened: entries must be made in the host's
+    // mount namespace.
+    setns(home.as_fd(), CloneFlags::CLONE_NEWNS)
+        .map_err(|e| anyhow!("return to our own mount namespace: {}", e.desc()))?;
+    if let Some(cwd) = cwd {
+        let _ = nix::unistd::fchdir(cwd.as_fd());
+    }
+    made
 }
 
 /// Makes `entry` hold the namespace `ns`. A name already taken is an error.
@@ -85,8 +115,8 @@ pub fn holds(entry: &Path) -> Holds {
 }
 
 /// Opens the namespace an entry holds, if it is the one with this inode.
-pub fn open(entry: &Path, inode: Option<u64>) -> Option<std::fs::File> {
-    let file = std::fs::File::open(entry).ok()?;
+pub fn open(entry: &Path, inode: Option<u64>) -> Option<File> {
+    let file = File::open(entry).ok()?;
     let meta = file.metadata().ok()?;
     let is_ns =
         nix::sys::statfs::fstatfs(&file).is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::NSFS_MAGIC);

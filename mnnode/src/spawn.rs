@@ -8,14 +8,14 @@ use crate::node::{Kind, Node};
 use crate::shell;
 use crate::{kind, name, netns, procfs, reap, vfork};
 use anyhow::{Context, Result, anyhow, bail};
-use mnexec::Step;
+use mnexec::Prepared;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::stat::Mode;
 use std::collections::HashSet;
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
@@ -53,7 +53,12 @@ pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> 
     let rt = netlink::runtime()?;
     let (signals, saved) = block_signals()?;
     let mut nodes: Vec<Starting> = Vec::with_capacity(names.len());
-    let result = start_all(lab, names, opts, hierarchy.as_ref(), &signals, &rt, &mut nodes);
+    let result = (|| {
+        let template =
+            if opts.root { None } else { Some(netns::prepare().and_then(|()| netns::template())?) };
+        let call = Call { lab, opts, hierarchy: hierarchy.as_ref(), template: template.as_ref() };
+        start_all(&call, names, &signals, &rt, &mut nodes)
+    })();
     if result.is_err() {
         rollback(lab, &rt, &mut nodes);
     }
@@ -147,25 +152,30 @@ fn checkpoint(set: &SigSet) -> Result<()> {
     Ok(())
 }
 
+/// What every node of one call shares.
+struct Call<'a> {
+    lab: &'a Lab,
+    opts: &'a AddOptions,
+    hierarchy: Option<&'a cgroup::Hierarchy>,
+    /// The mount namespace node namespaces are copied from.
+    template: Option<&'a File>,
+}
+
 fn start_all(
-    lab: &Lab,
+    call: &Call,
     names: &[String],
-    opts: &AddOptions,
-    hierarchy: Option<&cgroup::Hierarchy>,
     signals: &SigSet,
     rt: &tokio::runtime::Runtime,
     nodes: &mut Vec<Starting>,
 ) -> Result<()> {
-    if !opts.root {
-        netns::prepare()?;
-    }
+    let (lab, opts) = (call.lab, call.opts);
     let mut next = names.iter();
     let mut waiting: Vec<usize> = Vec::new();
     loop {
         checkpoint(signals)?;
         while waiting.len() < WINDOW {
             let Some(name) = next.next() else { break };
-            start(lab, name, opts, hierarchy, nodes)?;
+            start(call, name, nodes)?;
             waiting.push(nodes.len() - 1);
         }
         if waiting.is_empty() {
@@ -184,13 +194,8 @@ fn start_all(
     }
 }
 
-fn start(
-    lab: &Lab,
-    name: &str,
-    opts: &AddOptions,
-    hierarchy: Option<&cgroup::Hierarchy>,
-    nodes: &mut Vec<Starting>,
-) -> Result<()> {
+fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
+    let (lab, opts, hierarchy, template) = (call.lab, call.opts, call.hierarchy, call.template);
     let dir = lab.claim(name)?;
     // From here on the node is in `nodes`, for the rollback of the call
     // to undo whatever of it was made.
@@ -234,11 +239,14 @@ fn start(
             let group = lab.cgroup_name(name);
             starting.node.cgroup = Some(h.create(&group, cpu)?);
             // Before -n: the fresh sysfs hides the cgroup tree.
-            steps.push(Step::Cgroup(group.into()));
+            steps.push(Prepared::cgroup(group.as_ref()).map_err(|f| anyhow!("{f}"))?);
         }
-        steps.push(Step::Detach);
+        steps.push(Prepared::Detach);
         if !opts.root {
-            steps.push(Step::NewNamespaces);
+            steps.push(match template {
+                Some(fd) => Prepared::NewNamespacesFrom { template: fd.as_raw_fd() },
+                None => Prepared::NewNamespaces,
+            });
         }
         let fifo_path = starting.dir.path.join(FIFO);
         let log_path = starting.dir.path.join(LOG);

@@ -12,7 +12,7 @@
 //! the parent's allocator and errno. All signals are blocked across the
 //! clone, so that no handler of the parent's ever runs in the child, which
 //! resets every disposition before it unblocks them.
-use mnexec::{Prepared, Step};
+use mnexec::Prepared;
 use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -40,7 +40,7 @@ impl Plan {
         env: &[(&str, &OsStr)],
         unset: &[&str],
         stdio: [OwnedFd; 3],
-        steps: Vec<Step>,
+        steps: Vec<Prepared>,
     ) -> io::Result<Plan> {
         let c = |bytes: &[u8]| CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL));
         let argv: Vec<CString> = argv.iter().map(|a| c(a.as_bytes())).collect::<io::Result<_>>()?;
@@ -56,9 +56,8 @@ impl Plan {
         for (key, value) in env {
             envp.push(c(&[key.as_bytes(), b"=", value.as_bytes()].concat())?);
         }
-        let prepare = |step: &Step| Prepared::new(step).map_err(|f| io::Error::other(f.to_string()));
         let mut prepared = vec![Prepared::mark_cloexec().map_err(|f| io::Error::other(f.to_string()))?];
-        prepared.extend(steps.iter().map(prepare).collect::<io::Result<Vec<_>>>()?);
+        prepared.extend(steps);
         let exec_failed = format!("mnexec: {}: ", program.to_string_lossy()).into_bytes();
         Ok(Plan {
             program,

@@ -255,7 +255,7 @@ fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
         let plan = vfork::Plan::new(&shell_argv()?, &env, &["TMOUT"], [fifo, ready_w, log], steps)
             .map_err(|e| mncli::io_error("prepare the shell", &e))?;
         // SAFETY: mnnode is single-threaded while it starts shells.
-        let pid = unsafe { vfork::spawn(&plan) }.map_err(|e| match last_line(&log_path) {
+        let pid = unsafe { vfork::spawn(&plan) }.map_err(|e| match last_line(&starting.dir) {
             Some(why) => anyhow!("{why}"),
             None => anyhow!("start bash: {}", mncli::os_error(&e)),
         })?;
@@ -274,9 +274,11 @@ fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
     made.with_context(|| name.to_string())
 }
 
-/// The last non-empty line of a file (a log), trimmed.
-fn last_line(path: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+/// The last non-empty line of a node's log, trimmed.
+fn last_line(dir: &NodeDir) -> Option<String> {
+    let log = dir.open(LOG, OFlag::O_RDONLY, Mode::empty()).ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut File::from(log), &mut text).ok()?;
     text.lines().map(str::trim).rfind(|l| !l.is_empty()).map(str::to_string)
 }
 
@@ -343,7 +345,7 @@ fn drain(s: &mut Starting) -> Result<bool> {
         return Ok(true);
     }
     // mnexec or bash said why it could not start, in the log.
-    let why = last_line(&s.dir.path.join(LOG)).unwrap_or_else(|| "the shell exited at once".into());
+    let why = last_line(&s.dir).unwrap_or_else(|| "the shell exited at once".into());
     bail!("{}: {why}", s.node.name)
 }
 

@@ -119,6 +119,10 @@ impl Lab {
         match read_marker(fd.as_fd(), dir)? {
             Some(id) => Ok(Some(Lab { dir: dir.to_path_buf(), name: lab_name(dir)?, id, fd })),
             None if is_empty(fd.as_fd(), dir)? => Ok(None),
+            None if is_older_lab(fd.as_fd(), dir)? => {
+                let id = write_marker(fd.as_fd(), dir)?;
+                Ok(Some(Lab { dir: dir.to_path_buf(), name: lab_name(dir)?, id, fd }))
+            }
             None if purpose == Purpose::Delete => {
                 bail!(
                     "{}: not a lab directory (no {MARKER} marker); refusing to delete anything",
@@ -140,6 +144,7 @@ impl Lab {
         let id = match read_marker(fd.as_fd(), &dir)? {
             Some(id) => id,
             None if is_empty(fd.as_fd(), &dir)? => write_marker(fd.as_fd(), &dir)?,
+            None if is_older_lab(fd.as_fd(), &dir)? => write_marker(fd.as_fd(), &dir)?,
             None => bail!(
                 "{}: not a lab directory (no {MARKER} marker) and not empty; refusing to make a lab in it",
                 dir.display()
@@ -309,6 +314,24 @@ fn entries(fd: BorrowedFd, path: &Path) -> Result<Vec<(String, bool)>> {
         out.push((name, is_dir));
     }
     Ok(out)
+}
+
+/// Whether a directory is a lab of an mnnode from before the marker:
+/// nothing in it but node directories, each with a record. Nothing a user
+/// mistook for MN_DIR looks like that; such a lab gets its marker.
+fn is_older_lab(fd: BorrowedFd, path: &Path) -> Result<bool> {
+    let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    for (name, is_dir) in entries(fd, path)? {
+        if !is_dir || !name::is_valid(&name) {
+            return Ok(false);
+        }
+        let Ok(dir) = openat(fd, name.as_str(), flags, Mode::empty()) else { return Ok(false) };
+        let dir = NodeDir { path: path.join(&name), fd: dir };
+        if dir.record().is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn is_empty(fd: BorrowedFd, path: &Path) -> Result<bool> {

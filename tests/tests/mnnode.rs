@@ -1,6 +1,8 @@
 //! mnnode against the real kernel: the node lifecycle, kinds, cleaning up,
 //! labs side by side, and bad input.
-use mn_tests::{Lab, alive, assert_error, eventually, netns_entries, netns_entry, ns_inode, pids_in_ns};
+use mn_tests::{
+    Lab, alive, assert_error, eventually, netns_entries, netns_entry, ns_inode, pids_in_ns, survivors, ticks,
+};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::Duration;
 
@@ -95,8 +97,9 @@ fn del_ends_every_process_and_removes_everything() {
     squatters(&lab, "h1");
     let inode = ns_inode(lab.node_pid("h1"), "net").expect("netns");
     assert!(eventually(Duration::from_secs(5), || pids_in_ns("net", inode).len() >= 4), "squatters started");
+    let since = ticks();
     lab.cmd("mnnode").args(["del", "h1"]).ok();
-    assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new(), "no process left in h1's namespace");
+    assert_eq!(survivors("net", inode, since), Vec::<i32>::new(), "no process left in h1's namespace");
     assert!(!netns_entry(&lab, "h1").exists(), "no ip netns entry");
     assert!(!lab.dir.join("h1").exists(), "no directory");
     let out = lab.cmd("mnnode").arg("list").ok();
@@ -119,8 +122,9 @@ fn dead_node_is_listed_dead_and_removed_fully() {
     out.check(out.stdout.lines().any(|l| l.starts_with("h1") && l.ends_with("dead")), "h1 dead");
     let out = lab.cmd("mnnode").args(["pid", "h1"]).code(1);
     assert_error(&out, "mnnode: node h1 is not running");
+    let since = ticks();
     lab.cmd("mnnode").args(["del", "h1"]).ok();
-    assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new(), "the daemons of a dead node are gone too");
+    assert_eq!(survivors("net", inode, since), Vec::<i32>::new(), "the daemons of a dead node are gone too");
     assert!(!lab.dir.join("h1").exists() && !netns_entry(&lab, "h1").exists());
 }
 
@@ -134,13 +138,14 @@ fn clean_removes_all_and_is_idempotent() {
         ["h1", "h2", "s1"].iter().map(|n| ns_inode(lab.node_pid(n), "net").unwrap()).collect();
     // SAFETY: killing a shell this lab started: clean must handle the dead.
     unsafe { libc::kill(lab.node_pid("h1"), libc::SIGKILL) };
+    let since = ticks();
     let out = lab.cmd("mnnode").args(["clean", "-v"]).ok();
     out.check(
         out.stdout.contains("removed host h1") && out.stdout.contains("removed switch s1"),
         "says what it removed",
     );
     for inode in inodes {
-        assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new());
+        assert_eq!(survivors("net", inode, since), Vec::<i32>::new());
     }
     assert!(netns_entries(&lab).is_empty(), "no ip netns entries: {:?}", netns_entries(&lab));
     assert_eq!(std::fs::read_dir(&lab.dir).expect("MN_DIR kept").count(), 1, "the marker only");
@@ -160,10 +165,11 @@ fn clean_ends_the_shells_of_nodes_without_a_record() {
     for node in ["u1", "u2"] {
         std::fs::remove_file(lab.dir.join(node).join("node")).expect("remove the record");
     }
+    let since = ticks();
     let out = lab.cmd("mnnode").args(["clean", "-v"]).ok();
     out.check(out.stdout.matches("a node that was never finished").count() == 2, "says what it removed");
     for inode in inodes {
-        assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new());
+        assert_eq!(survivors("net", inode, since), Vec::<i32>::new());
     }
     assert!(netns_entries(&lab).is_empty(), "no ip netns entries: {:?}", netns_entries(&lab));
     assert_eq!(std::fs::read_dir(&lab.dir).expect("MN_DIR kept").count(), 1, "the marker only");

@@ -1,7 +1,7 @@
 //! mnnode must never delete what is not its own, never be led through
 //! another user's symlink, never leave an `ip netns` name that means
 //! another namespace, and never let two labs meet (issue 11).
-use mn_tests::{Lab, alive, assert_error, eventually, netns_entry, ns_inode, pids_in_ns};
+use mn_tests::{Lab, alive, assert_error, eventually, netns_entry, ns_inode, survivors, ticks};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -163,13 +163,14 @@ fn ip_netns_entry_pins_the_nodes_namespace_after_its_shell_dies() {
         std::fs::read_to_string(format!("/proc/{}/mountinfo", lab.node_pid("h2"))).expect("mountinfo");
     assert_eq!(mount_points_under(&theirs, "/run/netns"), Vec::<String>::new());
 
+    let since = ticks();
     lab.cmd("mnnode").args(["del", "h1"]).ok();
     assert!(!entry.exists(), "the entry is removed");
     let ours = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     assert!(
         !mount_points_under(&ours, &entry.to_string_lossy()).iter().any(|m| m == &*entry.to_string_lossy())
     );
-    assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new());
+    assert_eq!(survivors("net", inode, since), Vec::<i32>::new());
 }
 
 #[test]
@@ -259,4 +260,23 @@ fn clean_reports_a_cgroup_it_cannot_remove() {
     assert!(!lab.dir.join("h1").exists(), "everything else was removed");
     lab.cmd("mnnode").arg("clean").ok();
     assert!(!group.exists());
+}
+
+#[test]
+fn a_lab_of_an_older_mnnode_without_a_marker_is_adopted_only_if_it_holds_nothing_but_nodes() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    let h1 = lab.node_pid("h1");
+    let marker = lab.dir.join(".mn-lab");
+    std::fs::remove_file(&marker).expect("as an older mnnode left it");
+    std::fs::write(lab.dir.join("notes"), "mine").expect("write");
+    let out = lab.cmd("mnnode").arg("clean").code(1);
+    let refusal = "not a lab directory (no .mn-lab marker); refusing to delete anything";
+    assert_error(&out, &format!("mnnode: {}: {refusal}", lab.dir.display()));
+    assert!(alive(h1));
+
+    std::fs::remove_file(lab.dir.join("notes")).expect("rm");
+    let out = lab.cmd("mnnode").args(["clean", "-v"]).ok();
+    out.check(out.stdout.contains("removed host h1") && out.stdout.contains("removed host h2"), "cleaned");
+    assert!(marker.exists(), "now marked");
 }

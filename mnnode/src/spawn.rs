@@ -96,10 +96,10 @@ fn check(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<Option<cgroup
         // The id makes the group this lab's: one left by a node of this
         // name that was never cleaned up.
         let group = lab.cgroup_name(name);
-        if hierarchy.exists(&group) {
-            cgroup::remove(&hierarchy.dir(&group)).map_err(|e| {
-                anyhow!("{name}: the cgroup of an earlier node of that name is still in use ({e}); run mnnode clean")
-            })?;
+        if hierarchy.exists(&group) && std::fs::remove_dir(hierarchy.dir(&group)).is_err() {
+            bail!(
+                "{name}: cgroup {group} of an earlier node of that name still has processes; mnnode clean ends them"
+            );
         }
     }
     Ok(Some(hierarchy))

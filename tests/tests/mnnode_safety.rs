@@ -280,3 +280,25 @@ fn a_lab_of_an_older_mnnode_without_a_marker_is_adopted_only_if_it_holds_nothing
     out.check(out.stdout.contains("removed host h1") && out.stdout.contains("removed host h2"), "cleaned");
     assert!(marker.exists(), "now marked");
 }
+
+#[test]
+fn a_cgroup_left_in_use_is_named_on_add_and_emptied_by_clean() {
+    let mut lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1"]).ok();
+    let group = format!("mn-{}-c9", lab.id());
+    let dir = cpu_cgroup_root().join(&group);
+    std::fs::create_dir(&dir).expect("a group an earlier c9 left");
+    let sleeper = lab.track(lab.cmd("sleep").arg("1000").spawn());
+    let tasks = if dir.join("tasks").exists() { "tasks" } else { "cgroup.procs" };
+    std::fs::write(dir.join(tasks), sleeper.to_string()).expect("a process left in it");
+    let out = lab.cmd("mnnode").args(["add", "--cpu", "0.2", "c9"]).code(1);
+    assert_error(
+        &out,
+        &format!(
+            "mnnode: c9: cgroup {group} of an earlier node of that name still has processes; mnnode clean ends them"
+        ),
+    );
+    lab.cmd("mnnode").arg("clean").ok();
+    assert!(!dir.exists(), "clean ended the process and removed the group");
+    lab.cmd("mnnode").args(["add", "--cpu", "0.2", "c9"]).ok();
+}

@@ -2,11 +2,11 @@
 //!
 //! mnnode starts node shells in a vfork-style child that shares its
 //! parent's memory (and allocator, and errno) until it execs: that child
-//! may make system calls and nothing else. [`Prepared::new`] does all the
+//! may make system calls and nothing else. Building a [`Prepared`] does all the
 //! formatting, path building and directory reading beforehand;
 //! [`Prepared::apply`] allocates nothing. mnexec applies its own steps
 //! through the same code, so both start processes identically.
-use crate::{Failure, Step};
+use crate::Failure;
 use std::ffi::{CStr, CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
@@ -51,21 +51,8 @@ fn errno() -> &'static str {
 }
 
 impl Prepared {
-    /// Prepares a step. `-c` becomes [`Prepared::MarkCloexec`]; `-p`, `-a`
-    /// and the informational flags have no prepared form.
-    pub fn new(step: &Step) -> Result<Prepared, Failure> {
-        match step {
-            Step::CloseFds => Prepared::mark_cloexec(),
-            Step::Detach => Ok(Prepared::Detach),
-            Step::NewNamespaces => Ok(Prepared::NewNamespaces),
-            Step::Cgroup(group) => Prepared::cgroup(group),
-            Step::RtPrio(priority) => {
-                Ok(Prepared::RtPrio { what: format!("-r {priority}"), priority: *priority })
-            }
-            other => Err(Failure::new(format!("{other:?}"), "cannot be prepared in advance")),
-        }
-    }
-
+    /// Marks every descriptor above 2 close-on-exec (`-c` for a child
+    /// about to exec).
     pub fn mark_cloexec() -> Result<Prepared, Failure> {
         let last = std::fs::read_dir("/proc/self/fd")
             .map_err(|e| Failure::io("/proc/self/fd", &e))?

@@ -120,7 +120,7 @@ pub fn is_cgroup2(path: &Path) -> bool {
 }
 
 pub fn rtprio(priority: i32) -> Result<Next, Failure> {
-    Prepared::new(&crate::Step::RtPrio(priority))?.apply()?;
+    Prepared::RtPrio { what: format!("-r {priority}"), priority }.apply()?;
     Ok(Next::Continue)
 }
 

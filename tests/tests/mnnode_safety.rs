@@ -138,9 +138,32 @@ fn mount_points_under(mountinfo: &str, dir: &str) -> Vec<String> {
         .collect()
 }
 
+/// Starts a process (tracked by the lab) with the pid `pid`, by setting
+/// the kernel's last pid just before forking; false if other processes
+/// kept taking it.
+fn reuse_pid(lab: &mut Lab, pid: i32) -> bool {
+    // Free once reaped, not before.
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    if !eventually(Duration::from_secs(10), || !proc.exists()) {
+        return false;
+    }
+    for _ in 0..200 {
+        if std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).is_err() {
+            return false;
+        }
+        let child = lab.cmd("sleep").arg("600").spawn();
+        let got = child.id() as i32;
+        lab.track(child);
+        if got == pid {
+            return true;
+        }
+    }
+    false
+}
+
 #[test]
 fn ip_netns_entry_pins_the_nodes_namespace_after_its_shell_dies() {
-    let lab = Lab::new();
+    let mut lab = Lab::new();
     lab.cmd("mnnode").args(["add", "h1", "h2"]).ok();
     let pid = lab.node_pid("h1");
     let inode = ns_inode(pid, "net").expect("netns");
@@ -151,8 +174,11 @@ fn ip_netns_entry_pins_the_nodes_namespace_after_its_shell_dies() {
     assert!(eventually(Duration::from_secs(5), || !alive(pid)));
     let entry = netns_entry(&lab, "h1");
     assert_eq!(std::fs::metadata(&entry).expect("entry").ino(), inode, "the entry holds h1's namespace");
-    // Whatever process gets the pid next, the name still means h1's
-    // namespace: it holds the namespace, not a path through the pid.
+    // Force the pid's reuse by a process in the root namespace: the name
+    // still means h1's namespace, which it holds (a symlink to
+    // /proc/PID/ns/net came to mean the root namespace).
+    let reused = reuse_pid(&mut lab, pid);
+    assert!(reused, "pid {pid} reused by a process of the root namespace");
     let out = lab.cmd("ip").args(["-n", &ns, "-o", "link", "show"]).ok();
     out.check(out.stdout.contains("pin0") && out.stdout.lines().count() == 3, "lo, pin0, pin1: h1's links");
     let out = lab.cmd("mnnode").arg("list").ok();

@@ -120,6 +120,13 @@ pub fn remove(dir: &Path) -> Result<()> {
     }
 }
 
+/// Whether a record's cgroup path is one mnnode makes: `mn-...` directly
+/// under a cgroup root.
+pub fn is_ours(dir: &Path) -> bool {
+    let named = dir.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("mn-"));
+    named && dir.parent().is_some_and(|p| roots().iter().any(|r| r == p))
+}
+
 /// SIGKILL to every process in a group (a node's, left by a crash).
 pub fn kill_all(dir: &Path) {
     for file in ["cgroup.procs", "tasks"] {
@@ -140,6 +147,15 @@ pub fn roots() -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_mn_groups_under_a_root_are_ours() {
+        assert!(is_ours(Path::new("/sys/fs/cgroup/cpu/mn-0123456789abcdef-h1")));
+        assert!(is_ours(Path::new("/sys/fs/cgroup/mn-0123456789abcdef-h1")));
+        assert!(!is_ours(Path::new("/etc")));
+        assert!(!is_ours(Path::new("/sys/fs/cgroup/system.slice")));
+        assert!(!is_ours(Path::new("/sys/fs/cgroup/a/mn-x")));
+    }
 
     #[test]
     fn fractions() {

@@ -196,13 +196,23 @@ impl Lab {
 
     /// A node's record.
     pub fn node(&self, name: &str) -> Result<Node> {
-        self.node_dir(name)?.record().with_context(|| format!("node {name}"))
+        let node = self.node_dir(name)?.record().with_context(|| format!("node {name}"))?;
+        // Everything done to a node goes by its record's name: it must be
+        // the directory's, or del would act on another node.
+        if node.name != name {
+            bail!(
+                "{}: the record names another node ({})",
+                self.dir.join(name).join(RECORD).display(),
+                node.name
+            );
+        }
+        Ok(node)
     }
 
     /// What the directory `name` holds.
     pub fn entry(&self, name: &str) -> Result<Entry> {
         let dir = self.node_dir(name)?;
-        if let Ok(node) = dir.record() {
+        if let Ok(node) = self.node(name) {
             return Ok(Entry::Node(node));
         }
         let fifo = fstatat(dir.fd(), FIFO, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW);

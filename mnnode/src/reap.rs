@@ -181,7 +181,8 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
         rt.block_on(wait_gone(lab, &peers));
     }
     for node in nodes {
-        if let Some(group) = &node.cgroup {
+        // Only a group mnnode names (mn-...) under a cgroup root.
+        if let Some(group) = node.cgroup.as_ref().filter(|g| cgroup::is_ours(g)) {
             if let Err(e) = cgroup::remove(group) {
                 errors.push(e.to_string());
             }

@@ -328,3 +328,24 @@ fn a_cgroup_left_in_use_is_named_on_add_and_emptied_by_clean() {
     assert!(!dir.exists(), "clean ended the process and removed the group");
     lab.cmd("mnnode").args(["add", "--cpu", "0.2", "c9"]).ok();
 }
+
+#[test]
+fn a_record_naming_another_node_or_a_foreign_cgroup_is_not_acted_on() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    let h2 = lab.node_pid("h2");
+    let record = lab.dir.join("h1/node");
+    let text = std::fs::read_to_string(&record).expect("record");
+    std::fs::write(&record, text.replace("name=h1", "name=h2")).expect("write");
+    let out = lab.cmd("mnnode").args(["del", "h1"]).code(1);
+    assert_error(&out, &format!("mnnode: {}: the record names another node (h2)", record.display()));
+    assert!(alive(h2) && lab.dir.join("h2").exists(), "h2 untouched");
+
+    // A record's cgroup is removed only if mnnode could have made it.
+    let decoy = lab.parent().join("mn-decoy");
+    std::fs::create_dir(&decoy).expect("an empty directory");
+    let text = std::fs::read_to_string(lab.dir.join("h2/node")).expect("record");
+    std::fs::write(lab.dir.join("h2/node"), format!("{text}cgroup={}\n", decoy.display())).expect("write");
+    lab.cmd("mnnode").args(["del", "h2"]).ok();
+    assert!(decoy.exists(), "an empty directory named in a record is left alone");
+}

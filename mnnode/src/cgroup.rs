@@ -90,9 +90,10 @@ impl Hierarchy {
 /// How long a group's tasks may take to go after SIGKILL.
 const REMOVE_DEADLINE: Duration = Duration::from_secs(5);
 
-/// Removes a group once its last task has gone (which takes a moment after
-/// SIGKILL); gone already is fine. Gives up after a few seconds, saying
-/// how many processes are still in it.
+/// Removes a group of mnnode's, ending what is still in it, once its last
+/// task has gone (which takes a moment after SIGKILL); gone already is
+/// fine. Gives up after a few seconds, saying how many processes are
+/// still in it.
 pub fn remove(dir: &Path) -> Result<()> {
     let deadline = Instant::now() + REMOVE_DEADLINE;
     let mut pause = Duration::from_millis(1);
@@ -101,6 +102,9 @@ pub fn remove(dir: &Path) -> Result<()> {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                // Anything still in a group of ours is a node's: a shell
+                // that joined it after its node's processes were ended.
+                kill_all(dir);
                 if Instant::now() >= deadline {
                     let tasks = ["cgroup.procs", "tasks"]
                         .iter()

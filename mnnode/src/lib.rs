@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod kind;
 pub mod lab;
+mod marker;
 pub mod name;
 pub mod netlink;
 pub mod netns;

@@ -78,6 +78,8 @@ struct Shared<'a> {
     argv: Vec<*const libc::c_char>,
     envp: Vec<*const libc::c_char>,
     error: AtomicI32,
+    /// mnnode's pid: the child dies with it until it has exec'd.
+    parent: libc::pid_t,
 }
 
 const STACK: usize = 256 * 1024;
@@ -157,6 +159,8 @@ pub unsafe fn spawn(plan: &Plan) -> io::Result<i32> {
         argv: null_terminated(&plan.argv),
         envp: null_terminated(&plan.envp),
         error: AtomicI32::new(0),
+        // SAFETY: getpid has no preconditions.
+        parent: unsafe { libc::getpid() },
     };
     let stack = Stack::new()?;
     let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
@@ -202,6 +206,16 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
         // SAFETY: leaving the child without running the parent's exit code.
         unsafe { libc::_exit(127) }
     };
+    // Should mnnode be killed before we exec, we die too: a half-made
+    // shell would be found by nothing (clean finds shells by the
+    // environment they exec with). Unset again just before the exec.
+    // SAFETY: prctl and getppid on our own process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != shared.parent {
+            libc::_exit(127);
+        }
+    }
     for (target, fd) in shared.plan.stdio.iter().enumerate() {
         let (fd, target) = (fd.as_raw_fd(), target as i32);
         // SAFETY: dup2 onto our own standard descriptors. dup2 onto itself
@@ -214,6 +228,13 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
     }
     if let Err(errno) = prepare(shared.plan) {
         return fail(errno);
+    }
+    // SAFETY: prctl and getppid on our own process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, 0);
+        if libc::getppid() != shared.parent {
+            libc::_exit(127);
+        }
     }
     // SAFETY: null-terminated arrays of pointers into the plan's CStrings.
     unsafe { libc::execve(shared.plan.program.as_ptr(), shared.argv.as_ptr(), shared.envp.as_ptr()) };

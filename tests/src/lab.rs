@@ -151,3 +151,18 @@ impl Drop for Lab {
         let _ = std::fs::remove_dir_all(&self.parent);
     }
 }
+
+/// Pids in the namespace `inode` that started before `since` (see
+/// [`ticks`]): once a namespace is freed, the next one made (by another
+/// test) may get its inode, and its processes are not the test's.
+pub fn survivors(kind: &str, inode: u64, since: u64) -> Vec<i32> {
+    crate::pids_in_ns(kind, inode)
+        .into_iter()
+        .filter(|&pid| mnnode::procfs::stat(pid).is_some_and(|s| s.start < since))
+        .collect()
+}
+
+/// Now, in the unit of process start times.
+pub fn ticks() -> u64 {
+    mnnode::procfs::now_ticks()
+}

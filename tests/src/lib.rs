@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 mod lab;
 pub mod man;
 
-pub use lab::Lab;
+pub use lab::{Lab, survivors, ticks};
 
 /// More output than any test needs: the rest is dropped.
 const MAX_OUTPUT: usize = 256 << 20;
@@ -386,21 +386,6 @@ pub fn ns_inode(pid: i32, kind: &str) -> Option<u64> {
 /// Pids of every process whose namespace of `kind` has this inode.
 pub fn pids_in_ns(kind: &str, inode: u64) -> Vec<i32> {
     mnnode::procfs::pids().into_iter().filter(|&pid| ns_inode(pid, kind) == Some(inode)).collect()
-}
-
-/// Pids in the namespace `inode` that started before `since` (see
-/// [`ticks`]): once a namespace is freed, the next one made (by another
-/// test) may get its inode, and its processes are not the test's.
-pub fn survivors(kind: &str, inode: u64, since: u64) -> Vec<i32> {
-    pids_in_ns(kind, inode)
-        .into_iter()
-        .filter(|&pid| mnnode::procfs::stat(pid).is_some_and(|s| s.start < since))
-        .collect()
-}
-
-/// Now, in the unit of process start times.
-pub fn ticks() -> u64 {
-    mnnode::procfs::now_ticks()
 }
 
 /// Polls `done` until it holds or `limit` passes; returns whether it held.

@@ -254,19 +254,37 @@ fn groups_of(lab: &Lab) -> Vec<String> {
         .collect()
 }
 
+/// Live processes started as shells of this lab's nodes.
+fn shells_of(lab: &Lab) -> Vec<i32> {
+    let var = format!("__MN_FIFO={}/", lab.dir.display()).into_bytes();
+    mnnode::procfs::pids()
+        .into_iter()
+        .filter(|&pid| alive(pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v.starts_with(&var)))
+        })
+        .collect()
+}
+
 #[test]
 fn clean_after_kill_9_of_add_with_cpu_removes_the_cgroups() {
     let lab = Lab::new();
     lab.cmd("mnnode").args(["add", "first"]).ok();
     let names: Vec<String> = (1..=40).map(|i| format!("c{i}")).collect();
-    let add = lab.cmd("mnnode").args(["add", "--cpu", "0.1"]).args(&names).start();
-    let some = eventually(Duration::from_secs(60), || groups_of(&lab).len() >= 5);
-    add.signal(libc::SIGKILL);
-    let _ = add.finish();
-    assert!(some, "the add got as far as making cgroups");
-    lab.cmd("mnnode").arg("clean").ok();
-    assert_eq!(groups_of(&lab), Vec::<String>::new(), "no cgroup left");
-    assert_eq!(std::fs::read_dir(&lab.dir).expect("lab").count(), 1, "only the marker is left");
+    // Killed early, midway and late in the call.
+    for made in [1, 8, 20] {
+        let add = lab.cmd("mnnode").args(["add", "--cpu", "0.1"]).args(&names).start();
+        let some = eventually(Duration::from_secs(60), || groups_of(&lab).len() >= made);
+        add.signal(libc::SIGKILL);
+        let _ = add.finish();
+        assert!(some, "the add got as far as making {made} cgroups");
+        lab.cmd("mnnode").arg("clean").ok();
+        assert_eq!(groups_of(&lab), Vec::<String>::new(), "no cgroup left after {made}");
+        assert_eq!(std::fs::read_dir(&lab.dir).expect("lab").count(), 1, "only the marker is left");
+        assert_eq!(mn_tests::netns_entries(&lab), Vec::<String>::new(), "no ip netns entry left");
+        assert_eq!(shells_of(&lab), Vec::<i32>::new(), "no shell left");
+    }
     lab.cmd("mnnode").args(["add", "--cpu", "0.1", "c1"]).ok();
     assert_eq!(groups_of(&lab), vec![format!("mn-{}-c1", lab.id())]);
 }

@@ -141,7 +141,7 @@ impl Drop for Lab {
             for node in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
                 for file in std::fs::read_dir(node.path()).into_iter().flatten().flatten() {
                     let name = file.file_name();
-                    if !["node", "node.new", "fifo", "log", "lock"].iter().any(|own| name == *own) {
+                    if !mnnode::lab::OWN_FILES.iter().any(|own| name == *own) {
                         let _ = std::fs::remove_file(file.path());
                     }
                 }

@@ -181,3 +181,20 @@ pub fn link_mtu(link: &LinkMessage) -> Option<u32> {
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_netns_reports_errors_instead_of_exiting() {
+        // Not a namespace: an error the caller can act on, and the closure
+        // never runs.
+        let not_ns = File::open("/dev/null").expect("/dev/null");
+        let mut ran = false;
+        let err = in_netns(not_ns.as_fd(), || ran = true).expect_err("not a namespace");
+        assert!(err.to_string().starts_with("enter network namespace: "), "{err}");
+        assert!(!ran);
+        assert!(!STRANDED.load(Ordering::SeqCst));
+    }
+}

@@ -110,7 +110,9 @@ Nodes:
   have no IPv6 stack of their own (they bridge IPv6 all the same) and
   flood multicast instead of snooping it. A --root node's processes are
   its shell's descendants and the members of its session (a daemon that
-  forked twice is found); one that called setsid escapes del and clean.
+  forked twice is found); one that called setsid escapes del and clean,
+  and so does everything once the shell itself has died (its pid may
+  name another process by then).
 
 Exit status:
   0 on success; 1 on any error, printed as `mnnode: what: why`;

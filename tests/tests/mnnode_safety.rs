@@ -3,6 +3,7 @@
 //! another namespace, and never let two labs meet (issue 11).
 use mn_tests::{Lab, alive, assert_error, eventually, netns_entry, ns_inode, survivors, ticks};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -366,4 +367,21 @@ fn a_record_naming_another_node_or_a_foreign_cgroup_is_not_acted_on() {
     std::fs::write(lab.dir.join("h2/node"), format!("{text}cgroup={}\n", decoy.display())).expect("write");
     lab.cmd("mnnode").args(["del", "h2"]).ok();
     assert!(decoy.exists(), "an empty directory named in a record is left alone");
+}
+
+#[test]
+fn ctrl_c_during_add_undoes_the_whole_call() {
+    let lab = Lab::new();
+    let names: Vec<String> = (1..=150).map(|i| format!("i{i}")).collect();
+    let add = lab.cmd("mnnode").arg("add").args(&names).start();
+    let begun = eventually(Duration::from_secs(60), || mn_tests::netns_entries(&lab).len() >= 3);
+    add.signal(libc::SIGINT);
+    let out = add.finish();
+    assert!(begun, "the add got as far as registering nodes");
+    // Undone, then ended by the signal itself (a shell says 130), as an
+    // interrupted program should.
+    out.check(out.status.signal() == Some(libc::SIGINT), "mnnode ended by SIGINT");
+    assert_eq!(mn_tests::netns_entries(&lab), Vec::<String>::new(), "no ip netns entry left");
+    assert_eq!(shells_of(&lab), Vec::<i32>::new(), "no shell left");
+    assert_eq!(std::fs::read_dir(&lab.dir).expect("lab").count(), 1, "only the marker is left");
 }

@@ -33,7 +33,9 @@ pub struct Cli {
     pub detach: bool,
 
     /// Enter new network and mount namespaces, make / recursively private
-    /// and mount a fresh sysfs on /sys, so it shows the new namespace.
+    /// and mount a fresh sysfs on /sys, so it shows the new namespace; the
+    /// copy of /run/netns (the `ip netns` entries) is detached, so that the
+    /// new namespace keeps no other namespace alive.
     #[arg(short = 'n')]
     pub new_namespaces: bool,
 

@@ -4,13 +4,15 @@
 //! step in the order given, then executes the command in mnexec's place.
 pub mod cli;
 pub mod getopt;
+pub mod prepared;
 mod steps;
 
 pub use getopt::Step;
+pub use prepared::{Fault, Prepared};
 use std::ffi::OsString;
 use std::fmt;
 use std::process::ExitCode;
-pub use steps::{Next, is_cgroup2, mark_fds_cloexec};
+pub use steps::{Next, is_cgroup2};
 
 /// A failed step, printed as `mnexec: what: why`.
 #[derive(Debug)]
@@ -66,12 +68,10 @@ pub fn run(args: &[OsString]) -> ExitCode {
     fail(&steps::exec(&line.command))
 }
 
-/// Applies one step to the calling process, as mnexec does before exec.
-/// mnnode calls this in a freshly forked child to start node shells with
-/// mnexec's exact semantics, minus one exec per node. Between fork and
-/// exec this is sound only if the parent was single-threaded (a step may
-/// allocate to report a failure).
-pub fn apply(step: &Step) -> Result<Next, Failure> {
+/// Applies one step to mnexec's own process before exec. Not for other
+/// programs: `-d` may fork, which is sound only in a single-threaded
+/// process such as mnexec; a vfork child uses [`Prepared`] instead.
+fn apply(step: &Step) -> Result<Next, Failure> {
     match step {
         Step::CloseFds => steps::close_fds(),
         Step::Detach => steps::detach(),

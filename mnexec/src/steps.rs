@@ -1,11 +1,11 @@
 //! What each flag does to the process before the command is executed.
 use crate::Failure;
+use crate::prepared::Prepared;
 use nix::errno::Errno;
-use nix::mount::{MsFlags, mount};
-use nix::sched::{CloneFlags, setns, unshare};
-use nix::unistd::{ForkResult, fork, getpgrp, getpid, setsid};
+use nix::sched::{CloneFlags, setns};
+use nix::unistd::{ForkResult, fork, getpgrp, getpid};
 use std::ffi::{OsStr, OsString};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -26,21 +26,6 @@ pub fn close_fds() -> Result<Next, Failure> {
         // SAFETY: closing a descriptor number; EBADF for the directory
         // handle that listed them is irrelevant here.
         for_each_inherited_fd(|fd| unsafe { libc::close(fd) })?;
-    }
-    Ok(Next::Continue)
-}
-
-/// `-c` for a process about to exec from a Rust parent: descriptors above 2
-/// are marked close-on-exec rather than closed, so that the runtime's own
-/// exec-status pipe keeps working until the exec.
-pub fn mark_fds_cloexec() -> Result<Next, Failure> {
-    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
-    // SAFETY: close_range with CLOEXEC only changes descriptor flags.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    if rc != 0 {
-        // Kernels before 5.11: set the flag on what /proc/self/fd lists.
-        // SAFETY: F_SETFD on a descriptor number changes only its flags.
-        for_each_inherited_fd(|fd| unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
     }
     Ok(Next::Continue)
 }
@@ -66,18 +51,12 @@ pub fn detach() -> Result<Next, Failure> {
             ForkResult::Child => {}
         }
     }
-    setsid().map_err(|e| Failure::errno("setsid", e))?;
+    Prepared::Detach.apply()?;
     Ok(Next::Continue)
 }
 
 pub fn new_namespaces() -> Result<Next, Failure> {
-    unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS).map_err(|e| Failure::errno("unshare", e))?;
-    // Keep our mounts (the new /sys) from propagating back to the host.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| Failure::errno("make / private", e))?;
-    // A fresh sysfs shows the new network namespace's interfaces.
-    mount(Some("sysfs"), "/sys", Some("sysfs"), MsFlags::empty(), None::<&str>)
-        .map_err(|e| Failure::errno("mount sysfs on /sys", e))?;
+    Prepared::NewNamespaces.apply()?;
     Ok(Next::Continue)
 }
 
@@ -131,35 +110,8 @@ fn attach_pid(pid: &str) -> Result<Next, Failure> {
 /// Joins GROUP in cgroup v2, or in each v1 hierarchy Mininet uses that has
 /// it; an error only when it could be joined nowhere.
 pub fn cgroup(group: &OsStr) -> Result<Next, Failure> {
-    let shown = group.to_string_lossy();
-    let what = || format!("cgroup {shown}");
-    let rel = Path::new(group);
-    if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-        return Err(Failure::new(what(), "a group is a path relative to the cgroup root"));
-    }
-    let root = Path::new("/sys/fs/cgroup");
-    let targets: Vec<_> = if is_cgroup2(root) {
-        vec![root.join(rel).join("cgroup.procs")]
-    } else {
-        let mut v1: Vec<_> =
-            ["cpu", "cpuacct", "cpuset"].iter().map(|h| root.join(h).join(rel).join("tasks")).collect();
-        v1.push(root.join("unified").join(rel).join("cgroup.procs"));
-        v1
-    };
-    let pid = format!("{}\n", getpid());
-    let mut joined = 0;
-    let mut last_error = None;
-    for target in targets.iter().filter(|t| t.parent().is_some_and(Path::exists)) {
-        match OpenOptions::new().write(true).open(target).and_then(|mut f| f.write_all(pid.as_bytes())) {
-            Ok(()) => joined += 1,
-            Err(e) => last_error = Some(e),
-        }
-    }
-    match (joined, last_error) {
-        (0, None) => Err(Failure::new(what(), "no such cgroup")),
-        (0, Some(e)) => Err(Failure::io(what(), &e)),
-        _ => Ok(Next::Continue),
-    }
+    Prepared::cgroup(group)?.apply()?;
+    Ok(Next::Continue)
 }
 
 /// Whether `path` is a cgroup v2 (unified) mount.
@@ -168,11 +120,7 @@ pub fn is_cgroup2(path: &Path) -> bool {
 }
 
 pub fn rtprio(priority: i32) -> Result<Next, Failure> {
-    let param = libc::sched_param { sched_priority: priority };
-    // SAFETY: a plain syscall on our own process with a valid parameter.
-    if unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) } != 0 {
-        return Err(Failure::errno(format!("-r {priority}"), Errno::last()));
-    }
+    Prepared::RtPrio { what: format!("-r {priority}"), priority }.apply()?;
     Ok(Next::Continue)
 }
 

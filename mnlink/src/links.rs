@@ -4,7 +4,7 @@ use crate::shaping::{self, Shaping};
 use anyhow::{Context, Result, anyhow, bail};
 use mnnode::netlink::{self, Conn};
 use mnnode::tag::Tag;
-use mnnode::{Kind, Lab, Node};
+use mnnode::{Lab, Node};
 use nix::errno::Errno;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{
@@ -50,7 +50,7 @@ impl Links {
     /// The node's place, connected on first use.
     fn place(&mut self, name: &str) -> Result<&mut Place> {
         if !self.places.contains_key(name) {
-            let node = self.lab.running_node(name)?;
+            let node = self.lab.usable_node(name)?;
             let path = if node.root { "/proc/thread-self/ns/net".to_string() } else { node.netns_path() };
             let ns = File::open(&path).map_err(|_| anyhow!("node {name} is not running"))?;
             let conn = if node.root { netlink::connect_here()? } else { netlink::connect_in(ns.as_fd())? };
@@ -89,7 +89,7 @@ impl Links {
     /// namespace (a `--root` node) only links that mnlink made for that node
     /// count: the host's own interfaces are not the node's to change.
     async fn link(&mut self, end: &Endpoint) -> Result<LinkMessage> {
-        let lab = self.lab.name.clone();
+        let lab = self.lab.id.clone();
         let place = self.place(&end.node)?;
         let link = netlink::link_by_name(&place.conn.handle, &end.ifname)
             .await
@@ -121,7 +121,7 @@ impl Links {
         let kind_a = self.place(&a.node)?.node.kind;
         let kind_b = self.place(&b.node)?.node.kind;
         // The end created first can join its bridge in the same request.
-        let (first, second) = if kind_b == Kind::Switch && kind_a != Kind::Switch { (b, a) } else { (a, b) };
+        let (first, second) = if kind_b.has_bridge() && !kind_a.has_bridge() { (b, a) } else { (a, b) };
         let first_bridge = self.bridge(&first.node).await?;
         let second_bridge = self.bridge(&second.node).await?;
         let tag = |me: &Endpoint, peer: &Endpoint| {
@@ -129,7 +129,7 @@ impl Links {
                 node: me.node.clone(),
                 peer_node: peer.node.clone(),
                 peer_if: peer.ifname.clone(),
-                lab: self.lab.name.clone(),
+                lab: self.lab.id.clone(),
             }
             .format()
         };
@@ -298,7 +298,7 @@ impl Links {
     pub async fn ends(&mut self, nodes: &[String]) -> Result<Vec<End>> {
         let mut ends = Vec::new();
         for name in nodes {
-            let lab = self.lab.name.clone();
+            let lab = self.lab.id.clone();
             let place = self.place(name)?;
             let links = netlink::links(&place.conn.handle)
                 .await

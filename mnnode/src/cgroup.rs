@@ -58,7 +58,7 @@ fn quota_us(fraction: f64) -> u64 {
 }
 
 impl Hierarchy {
-    fn dir(&self, group: &str) -> PathBuf {
+    pub fn dir(&self, group: &str) -> PathBuf {
         match self {
             Hierarchy::V2(root) | Hierarchy::V1(root) => root.join(group),
         }
@@ -87,18 +87,57 @@ impl Hierarchy {
     }
 }
 
-/// Removes a group once its last task has gone (which takes a moment after
-/// SIGKILL); gone already is fine.
+/// How long a group's tasks may take to go after SIGKILL.
+const REMOVE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Removes a group of mnnode's, ending what is still in it, once its last
+/// task has gone (which takes a moment after SIGKILL); gone already is
+/// fine. Gives up after a few seconds, saying how many processes are
+/// still in it.
 pub fn remove(dir: &Path) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + REMOVE_DEADLINE;
+    let mut pause = Duration::from_millis(1);
     loop {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if Instant::now() < deadline && e.raw_os_error() == Some(libc::EBUSY) => {
-                std::thread::sleep(Duration::from_millis(2));
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                // Anything still in a group of ours is a node's: a shell
+                // that joined it after its node's processes were ended.
+                kill_all(dir);
+                if Instant::now() >= deadline {
+                    let tasks = ["cgroup.procs", "tasks"]
+                        .iter()
+                        .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+                        .map_or(0, |t| t.lines().count());
+                    bail!(
+                        "{}: still busy after {}s ({tasks} processes in it); left in place",
+                        dir.display(),
+                        REMOVE_DEADLINE.as_secs()
+                    );
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
             }
             Err(e) => bail!("{}: {}", dir.display(), mncli::os_error(&e)),
+        }
+    }
+}
+
+/// Whether a record's cgroup path is one mnnode makes: `mn-...` directly
+/// under a cgroup root.
+pub fn is_ours(dir: &Path) -> bool {
+    let named = dir.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("mn-"));
+    named && dir.parent().is_some_and(|p| roots().iter().any(|r| r == p))
+}
+
+/// SIGKILL to every process in a group (a node's, left by a crash).
+pub fn kill_all(dir: &Path) {
+    for file in ["cgroup.procs", "tasks"] {
+        let Ok(text) = std::fs::read_to_string(dir.join(file)) else { continue };
+        for pid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
     }
 }
@@ -112,6 +151,15 @@ pub fn roots() -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_mn_groups_under_a_root_are_ours() {
+        assert!(is_ours(Path::new("/sys/fs/cgroup/cpu/mn-0123456789abcdef-h1")));
+        assert!(is_ours(Path::new("/sys/fs/cgroup/mn-0123456789abcdef-h1")));
+        assert!(!is_ours(Path::new("/etc")));
+        assert!(!is_ours(Path::new("/sys/fs/cgroup/system.slice")));
+        assert!(!is_ours(Path::new("/sys/fs/cgroup/a/mn-x")));
+    }
 
     #[test]
     fn fractions() {

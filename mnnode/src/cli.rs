@@ -1,6 +1,6 @@
 //! The command line of mnnode.
 use crate::Kind;
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Nodes as persistent shells in network namespaces.
 ///
@@ -43,7 +43,7 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         name: String,
     },
-    /// Print a node's first IPv4 address; exit 1 when it has none.
+    /// Print a node's first IPv4 address; an error when it has none.
     Ip {
         #[arg(value_name = "NAME")]
         name: String,
@@ -85,23 +85,34 @@ const AFTER_HELP: &str = "\
 Environment:
   MN_DIR   the lab's directory (default /run/mn); labs with different
            MN_DIRs never see each other. It must be owned by the caller
-           and closed to others (0700 when mnnode creates it).
+           and closed to others (0700 when mnnode creates it), and no
+           directory on the way may be writable by others (unless sticky,
+           as /tmp) nor a symlink another user owns.
 
 Files:
-  $MN_DIR/NAME/node   the node's record (pid, kind, namespace)
+  $MN_DIR/.mn-lab     the marker that makes MN_DIR a lab, with the lab's
+                      random id (link tags and cgroups mn-ID-NAME use it);
+                      del and clean refuse a directory without it, and
+                      remove only node directories and the files mnnode
+                      makes in them (a stranger's file is reported, left)
+  $MN_DIR/NAME/node   the node's record (protocol, pid, kind, namespace)
   $MN_DIR/NAME/fifo   the shell's command FIFO (0600)
   $MN_DIR/NAME/log    the shell's own output, and background jobs'
-  /run/netns/LAB-NAME a symlink to /proc/PID/ns/net, for ip netns: unlike
-                      a bind mount it does not keep a deleted node's
-                      namespace (and its links) alive in other nodes'
-                      mount namespaces
+  /run/netns/LAB-NAME a bind mount of the node's network namespace, as
+                      `ip netns add` makes: it keeps meaning that namespace
+                      even after the shell died (list says dead), until
+                      del or clean; node mount namespaces detach /run/netns
 
 Nodes:
   A node's shell is bash -i without a prompt or a terminal, started with
   mnexec's -cdn steps (-cd for --root) applied in the child itself. Hosts
   have no automatic IPv6 link-local address unless --ipv6-ll; switches
   have no IPv6 stack of their own (they bridge IPv6 all the same) and
-  flood multicast instead of snooping it.
+  flood multicast instead of snooping it. A --root node's processes are
+  its shell's descendants and the members of its session (a daemon that
+  forked twice is found); one that called setsid escapes del and clean,
+  and so does everything once the shell itself has died (its pid may
+  name another process by then).
 
 Exit status:
   0 on success; 1 on any error, printed as `mnnode: what: why`;
@@ -113,6 +124,21 @@ Examples:
   ip netns exec mn-h1 ip addr
   mnnode del h1; mnnode clean";
 
+/// The command line: subcommands take `--help` but no `-h`, so that a
+/// mistyped `mnnode add -h1` is an error rather than help and success.
 pub fn command() -> clap::Command {
-    Cli::command()
+    let mut cmd = Cli::command();
+    let names: Vec<String> = cmd.get_subcommands().map(|c| c.get_name().to_string()).collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, |sub| {
+            sub.disable_help_flag(true)
+                .arg(clap::Arg::new("help").long("help").action(clap::ArgAction::HelpLong).help("Print help"))
+        });
+    }
+    cmd
+}
+
+/// Parses the process's arguments.
+pub fn parse() -> Result<Cli, clap::Error> {
+    Cli::from_arg_matches(&command().try_get_matches()?)
 }

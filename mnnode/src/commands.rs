@@ -1,14 +1,15 @@
 //! What each mnnode subcommand does.
 use crate::cli::{AddArgs, Cli, Command};
-use crate::lab::Lab;
+use crate::lab::{self, Entry, Lab};
 use crate::node::Node;
 use crate::spawn::{self, AddOptions};
-use crate::{cgroup, name, netlink, netns_dir, reap, require_root};
+use crate::{cgroup, name, netlink, netns, reap, require_root};
 use anyhow::{Result, anyhow, bail};
 use std::io::Write;
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    crate::limits::raise_nofile();
     match cli.command {
         Command::Add(args) => add(args),
         Command::Del { names } => del(&names),
@@ -21,8 +22,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 fn add(args: AddArgs) -> Result<ExitCode> {
     require_root()?;
-    let opts =
-        AddOptions { kind: args.kind, root: args.root, cpu: args.cpu, stp: args.stp, ipv6_ll: args.ipv6_ll };
+    // A kind without namespaces of its own always runs in the root ones.
+    let root = args.root || !args.kind.spec().namespaced;
+    let opts = AddOptions { kind: args.kind, root, cpu: args.cpu, stp: args.stp, ipv6_ll: args.ipv6_ll };
     // Check what needs no lab first, so bad input creates no MN_DIR.
     spawn::validate(&args.names, &opts)?;
     let lab = Lab::create()?;
@@ -32,7 +34,7 @@ fn add(args: AddArgs) -> Result<ExitCode> {
 
 fn del(names: &[String]) -> Result<ExitCode> {
     require_root()?;
-    let lab = Lab::open_for(&names[0])?;
+    let lab = Lab::open_to_delete()?.ok_or_else(|| lab::no_such_node(&names[0], &lab::dir_from_env()))?;
     let mut nodes: Vec<Node> = Vec::new();
     for name in names {
         if nodes.iter().any(|n| &n.name == name) {
@@ -106,38 +108,50 @@ fn ip(name: &str) -> Result<ExitCode> {
             mncli::say(ip)?;
             Ok(ExitCode::SUCCESS)
         }
-        None => Ok(ExitCode::FAILURE),
+        None => bail!("{name} has no IPv4 address"),
     }
 }
 
 fn clean(verbose: bool) -> Result<ExitCode> {
     require_root()?;
-    let Some(lab) = Lab::open()? else { return Ok(ExitCode::SUCCESS) };
+    let Some(lab) = Lab::open_to_delete()? else { return Ok(ExitCode::SUCCESS) };
     let mut nodes = Vec::new();
-    let mut broken = Vec::new();
-    for name in lab.node_names()? {
-        match lab.node(&name) {
-            Ok(node) => nodes.push(node),
-            Err(_) => broken.push(name),
-        }
-    }
+    let mut unfinished = Vec::new();
     let mut said = Vec::new();
-    for node in &nodes {
-        said.push(format!("removed {} {} ({})", node.kind, node.name, node.state().as_str()));
-    }
-    // Keep going after an error: remove all that can be, report it all.
-    let mut errors: Vec<String> =
-        reap::remove(&lab, &nodes, false).err().map(|e| e.to_string()).into_iter().collect();
-    reap::end_unregistered(&broken.iter().map(|name| lab.dir.join(name)).collect::<Vec<_>>());
-    for name in &broken {
-        match lab.remove_node_dir(name) {
-            Ok(()) => {
-                said.push(format!("removed {}: a directory without a node", lab.dir.join(name).display()))
+    let mut errors: Vec<String> = Vec::new();
+    for name in lab.node_names()? {
+        match lab.entry(&name) {
+            Ok(Entry::Node(node)) => nodes.push(node),
+            Ok(Entry::Unfinished) => unfinished.push(name),
+            Ok(Entry::Foreign) => {
+                said.push(format!("left {}: not a node directory", lab.dir.join(&name).display()))
             }
             Err(e) => errors.push(e.to_string()),
         }
     }
-    said.extend(sweep_stale(&lab));
+    for node in &nodes {
+        said.push(format!("removed {} {} ({})", node.kind, node.name, node.state().as_str()));
+    }
+    // Keep going after an error: remove all that can be, report it all.
+    errors.extend(reap::remove(&lab, &nodes, false).err().map(|e| e.to_string()));
+    let namespaces = reap::end_unregistered(&lab, &unfinished);
+    for name in &unfinished {
+        // Its entry, if it got one, holds the namespace its shell was in.
+        if let Some(&inode) = namespaces.get(name) {
+            if let Err(e) = netns::remove(&lab.netns_entry(name), Some(inode)) {
+                errors.push(e.to_string());
+            }
+        }
+        match lab.remove_node_dir(name) {
+            Ok(()) => {
+                said.push(format!("removed {}: a node that was never finished", lab.dir.join(name).display()))
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let (swept, failed) = sweep_stale(&lab);
+    said.extend(swept);
+    errors.extend(failed);
     if verbose {
         for line in &said {
             mncli::say(line)?;
@@ -149,32 +163,39 @@ fn clean(verbose: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `ip netns` entries and cgroups named for this lab that no node owns any
-/// more (a crash between creating them and writing the record). Only dead
-/// ones: a live entry of that name may be another lab's of the same name.
-fn sweep_stale(lab: &Lab) -> Vec<String> {
+/// What a crash left that no node record leads to: an older mnnode's
+/// dangling `ip netns` symlinks, and this lab's cgroups (named with its
+/// id, so surely its own), whose processes are ended first. Returns what
+/// was removed and what could not be.
+fn sweep_stale(lab: &Lab) -> (Vec<String>, Vec<String>) {
     let prefix = format!("{}-", lab.name);
-    let owned = |entry: &str| entry.strip_prefix(&prefix).is_some_and(name::is_valid);
     let mut said = Vec::new();
-    if let Ok(dir) = std::fs::read_dir(netns_dir()) {
+    let mut errors = Vec::new();
+    if let Ok(dir) = std::fs::read_dir(*netns::DIR) {
         for entry in dir.flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
             let dangling =
                 entry.file_type().is_ok_and(|t| t.is_symlink()) && std::fs::metadata(entry.path()).is_err();
-            if dangling && owned(&file) && std::fs::remove_file(entry.path()).is_ok() {
+            let ours = file.strip_prefix(&prefix).is_some_and(name::is_valid);
+            if dangling && ours && std::fs::remove_file(entry.path()).is_ok() {
                 said.push(format!("removed stale ip netns entry {file}"));
             }
         }
     }
+    let group_prefix = lab.cgroup_name("");
     for root in cgroup::roots() {
         let Ok(dir) = std::fs::read_dir(&root) else { continue };
         for entry in dir.flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
-            // rmdir fails on a group that still has tasks: one in use.
-            if file.strip_prefix("mn-").is_some_and(owned) && std::fs::remove_dir(entry.path()).is_ok() {
-                said.push(format!("removed stale cgroup {}", entry.path().display()));
+            if !file.strip_prefix(&group_prefix).is_some_and(name::is_valid) {
+                continue;
+            }
+            cgroup::kill_all(&entry.path());
+            match cgroup::remove(&entry.path()) {
+                Ok(()) => said.push(format!("removed stale cgroup {}", entry.path().display())),
+                Err(e) => errors.push(e.to_string()),
             }
         }
     }
-    said
+    (said, errors)
 }

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! $MN_DIR/            0700, owned by the caller
+//!   .mn-lab           the marker: "mn-lab 1" and the lab's id
 //!   NAME/             0700
 //!     node            the record (see node.rs)
 //!     fifo            0600: the shell reads commands from it
@@ -12,26 +13,40 @@
 //! ```
 //!
 //! A node's shell runs as root, so whoever can write its FIFO owns the
-//! machine: the directory must belong to us and be closed to others, and
-//! nothing in it is opened through a symlink.
+//! machine: the directory must belong to us and be closed to others, it is
+//! opened once (see pin.rs), and nothing in it is opened through a symlink.
+//!
+//! Nothing is deleted outside a directory that carries the marker, and in
+//! one only node directories (those holding a record or a FIFO) and only
+//! the files the tools make in them.
+use crate::marker::{read_marker, write_marker};
 use crate::name;
 use crate::node::Node;
 use anyhow::{Context, Result, anyhow, bail};
+use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
-use nix::sys::stat::{Mode, fstat, mkdirat};
+use nix::sys::stat::{Mode, SFlag, fstat, fstatat, mkdirat};
+use nix::unistd::{UnlinkatFlags, unlinkat};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-
 pub const DEFAULT_DIR: &str = "/run/mn";
+/// The marker that makes a directory a lab, written when the lab is made.
+pub const MARKER: &str = ".mn-lab";
 const RECORD: &str = "node";
+const RECORD_NEW: &str = "node.new";
 pub const FIFO: &str = "fifo";
 pub const LOG: &str = "log";
 pub const LOCK: &str = "lock";
+/// Every file the tools make in a node directory: the only ones removed.
+pub const OWN_FILES: [&str; 5] = [RECORD, RECORD_NEW, FIFO, LOG, LOCK];
 
 pub struct Lab {
     pub dir: PathBuf,
+    /// The last component of MN_DIR: only for `ip netns` names (LAB-NODE).
     pub name: String,
+    /// The marker's random id, unique per lab: link tags and cgroups use it.
+    pub id: String,
     fd: OwnedFd,
 }
 
@@ -40,6 +55,16 @@ pub struct Lab {
 pub struct NodeDir {
     pub path: PathBuf,
     fd: OwnedFd,
+}
+
+/// What a directory in the lab holds.
+pub enum Entry {
+    /// A node's record.
+    Node(Node),
+    /// A FIFO but no readable record: a node whose `add` never finished.
+    Unfinished,
+    /// Neither: not the tools' to touch.
+    Foreign,
 }
 
 /// `$MN_DIR` (made absolute: node shells keep its paths), or `/run/mn`.
@@ -63,11 +88,24 @@ pub fn no_such_node(name: &str, dir: &Path) -> anyhow::Error {
     anyhow!("no node named {name} in {}", dir.display())
 }
 
+/// What the command that opens a lab will do with it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Read,
+    Delete,
+}
+
 impl Lab {
     /// Opens the lab named by the environment; `None` when the directory
-    /// does not exist (a lab without nodes).
+    /// does not exist or is empty (a lab without nodes).
     pub fn open() -> Result<Option<Lab>> {
-        Lab::open_at(&dir_from_env())
+        Lab::open_at(&dir_from_env(), Purpose::Read)
+    }
+
+    /// Opens the lab for a command that deletes: a directory without the
+    /// marker is refused.
+    pub fn open_to_delete() -> Result<Option<Lab>> {
+        Lab::open_at(&dir_from_env(), Purpose::Delete)
     }
 
     /// The lab to look node `name` up in: without a lab, that node does
@@ -76,32 +114,44 @@ impl Lab {
         Lab::open()?.ok_or_else(|| no_such_node(name, &dir_from_env()))
     }
 
-    pub fn open_at(dir: &Path) -> Result<Option<Lab>> {
-        match nix::fcntl::open(dir, OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
-            Ok(fd) => Lab::checked(dir, fd).map(Some),
-            Err(nix::errno::Errno::ENOENT) => Ok(None),
-            Err(e) => Err(anyhow!("{}: {}", dir.display(), e.desc())),
+    pub fn open_at(dir: &Path, purpose: Purpose) -> Result<Option<Lab>> {
+        let Some(fd) = crate::pin::open_dir(dir, false)? else { return Ok(None) };
+        check_private(fd.as_fd(), dir, "MN_DIR")?;
+        match read_marker(fd.as_fd(), dir)? {
+            Some(id) => Ok(Some(Lab { dir: dir.to_path_buf(), name: lab_name(dir)?, id, fd })),
+            None if is_empty(fd.as_fd(), dir)? => Ok(None),
+            None if is_older_lab(fd.as_fd(), dir)? => {
+                let id = write_marker(fd.as_fd(), dir)?;
+                Ok(Some(Lab { dir: dir.to_path_buf(), name: lab_name(dir)?, id, fd }))
+            }
+            None if purpose == Purpose::Delete => {
+                bail!(
+                    "{}: not a lab directory (no {MARKER} marker); refusing to delete anything",
+                    dir.display()
+                )
+            }
+            None => bail!("{}: not a lab directory (no {MARKER} marker)", dir.display()),
         }
     }
 
-    /// Opens the lab, creating its directory (0700) when missing.
+    /// Opens the lab, creating and marking its directory (0700) when
+    /// missing or empty.
     pub fn create() -> Result<Lab> {
         let dir = dir_from_env();
-        lab_name(&dir)?;
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| anyhow!("{}: {}", parent.display(), mncli::os_error(&e)))?;
-        }
-        match nix::unistd::mkdir(&dir, Mode::S_IRWXU) {
-            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-            Err(e) => bail!("{}: cannot create MN_DIR: {}", dir.display(), e.desc()),
-        }
-        Lab::open_at(&dir)?.ok_or_else(|| anyhow!("{}: vanished while being created", dir.display()))
-    }
-
-    fn checked(dir: &Path, fd: OwnedFd) -> Result<Lab> {
-        check_private(fd.as_fd(), dir, "MN_DIR")?;
-        Ok(Lab { dir: dir.to_path_buf(), name: lab_name(dir)?, fd })
+        let name = lab_name(&dir)?;
+        let fd = crate::pin::open_dir(&dir, true)?
+            .ok_or_else(|| anyhow!("{}: vanished while being created", dir.display()))?;
+        check_private(fd.as_fd(), &dir, "MN_DIR")?;
+        let id = match read_marker(fd.as_fd(), &dir)? {
+            Some(id) => id,
+            None if is_empty(fd.as_fd(), &dir)? => write_marker(fd.as_fd(), &dir)?,
+            None if is_older_lab(fd.as_fd(), &dir)? => write_marker(fd.as_fd(), &dir)?,
+            None => bail!(
+                "{}: not a lab directory (no {MARKER} marker) and not empty; refusing to make a lab in it",
+                dir.display()
+            ),
+        };
+        Ok(Lab { dir, name, id, fd })
     }
 
     /// The name `ip netns` knows the node by: LAB-NAME.
@@ -111,18 +161,20 @@ impl Lab {
 
     /// A node's `ip netns` entry.
     pub fn netns_entry(&self, node: &str) -> PathBuf {
-        crate::netns_dir().join(self.netns_name(node))
+        crate::netns::DIR.join(self.netns_name(node))
     }
 
-    /// Every entry of MN_DIR that looks like a node directory, sorted.
+    /// A node's cgroup: `mn-ID-NODE`.
+    pub fn cgroup_name(&self, node: &str) -> String {
+        format!("mn-{}-{node}", self.id)
+    }
+
+    /// Every directory in MN_DIR with a node's name, sorted.
     pub fn node_names(&self) -> Result<Vec<String>> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
-            .map_err(|e| anyhow!("{}: {}", self.dir.display(), mncli::os_error(&e)))?
-            .filter_map(|entry| {
-                let entry = entry.ok()?;
-                let name = entry.file_name().into_string().ok()?;
-                (name::is_valid(&name) && entry.file_type().ok()?.is_dir()).then_some(name)
-            })
+        let mut names: Vec<String> = entries(self.fd.as_fd(), &self.dir)?
+            .into_iter()
+            .filter(|(name, is_dir)| *is_dir && name::is_valid(name))
+            .map(|(name, _)| name)
             .collect();
         names.sort_by(|a, b| name::natural_cmp(a, b));
         Ok(names)
@@ -133,8 +185,8 @@ impl Lab {
         name::check(name)?;
         let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let fd = openat(self.fd.as_fd(), name, flags, Mode::empty()).map_err(|e| match e {
-            nix::errno::Errno::ENOENT => no_such_node(name, &self.dir),
-            nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR => {
+            Errno::ENOENT => no_such_node(name, &self.dir),
+            Errno::ELOOP | Errno::ENOTDIR => {
                 anyhow!("{}: not a node directory", self.dir.join(name).display())
             }
             e => anyhow!("{}: {}", self.dir.join(name).display(), e.desc()),
@@ -145,7 +197,29 @@ impl Lab {
 
     /// A node's record.
     pub fn node(&self, name: &str) -> Result<Node> {
-        self.node_dir(name)?.record().with_context(|| format!("node {name}"))
+        let node = self.node_dir(name)?.record().with_context(|| format!("node {name}"))?;
+        // Everything done to a node goes by its record's name: it must be
+        // the directory's, or del would act on another node.
+        if node.name != name {
+            bail!(
+                "{}: the record names another node ({})",
+                self.dir.join(name).join(RECORD).display(),
+                node.name
+            );
+        }
+        Ok(node)
+    }
+
+    /// What the directory `name` holds.
+    pub fn entry(&self, name: &str) -> Result<Entry> {
+        let dir = self.node_dir(name)?;
+        if let Ok(node) = self.node(name) {
+            return Ok(Entry::Node(node));
+        }
+        let fifo = fstatat(dir.fd(), FIFO, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW);
+        let is_fifo = fifo.is_ok_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFIFO.bits());
+        let has_record = fstatat(dir.fd(), RECORD, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_ok();
+        Ok(if is_fifo || has_record { Entry::Unfinished } else { Entry::Foreign })
     }
 
     /// A node whose shell is alive, or why not.
@@ -157,28 +231,122 @@ impl Lab {
         Ok(node)
     }
 
+    /// A running node that speaks this version's protocol: what mnrun and
+    /// mnlink may use.
+    pub fn usable_node(&self, name: &str) -> Result<Node> {
+        let node = self.running_node(name)?;
+        if node.protocol != crate::node::PROTOCOL {
+            bail!(
+                "node {name} was started by another version of mnnode (protocol {}, this one speaks {}); \
+                 remove it with mnnode del {name} and add it again",
+                node.protocol,
+                crate::node::PROTOCOL
+            );
+        }
+        Ok(node)
+    }
+
     /// Creates a node's directory (0700): the atomic claim on the name.
     pub fn claim(&self, name: &str) -> Result<NodeDir> {
         name::check(name)?;
         match mkdirat(self.fd.as_fd(), name, Mode::S_IRWXU) {
             Ok(()) => self.node_dir(name),
-            Err(nix::errno::Errno::EEXIST) => {
+            Err(Errno::EEXIST) => {
                 bail!("{name}: a node of that name exists in {}", self.dir.display())
             }
             Err(e) => bail!("{}: {}", self.dir.join(name).display(), e.desc()),
         }
     }
 
-    /// Removes a node's directory and everything in it (never following
-    /// symlinks). Gone already is fine.
+    /// Whether anything of this name is in the lab directory.
+    pub fn has(&self, name: &str) -> bool {
+        fstatat(self.fd.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_ok()
+    }
+
+    /// Removes a node's directory: the files the tools make in it, then the
+    /// directory. One holding anything else is left whole, and the error
+    /// says what is in it. Gone already is fine.
     pub fn remove_node_dir(&self, name: &str) -> Result<()> {
-        let path = self.dir.join(name);
-        match std::fs::remove_dir_all(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => bail!("{}: {}", path.display(), mncli::os_error(&e)),
+        let dir = match self.node_dir(name) {
+            Ok(dir) => dir,
+            Err(_) if !self.has(name) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let strangers: Vec<String> = entries(dir.fd(), &dir.path)?
+            .into_iter()
+            .map(|(file, _)| file)
+            .filter(|file| !OWN_FILES.contains(&file.as_str()))
+            .collect();
+        let left = |strangers: &[String]| {
+            anyhow!(
+                "{}: holds files mnnode did not make ({}); left it in place",
+                dir.path.display(),
+                strangers.join(", ")
+            )
+        };
+        if !strangers.is_empty() {
+            return Err(left(&strangers));
+        }
+        for file in OWN_FILES {
+            match unlinkat(dir.fd(), file, UnlinkatFlags::NoRemoveDir) {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(e) => bail!("{}: {}", dir.path.join(file).display(), e.desc()),
+            }
+        }
+        match unlinkat(self.fd.as_fd(), name, UnlinkatFlags::RemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+            Err(Errno::ENOTEMPTY) => {
+                let now: Vec<String> = entries(dir.fd(), &dir.path)?.into_iter().map(|(f, _)| f).collect();
+                Err(left(&now))
+            }
+            Err(e) => bail!("{}: {}", dir.path.display(), e.desc()),
         }
     }
+}
+
+/// The names in a directory (without . and ..) and whether each is a
+/// directory.
+fn entries(fd: BorrowedFd, path: &Path) -> Result<Vec<(String, bool)>> {
+    let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let mut dir = nix::dir::Dir::openat(fd, ".", flags, Mode::empty())
+        .map_err(|e| anyhow!("{}: {}", path.display(), e.desc()))?;
+    let mut out = Vec::new();
+    for entry in dir.iter() {
+        let entry = entry.map_err(|e| anyhow!("{}: {}", path.display(), e.desc()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "." || name == ".." {
+            continue;
+        }
+        let is_dir = match entry.file_type() {
+            Some(t) => t == nix::dir::Type::Directory,
+            None => fstatat(fd, name.as_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits()),
+        };
+        out.push((name, is_dir));
+    }
+    Ok(out)
+}
+
+/// Whether a directory is a lab of an mnnode from before the marker:
+/// nothing in it but node directories, each with a record. Nothing a user
+/// mistook for MN_DIR looks like that; such a lab gets its marker.
+fn is_older_lab(fd: BorrowedFd, path: &Path) -> Result<bool> {
+    let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    for (name, is_dir) in entries(fd, path)? {
+        if !is_dir || !name::is_valid(&name) {
+            return Ok(false);
+        }
+        let Ok(dir) = openat(fd, name.as_str(), flags, Mode::empty()) else { return Ok(false) };
+        let dir = NodeDir { path: path.join(&name), fd: dir };
+        if dir.record().is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn is_empty(fd: BorrowedFd, path: &Path) -> Result<bool> {
+    Ok(entries(fd, path)?.is_empty())
 }
 
 impl NodeDir {
@@ -195,17 +363,21 @@ impl NodeDir {
     pub fn record(&self) -> Result<Node> {
         let fd = self.open(RECORD, OFlag::O_RDONLY, Mode::empty())?;
         let mut text = String::new();
-        std::fs::File::from(fd).read_to_string(&mut text).context("read the record")?;
+        std::fs::File::from(fd)
+            .read_to_string(&mut text)
+            .map_err(|e| mncli::io_error(self.path.join(RECORD).display(), &e))?;
         Node::from_record(&text)
     }
 
     /// Writes the record atomically (a new file renamed into place).
     pub fn write_record(&self, node: &Node) -> Result<()> {
-        let tmp = "node.new";
-        let _ = nix::unistd::unlinkat(self.fd.as_fd(), tmp, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        let tmp = RECORD_NEW;
+        let _ = unlinkat(self.fd.as_fd(), tmp, UnlinkatFlags::NoRemoveDir);
         let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
         let fd = self.open(tmp, flags, Mode::S_IRUSR | Mode::S_IWUSR)?;
-        std::fs::File::from(fd).write_all(node.to_record().as_bytes()).context("write the record")?;
+        std::fs::File::from(fd)
+            .write_all(node.to_record().as_bytes())
+            .map_err(|e| mncli::io_error(self.path.join(tmp).display(), &e))?;
         nix::fcntl::renameat(self.fd.as_fd(), tmp, self.fd.as_fd(), RECORD)
             .map_err(|e| anyhow!("{}: {}", self.path.join(RECORD).display(), e.desc()))
     }

@@ -7,10 +7,14 @@
 pub mod cgroup;
 pub mod cli;
 pub mod commands;
+pub mod kind;
 pub mod lab;
+mod marker;
 pub mod name;
 pub mod netlink;
+pub mod netns;
 pub mod node;
+mod pin;
 pub mod procfs;
 pub mod reap;
 pub mod shell;
@@ -21,11 +25,33 @@ mod vfork;
 pub use lab::Lab;
 pub use node::{Kind, Node, State};
 
-use std::path::PathBuf;
+/// The descriptor limit mnnode started with, and raising it.
+pub mod limits {
+    use std::sync::OnceLock;
 
-/// Where `ip netns` looks for named namespaces.
-pub fn netns_dir() -> PathBuf {
-    PathBuf::from("/run/netns")
+    static ORIGINAL: OnceLock<libc::rlimit> = OnceLock::new();
+
+    fn get() -> libc::rlimit {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit fills the struct we own.
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        limit
+    }
+
+    /// Raises the soft limit on open descriptors to the hard one, as
+    /// systemd and ssh do: a lab of thousands of nodes needs a few per
+    /// node. Node shells get the original limit back.
+    pub fn raise_nofile() {
+        let limit = *ORIGINAL.get_or_init(get);
+        let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+        // SAFETY: setrlimit reads the struct we own; failure leaves the limit as it was.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
+    }
+
+    /// The limit before [`raise_nofile`].
+    pub(crate) fn original_nofile() -> libc::rlimit {
+        *ORIGINAL.get_or_init(get)
+    }
 }
 
 /// Writes a small file (a sysctl, a cgroup knob); an error names it.

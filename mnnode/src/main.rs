@@ -1,9 +1,8 @@
 //! mnnode: parse, run, report.
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match mnnode::cli::Cli::try_parse() {
+    match mnnode::cli::parse() {
         Ok(cli) => mncli::finish("mnnode", mnnode::commands::run(cli), 1),
         Err(err) => mncli::usage_error("mnnode", err, mncli::USAGE),
     }

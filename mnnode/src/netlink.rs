@@ -4,7 +4,7 @@
 //! A netlink socket belongs to the namespace it was created in. To talk to
 //! a node we enter its namespace, open the socket and return at once,
 //! before any `.await`, on a current-thread runtime.
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use futures::TryStreamExt;
 use nix::sched::{CloneFlags, setns};
 use rtnetlink::Handle;
@@ -13,21 +13,40 @@ use rtnetlink::packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The single-threaded runtime the tools run netlink on.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().context("start tokio")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| mncli::io_error("start tokio", &e))
 }
 
-/// Runs `f` inside the network namespace `ns`, then returns to ours.
+/// Set once a return from another namespace failed: from then on this
+/// thread is in the wrong namespace, and acting there would change the
+/// wrong links, so every later call refuses.
+static STRANDED: AtomicBool = AtomicBool::new(false);
+
+fn check_home() -> Result<()> {
+    if STRANDED.load(Ordering::SeqCst) {
+        bail!("stranded in another network namespace after an earlier error; stopped");
+    }
+    Ok(())
+}
+
+/// Runs `f` inside the network namespace `ns`, then returns to ours. If
+/// the return fails, the error says so and no later netlink work is done.
 pub fn in_netns<T>(ns: BorrowedFd, f: impl FnOnce() -> T) -> Result<T> {
-    let home = File::open("/proc/thread-self/ns/net").context("open our own network namespace")?;
+    check_home()?;
+    let home = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| mncli::io_error("open our own network namespace", &e))?;
     setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| anyhow!("enter network namespace: {}", e.desc()))?;
     let value = f();
     if let Err(e) = setns(home.as_fd(), CloneFlags::CLONE_NEWNET) {
-        // Carrying on in the wrong namespace would act on the wrong links.
-        eprintln!("mn: cannot return to our own network namespace: {}", e.desc());
-        std::process::exit(1);
+        STRANDED.store(true, Ordering::SeqCst);
+        bail!("cannot return to our own network namespace: {}", e.desc());
     }
     Ok(value)
 }
@@ -42,7 +61,9 @@ pub struct Conn {
 /// Connects to the namespace of the current thread. Must be called inside
 /// the runtime (the socket registers with its reactor).
 pub fn connect_here() -> Result<Conn> {
-    let (mut connection, handle, _) = rtnetlink::new_connection().context("open a netlink socket")?;
+    check_home()?;
+    let (mut connection, handle, _) =
+        rtnetlink::new_connection().map_err(|e| mncli::io_error("open a netlink socket", &e))?;
     let cookie = netns_cookie(connection.socket_mut().as_raw_fd())?;
     tokio::spawn(connection);
     Ok(Conn { handle, cookie })
@@ -71,7 +92,7 @@ pub fn netns_cookie(fd: i32) -> Result<u64> {
         libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_NETNS_COOKIE, (&raw mut cookie).cast(), &mut len)
     };
     if rc != 0 {
-        return Err(anyhow!("read the namespace cookie: {}", std::io::Error::last_os_error()));
+        return Err(anyhow!("read the namespace cookie: {}", nix::errno::Errno::last().desc()));
     }
     Ok(cookie)
 }
@@ -159,4 +180,21 @@ pub fn link_mtu(link: &LinkMessage) -> Option<u32> {
         LinkAttribute::Mtu(mtu) => Some(*mtu),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_netns_reports_errors_instead_of_exiting() {
+        // Not a namespace: an error the caller can act on, and the closure
+        // never runs.
+        let not_ns = File::open("/dev/null").expect("/dev/null");
+        let mut ran = false;
+        let err = in_netns(not_ns.as_fd(), || ran = true).expect_err("not a namespace");
+        assert!(err.to_string().starts_with("enter network namespace: "), "{err}");
+        assert!(!ran);
+        assert!(!STRANDED.load(Ordering::SeqCst));
+    }
 }

@@ -1,45 +1,13 @@
 //! A node's record: what `mnnode add` wrote to `$MN_DIR/NAME/node`, and
 //! whether the node is running.
+pub use crate::kind::Kind;
 use crate::procfs;
-use anyhow::{Context, Result, anyhow, bail};
-use std::fmt;
+use anyhow::{Context, Result, anyhow};
 use std::path::PathBuf;
-use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Kind {
-    Host,
-    Switch,
-    Router,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Host => "host",
-            Kind::Switch => "switch",
-            Kind::Router => "router",
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Kind {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Kind> {
-        match s {
-            "host" => Ok(Kind::Host),
-            "switch" => Ok(Kind::Switch),
-            "router" => Ok(Kind::Router),
-            other => bail!("{other:?}: not a node kind (host, switch or router)"),
-        }
-    }
-}
+/// The node protocol this mnnode speaks (see shell.rs): stored in each
+/// record, so that tools never talk to a shell they do not understand.
+pub const PROTOCOL: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -73,6 +41,9 @@ pub struct Node {
     pub cookie: Option<u64>,
     pub cpu: Option<f64>,
     pub cgroup: Option<PathBuf>,
+    /// The protocol its shell speaks; 1 for records written before there
+    /// was a version.
+    pub protocol: u32,
 }
 
 impl Node {
@@ -90,7 +61,7 @@ impl Node {
 
     /// The bridge a switch node keeps in its namespace: named after it.
     pub fn bridge(&self) -> Option<&str> {
-        (self.kind == Kind::Switch).then_some(self.name.as_str())
+        self.kind.has_bridge().then_some(self.name.as_str())
     }
 
     pub fn netns_path(&self) -> String {
@@ -99,8 +70,8 @@ impl Node {
 
     pub fn to_record(&self) -> String {
         let mut out = format!(
-            "name={}\nkind={}\nroot={}\npid={}\nstart={}\n",
-            self.name, self.kind, self.root as u8, self.pid, self.start
+            "protocol={}\nname={}\nkind={}\nroot={}\npid={}\nstart={}\n",
+            self.protocol, self.name, self.kind, self.root as u8, self.pid, self.start
         );
         if let Some(ino) = self.netns {
             out += &format!("netns={ino}\n");
@@ -127,6 +98,7 @@ impl Node {
         let mut cookie = None;
         let mut cpu = None;
         let mut cgroup = None;
+        let mut protocol = 1;
         for line in text.lines() {
             let Some((key, value)) = line.split_once('=') else { continue };
             let number = || value.parse::<u64>().with_context(|| format!("{key}={value}"));
@@ -140,6 +112,7 @@ impl Node {
                 "cookie" => cookie = Some(number()?),
                 "cpu" => cpu = value.parse().ok(),
                 "cgroup" => cgroup = Some(PathBuf::from(value)),
+                "protocol" => protocol = value.parse().with_context(|| format!("protocol={value}"))?,
                 _ => {}
             }
         }
@@ -154,6 +127,7 @@ impl Node {
             cookie,
             cpu,
             cgroup,
+            protocol,
         })
     }
 }
@@ -173,10 +147,13 @@ mod tests {
             netns: Some(4026532247),
             cookie: Some(9),
             cpu: Some(0.5),
-            cgroup: Some("/sys/fs/cgroup/cpu/mn-lab-s1".into()),
+            cgroup: Some("/sys/fs/cgroup/cpu/mn-0123456789abcdef-s1".into()),
+            protocol: PROTOCOL,
         };
         assert_eq!(Node::from_record(&node.to_record()).unwrap(), node);
         assert!(Node::from_record("name=h1\nkind=host\n").is_err());
         assert!(Node::from_record("name=h1\nkind=hub\npid=1\nstart=1\n").is_err());
+        let old = Node::from_record("name=h1\nkind=host\nroot=0\npid=1\nstart=1\n").unwrap();
+        assert_eq!(old.protocol, 1, "a record from before the protocol had a version");
     }
 }

@@ -1,4 +1,5 @@
 //! The few facts about processes the tools need, read from /proc.
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 
 /// Fields of /proc/PID/stat.
@@ -7,6 +8,8 @@ pub struct Stat {
     pub pid: i32,
     pub state: u8,
     pub ppid: i32,
+    /// The session (the pid of its leader).
+    pub sid: i32,
     /// Start time in clock ticks since boot: with the pid, it identifies a
     /// process across pid reuse.
     pub start: u64,
@@ -36,8 +39,65 @@ fn parse_stat(text: &[u8]) -> Option<Stat> {
         pid,
         state: *fields.first()?.as_bytes().first()?,
         ppid: fields.get(1)?.parse().ok()?,
+        sid: fields.get(3)?.parse().ok()?,
         start: fields.get(19)?.parse().ok()?,
     })
+}
+
+/// Every process at one moment, by parent: the one process-tree walker of
+/// the tools (mnnode's reaper, mnrun's interrupts).
+pub struct Tree {
+    stats: Vec<Stat>,
+    children: HashMap<i32, Vec<usize>>,
+}
+
+impl Tree {
+    pub fn snapshot() -> Tree {
+        let stats: Vec<Stat> = pids().into_iter().filter_map(stat).collect();
+        let mut children: HashMap<i32, Vec<usize>> = HashMap::new();
+        for (i, s) in stats.iter().enumerate() {
+            children.entry(s.ppid).or_default().push(i);
+        }
+        Tree { stats, children }
+    }
+
+    /// A process's children (zombies included).
+    pub fn children(&self, pid: i32) -> impl Iterator<Item = &Stat> {
+        self.children.get(&pid).into_iter().flatten().map(|&i| &self.stats[i])
+    }
+
+    /// The live processes in the trees under `roots`, roots included.
+    pub fn descendants(&self, roots: &[i32]) -> Vec<i32> {
+        let alive: HashSet<i32> = self.stats.iter().filter(|s| !s.is_dead()).map(|s| s.pid).collect();
+        let mut out = Vec::new();
+        let mut todo: Vec<i32> = roots.to_vec();
+        let mut seen = HashSet::new();
+        while let Some(pid) = todo.pop() {
+            if !seen.insert(pid) {
+                continue;
+            }
+            if alive.contains(&pid) {
+                out.push(pid);
+            }
+            todo.extend(self.children(pid).map(|s| s.pid));
+        }
+        out
+    }
+
+    /// The live processes of the sessions these leaders lead (a daemon
+    /// that forked twice but never called setsid), with their
+    /// descendants, leaders included.
+    pub fn sessions(&self, leaders: &[i32]) -> Vec<i32> {
+        let mut roots: Vec<i32> = leaders.to_vec();
+        roots.extend(self.stats.iter().filter(|s| leaders.contains(&s.sid)).map(|s| s.pid));
+        self.descendants(&roots)
+    }
+}
+
+/// The number of threads of this process.
+pub fn own_threads() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Threads:"))?.trim().parse().ok()
 }
 
 /// What a process does with a signal now.
@@ -110,7 +170,7 @@ mod tests {
     fn parses_names_with_spaces_and_parens() {
         let line = b"42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 12345 1000 10\n";
         let s = parse_stat(line).expect("parses");
-        assert_eq!((s.pid, s.state, s.ppid, s.start), (42, b'S', 1, 12345));
+        assert_eq!((s.pid, s.state, s.ppid, s.sid, s.start), (42, b'S', 1, 42, 12345));
     }
 
     #[test]

@@ -90,7 +90,11 @@ fn find_victims(me: i32, namespaces: &mut HashMap<u64, Option<u64>>, roots: &[i3
         }
     }
     if !roots.is_empty() {
-        victims.extend(descendants(&pids, roots).into_iter().filter(|&p| p != me));
+        // A --root node's processes: its shell's descendants, and its
+        // session's (a double-forked daemon is no one's child but keeps
+        // the session); a daemon that called setsid escapes both.
+        let tree = procfs::Tree::snapshot();
+        victims.extend(tree.sessions(roots).into_iter().filter(|&p| p != me));
     }
     victims
 }
@@ -105,70 +109,50 @@ fn cookie_of(pid: i32) -> Option<u64> {
     .flatten()
 }
 
-/// The live processes in the trees under `roots`, roots included.
-fn descendants(pids: &[i32], roots: &[i32]) -> Vec<i32> {
-    let stats: Vec<procfs::Stat> = pids.iter().filter_map(|&p| procfs::stat(p)).collect();
-    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for s in &stats {
-        children.entry(s.ppid).or_default().push(s.pid);
-    }
-    let alive: HashSet<i32> = stats.iter().filter(|s| !s.is_dead()).map(|s| s.pid).collect();
-    let mut out = Vec::new();
-    let mut todo: Vec<i32> = roots.to_vec();
-    let mut seen = HashSet::new();
-    while let Some(pid) = todo.pop() {
-        if !seen.insert(pid) {
-            continue;
-        }
-        if alive.contains(&pid) {
-            out.push(pid);
-        }
-        todo.extend(children.get(&pid).into_iter().flatten());
-    }
-    out
-}
-
 /// Shells of node directories that have no record (mnnode died between
 /// starting them and registering them): found by the FIFO path in their
 /// environment, in one pass over /proc, and ended with everything in their
 /// namespaces.
-pub fn end_unregistered(dirs: &[std::path::PathBuf]) {
-    if dirs.is_empty() {
-        return;
+///
+/// Returns the network namespace inode of each node found, by name.
+pub fn end_unregistered(lab: &Lab, names: &[String]) -> HashMap<String, u64> {
+    let mut found = HashMap::new();
+    if names.is_empty() {
+        return found;
     }
-    let wanted: HashSet<Vec<u8>> = dirs
+    let wanted: HashMap<Vec<u8>, &String> = names
         .iter()
-        .map(|dir| format!("__MN_FIFO={}", dir.join(crate::lab::FIFO).display()).into_bytes())
+        .map(|name| {
+            let var = format!("__MN_FIFO={}", lab.dir.join(name).join(crate::lab::FIFO).display());
+            (var.into_bytes(), name)
+        })
         .collect();
     let me = std::process::id() as i32;
-    let shells: Vec<i32> = procfs::pids()
-        .into_iter()
-        .filter(|&pid| pid != me)
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| wanted.contains(var)))
-        })
-        .collect();
     let own = procfs::ns_inode(me, "net");
-    let nodes: Vec<Node> = shells
-        .iter()
-        .filter_map(|&pid| {
-            let stat = procfs::stat(pid)?;
-            let root = procfs::ns_inode(pid, "net") == own;
-            Some(Node {
-                name: String::new(),
-                kind: crate::Kind::Host,
-                root,
-                pid,
-                start: stat.start,
-                netns: None,
-                cookie: None,
-                cpu: None,
-                cgroup: None,
-            })
-        })
-        .collect();
+    let mut nodes = Vec::new();
+    for pid in procfs::pids().into_iter().filter(|&pid| pid != me) {
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        let Some(name) = env.split(|&b| b == 0).find_map(|var| wanted.get(var)) else { continue };
+        let (Some(stat), Some(netns)) = (procfs::stat(pid), procfs::ns_inode(pid, "net")) else { continue };
+        let root = Some(netns) == own;
+        if !root {
+            found.insert(name.to_string(), netns);
+        }
+        nodes.push(Node {
+            name: name.to_string(),
+            kind: crate::Kind::Host,
+            root,
+            pid,
+            start: stat.start,
+            netns: None,
+            cookie: None,
+            cpu: None,
+            cgroup: None,
+            protocol: 0,
+        });
+    }
     let _ = end_processes(&nodes);
+    found
 }
 
 /// Ends nodes and removes every trace of them: processes, the far ends of
@@ -186,19 +170,19 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
         // processes again.
         bail!("{e}; the nodes are kept, try again");
     }
+    // The entries hold the namespaces: they go first, for the kernel to
+    // tear the namespaces and their links down.
+    for node in nodes.iter().filter(|n| !n.root) {
+        if let Err(e) = crate::netns::remove(&lab.netns_entry(&node.name), node.netns) {
+            errors.push(e.to_string());
+        }
+    }
     if wait_for_peers {
         rt.block_on(wait_gone(lab, &peers));
     }
     for node in nodes {
-        if !node.root {
-            let entry = lab.netns_entry(&node.name);
-            if entry.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
-                if let Err(e) = std::fs::remove_file(&entry) {
-                    errors.push(format!("{}: {}", entry.display(), mncli::os_error(&e)));
-                }
-            }
-        }
-        if let Some(group) = &node.cgroup {
+        // Only a group mnnode names (mn-...) under a cgroup root.
+        if let Some(group) = node.cgroup.as_ref().filter(|g| cgroup::is_ours(g)) {
             if let Err(e) = cgroup::remove(group) {
                 errors.push(e.to_string());
             }
@@ -224,8 +208,17 @@ async fn root_links_and_peers(lab: &Lab, nodes: &[Node], want_peers: bool) -> Ve
     if !want_peers {
         return peers;
     }
-    for node in nodes.iter().filter(|n| !n.root && n.is_running()) {
-        let Ok(conn) = netlink::connect_node(node) else { continue };
+    for node in nodes.iter().filter(|n| !n.root) {
+        // A dead node's namespace lives on in its entry until we remove it.
+        let conn = if node.is_running() {
+            netlink::connect_node(node)
+        } else {
+            match crate::netns::open(&lab.netns_entry(&node.name), node.netns) {
+                Some(ns) => netlink::connect_in(ns.as_fd()),
+                None => continue,
+            }
+        };
+        let Ok(conn) = conn else { continue };
         for link in netlink::links(&conn.handle).await.unwrap_or_default() {
             if let Some(tag) = netlink::link_alias(&link).and_then(Tag::parse) {
                 if !going.contains(tag.peer_node.as_str()) {
@@ -246,7 +239,7 @@ pub async fn delete_root_links(lab: &Lab, roots: &[&str]) {
     let Ok(conn) = netlink::connect_here() else { return };
     for link in netlink::links(&conn.handle).await.unwrap_or_default() {
         let tag = netlink::link_alias(&link).and_then(Tag::parse);
-        if tag.is_some_and(|t| roots.iter().any(|&n| t.is_of(&lab.name, n))) {
+        if tag.is_some_and(|t| roots.iter().any(|&n| t.is_of(&lab.id, n))) {
             let _ = conn.handle.link().del(link.header.index).execute().await;
         }
     }

@@ -6,19 +6,16 @@ use crate::lab::{FIFO, LOG, Lab, NodeDir};
 use crate::netlink;
 use crate::node::{Kind, Node};
 use crate::shell;
-use crate::tag::Tag;
-use crate::{name, netns_dir, procfs, reap, vfork};
+use crate::{kind, name, netns, procfs, reap, vfork};
 use anyhow::{Context, Result, anyhow, bail};
-use mnexec::Step;
+use mnexec::Prepared;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::stat::Mode;
-use rtnetlink::LinkBridge;
-use rtnetlink::packet_route::link::{BridgeStpState, InfoBridge};
 use std::collections::HashSet;
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
@@ -56,7 +53,12 @@ pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> 
     let rt = netlink::runtime()?;
     let (signals, saved) = block_signals()?;
     let mut nodes: Vec<Starting> = Vec::with_capacity(names.len());
-    let result = start_all(lab, names, opts, hierarchy.as_ref(), &signals, &rt, &mut nodes);
+    let result = (|| {
+        let template =
+            if opts.root { None } else { Some(netns::prepare().and_then(|()| netns::template())?) };
+        let call = Call { lab, opts, hierarchy: hierarchy.as_ref(), template: template.as_ref() };
+        start_all(&call, names, &signals, &rt, &mut nodes)
+    })();
     if result.is_err() {
         rollback(lab, &rt, &mut nodes);
     }
@@ -68,14 +70,21 @@ pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> 
 /// (the names themselves passed [`validate`]).
 fn check(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<Option<cgroup::Hierarchy>> {
     for name in names {
-        if lab.dir.join(name).symlink_metadata().is_ok() {
+        if lab.has(name) {
             bail!("{name}: a node of that name exists in {}", lab.dir.display());
         }
         if !opts.root {
             let entry = lab.netns_entry(name);
-            // A dangling entry is a crashed run's: ours to replace.
-            if entry.metadata().is_ok() {
-                bail!("{}: the ip netns name is taken (by another lab of the same name?)", entry.display());
+            // An entry that holds no namespace is a crashed run's.
+            if let netns::Holds::Unmounted | netns::Holds::Symlink = netns::holds(&entry) {
+                netns::remove(&entry, None)?;
+            }
+            if netns::taken(&entry) {
+                bail!(
+                    "{name}: ip netns name {} is taken (by another lab named {}?); give this lab another MN_DIR name",
+                    lab.netns_name(name),
+                    lab.name
+                );
             }
         }
     }
@@ -84,9 +93,13 @@ fn check(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<Option<cgroup
     }
     let hierarchy = cgroup::detect()?;
     for name in names {
-        let group = cgroup_name(lab, name);
-        if hierarchy.exists(&group) {
-            bail!("cgroup {group} exists already (by another lab of the same name?)");
+        // The id makes the group this lab's: one left by a node of this
+        // name that was never cleaned up.
+        let group = lab.cgroup_name(name);
+        if hierarchy.exists(&group) && std::fs::remove_dir(hierarchy.dir(&group)).is_err() {
+            bail!(
+                "{name}: cgroup {group} of an earlier node of that name still has processes; mnnode clean ends them"
+            );
         }
     }
     Ok(Some(hierarchy))
@@ -104,7 +117,7 @@ pub fn validate(names: &[String], opts: &AddOptions) -> Result<()> {
             bail!("{name}: named twice in this call");
         }
     }
-    if opts.kind == Kind::Switch {
+    if opts.kind.has_bridge() {
         if let Some(long) = names.iter().find(|n| n.len() > 15) {
             bail!("{long}: a switch's bridge is named after it, and interface names are at most 15 bytes");
         }
@@ -113,10 +126,6 @@ pub fn validate(names: &[String], opts: &AddOptions) -> Result<()> {
         cgroup::check_fraction(cpu)?;
     }
     Ok(())
-}
-
-pub fn cgroup_name(lab: &Lab, node: &str) -> String {
-    format!("mn-{}", lab.netns_name(node))
 }
 
 /// Holds off Ctrl-C while nodes are half-made; a signal that arrives is
@@ -128,7 +137,8 @@ fn block_signals() -> Result<(SigSet, SigSet)> {
         set.add(sig);
     }
     let mut saved = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut saved)).context("block signals")?;
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut saved))
+        .map_err(|e| anyhow!("block signals: {}", e.desc()))?;
     Ok((set, saved))
 }
 
@@ -142,27 +152,30 @@ fn checkpoint(set: &SigSet) -> Result<()> {
     Ok(())
 }
 
+/// What every node of one call shares.
+struct Call<'a> {
+    lab: &'a Lab,
+    opts: &'a AddOptions,
+    hierarchy: Option<&'a cgroup::Hierarchy>,
+    /// The mount namespace node namespaces are copied from.
+    template: Option<&'a File>,
+}
+
 fn start_all(
-    lab: &Lab,
+    call: &Call,
     names: &[String],
-    opts: &AddOptions,
-    hierarchy: Option<&cgroup::Hierarchy>,
     signals: &SigSet,
     rt: &tokio::runtime::Runtime,
     nodes: &mut Vec<Starting>,
 ) -> Result<()> {
-    if !opts.root {
-        let netns = netns_dir();
-        std::fs::create_dir_all(&netns)
-            .map_err(|e| anyhow!("{}: {}", netns.display(), mncli::os_error(&e)))?;
-    }
+    let (lab, opts) = (call.lab, call.opts);
     let mut next = names.iter();
     let mut waiting: Vec<usize> = Vec::new();
     loop {
         checkpoint(signals)?;
         while waiting.len() < WINDOW {
             let Some(name) = next.next() else { break };
-            start(lab, name, opts, hierarchy, nodes)?;
+            start(call, name, nodes)?;
             waiting.push(nodes.len() - 1);
         }
         if waiting.is_empty() {
@@ -171,7 +184,7 @@ fn start_all(
         // Each node is finished as soon as its shell is ready, while the
         // other shells are still starting on the other CPUs.
         for i in wait_some(nodes, &mut waiting)? {
-            let id = rt.block_on(configure(&nodes[i].node, opts, &lab.name))?;
+            let id = rt.block_on(kind::configure(&nodes[i].node, opts, &lab.id))?;
             if let Some((inode, cookie)) = id {
                 nodes[i].node.netns = Some(inode);
                 nodes[i].node.cookie = Some(cookie);
@@ -181,13 +194,8 @@ fn start_all(
     }
 }
 
-fn start(
-    lab: &Lab,
-    name: &str,
-    opts: &AddOptions,
-    hierarchy: Option<&cgroup::Hierarchy>,
-    nodes: &mut Vec<Starting>,
-) -> Result<()> {
+fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
+    let (lab, opts, hierarchy, template) = (call.lab, call.opts, call.hierarchy, call.template);
     let dir = lab.claim(name)?;
     // From here on the node is in `nodes`, for the rollback of the call
     // to undo whatever of it was made.
@@ -202,6 +210,7 @@ fn start(
             cookie: None,
             cpu: opts.cpu,
             cgroup: None,
+            protocol: crate::node::PROTOCOL,
         },
         dir,
         child: None,
@@ -220,29 +229,33 @@ fn start(
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND,
             Mode::S_IRUSR | Mode::S_IWUSR,
         )?;
-        let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
+        let (ready_r, ready_w) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| anyhow!("pipe: {}", e.desc()))?;
         // mnexec -cdn's steps, applied in the forked child itself: the same
         // process state as exec'ing mnexec, at one exec per node instead of
         // two (an exec costs about a millisecond on a VM).
         let mut steps = Vec::new();
         if let (Some(h), Some(cpu)) = (hierarchy, opts.cpu) {
-            let group = cgroup_name(lab, name);
+            let group = lab.cgroup_name(name);
             starting.node.cgroup = Some(h.create(&group, cpu)?);
             // Before -n: the fresh sysfs hides the cgroup tree.
-            steps.push(Step::Cgroup(group.into()));
+            steps.push(Prepared::cgroup(group.as_ref()).map_err(|f| anyhow!("{f}"))?);
         }
-        steps.push(Step::Detach);
+        steps.push(Prepared::Detach);
         if !opts.root {
-            steps.push(Step::NewNamespaces);
+            steps.push(match template {
+                Some(fd) => Prepared::NewNamespacesFrom { template: fd.as_raw_fd() },
+                None => Prepared::NewNamespaces,
+            });
         }
         let fifo_path = starting.dir.path.join(FIFO);
         let log_path = starting.dir.path.join(LOG);
         let env = shell::environment(name, &fifo_path, &log_path);
         let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
         let plan = vfork::Plan::new(&shell_argv()?, &env, &["TMOUT"], [fifo, ready_w, log], steps)
-            .context("prepare the shell")?;
+            .map_err(|e| mncli::io_error("prepare the shell", &e))?;
         // SAFETY: mnnode is single-threaded while it starts shells.
-        let pid = unsafe { vfork::spawn(&plan) }.map_err(|e| match last_line(&log_path) {
+        let pid = unsafe { vfork::spawn(&plan) }.map_err(|e| match last_line(&starting.dir) {
             Some(why) => anyhow!("{why}"),
             None => anyhow!("start bash: {}", mncli::os_error(&e)),
         })?;
@@ -252,7 +265,8 @@ fn start(
         // The record is written once, when the node is complete; should
         // mnnode die before that, clean finds the shell by its environment.
         (starting.node.pid, starting.node.start) = (pid, start);
-        nix::fcntl::fcntl(&ready_r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).context("fcntl")?;
+        nix::fcntl::fcntl(&ready_r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+            .map_err(|e| anyhow!("fcntl: {}", e.desc()))?;
         starting.ready = Some(ready_r);
         starting.since = Instant::now();
         Ok(())
@@ -260,9 +274,11 @@ fn start(
     made.with_context(|| name.to_string())
 }
 
-/// The last non-empty line of a file (a log), trimmed.
-fn last_line(path: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+/// The last non-empty line of a node's log, trimmed.
+fn last_line(dir: &NodeDir) -> Option<String> {
+    let log = dir.open(LOG, OFlag::O_RDONLY, Mode::empty()).ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut File::from(log), &mut text).ok()?;
     text.lines().map(str::trim).rfind(|l| !l.is_empty()).map(str::to_string)
 }
 
@@ -329,100 +345,8 @@ fn drain(s: &mut Starting) -> Result<bool> {
         return Ok(true);
     }
     // mnexec or bash said why it could not start, in the log.
-    let why = last_line(&s.dir.path.join(LOG)).unwrap_or_else(|| "the shell exited at once".into());
+    let why = last_line(&s.dir).unwrap_or_else(|| "the shell exited at once".into());
     bail!("{}: {why}", s.node.name)
-}
-
-/// Loopback up, the switch's bridge, a router's forwarding, and the
-/// namespace's identity, over one netlink socket in the node.
-async fn configure(node: &Node, opts: &AddOptions, lab_name: &str) -> Result<Option<(u64, u64)>> {
-    let router = opts.kind == Kind::Router;
-    let (conn, id) = if opts.root {
-        if router {
-            enable_forwarding()?;
-        }
-        if node.bridge().is_none() {
-            return Ok(None);
-        }
-        (netlink::connect_here()?, None)
-    } else {
-        let ns =
-            File::open(node.netns_path()).with_context(|| format!("{}: open its namespace", node.name))?;
-        let inode = ns.metadata().map_err(|_| anyhow!("{}: the shell vanished", node.name))?.ino();
-        let conn = netlink::in_netns(ns.as_fd(), || -> Result<netlink::Conn> {
-            if router {
-                enable_forwarding()?;
-            }
-            match node.kind {
-                Kind::Switch => layer2_only()?,
-                Kind::Host if !opts.ipv6_ll => no_link_local()?,
-                _ => {}
-            }
-            netlink::connect_here()
-        })??;
-        netlink::set_up(&conn.handle, 1)
-            .await
-            .map_err(|e| anyhow!("{}: bring lo up: {}", node.name, netlink::describe(&e)))?;
-        let cookie = conn.cookie;
-        (conn, Some((inode, cookie)))
-    };
-    if let Some(bridge) = node.bridge() {
-        let stp = if opts.stp { BridgeStpState::KernelStp } else { BridgeStpState::Disabled };
-        // Multicast is flooded, as Open vSwitch does by default: snooping
-        // the MLD reports every new port sends costs more than it saves.
-        let msg = LinkBridge::new(bridge)
-            .append_info_data(InfoBridge::StpState(stp))
-            .append_info_data(InfoBridge::MulticastSnooping(false))
-            .build();
-        conn.handle
-            .link()
-            .add(msg)
-            .execute()
-            .await
-            .map_err(|e| anyhow!("{}: create bridge {bridge}: {}", node.name, netlink::describe(&e)))?;
-        if opts.root {
-            // A bridge in the root namespace does not die with any node:
-            // tag it, so that del and clean find it.
-            let tag = Tag {
-                node: node.name.clone(),
-                peer_node: String::new(),
-                peer_if: String::new(),
-                lab: lab_name.to_string(),
-            };
-            let msg = rtnetlink::LinkUnspec::new_with_name(bridge).alias(tag.format()).build();
-            if let Err(e) = conn.handle.link().set(msg).execute().await {
-                // Untagged, nothing would ever find it again.
-                if let Ok(Some(link)) = netlink::link_by_name(&conn.handle, bridge).await {
-                    let _ = conn.handle.link().del(link.header.index).execute().await;
-                }
-                bail!("{}: tag bridge {bridge}: {}", node.name, netlink::describe(&e));
-            }
-        }
-    }
-    Ok(id)
-}
-
-/// A switch is a layer-2 device: no IPv6 stack of its own on the bridge or
-/// its ports (frames of every kind are still bridged). This spares every
-/// new port the IPv6 link-local address, DAD and MLD traffic.
-fn layer2_only() -> Result<()> {
-    crate::write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")?;
-    crate::write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1")
-}
-
-/// Hosts' interfaces get no automatic IPv6 link-local address (nor SLAAC):
-/// without one they send no DAD, router solicitation or MLD report when
-/// they come up, multicast that every bridge floods to every host (for a
-/// tree of 1000 hosts, 3 s of CPU while linking). Addresses given with
-/// mnlink addr or ip work as ever; --ipv6-ll brings the kernel default back.
-fn no_link_local() -> Result<()> {
-    crate::write_file("/proc/sys/net/ipv6/conf/default/addr_gen_mode", "1")
-}
-
-/// IPv4 and IPv6 forwarding in the current network namespace.
-fn enable_forwarding() -> Result<()> {
-    crate::write_file("/proc/sys/net/ipv4/ip_forward", "1")?;
-    crate::write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1")
 }
 
 /// The node's record, and its `ip netns` entry: the node is complete.
@@ -431,10 +355,14 @@ fn register(lab: &Lab, s: &Starting) -> Result<()> {
     if s.node.root {
         return Ok(());
     }
-    let entry = lab.netns_entry(&s.node.name);
-    let _ = std::fs::remove_file(&entry);
-    std::os::unix::fs::symlink(s.node.netns_path(), &entry)
-        .map_err(|e| anyhow!("{}: {}", entry.display(), mncli::os_error(&e)))
+    // The namespace the shell is in now, and the one configured.
+    let name = &s.node.name;
+    let ns = File::open(s.node.netns_path()).map_err(|_| anyhow!("{name}: the shell vanished"))?;
+    let inode = ns.metadata().map_err(|e| mncli::io_error(s.node.netns_path(), &e))?.ino();
+    if Some(inode) != s.node.netns {
+        bail!("{name}: the shell left its namespace");
+    }
+    netns::bind(&lab.netns_entry(name), ns.as_fd()).with_context(|| name.to_string())
 }
 
 /// Undoes every node of this call.
@@ -454,11 +382,8 @@ fn rollback(lab: &Lab, rt: &tokio::runtime::Runtime, nodes: &mut [Starting]) {
                 libc::waitpid(pid, std::ptr::null_mut(), 0);
             }
         }
-        if !s.node.root {
-            let entry = lab.netns_entry(&s.node.name);
-            if std::fs::read_link(&entry).is_ok_and(|t| t == std::path::Path::new(&s.node.netns_path())) {
-                let _ = std::fs::remove_file(&entry);
-            }
+        if !s.node.root && s.node.netns.is_some() {
+            let _ = netns::remove(&lab.netns_entry(&s.node.name), s.node.netns);
         }
         if let Some(group) = &s.node.cgroup {
             let _ = cgroup::remove(group);

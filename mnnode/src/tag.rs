@@ -4,8 +4,10 @@
 //! other end, and lets `del` find a `--root` node's ends in the root
 //! namespace.
 //!
-//! Format: `mn:NODE:PEERNODE:PEERIF:LAB` (node and interface names never
-//! contain `:`; the lab name, last, may).
+//! Format: `mn:NODE:PEERNODE:PEERIF:LAB`, LAB being the lab's id from its
+//! marker (16 hex digits, unique per lab directory: two labs whose MN_DIRs
+//! end alike never take each other's links). Node and interface names never
+//! contain `:`.
 
 /// The longest alias the kernel accepts (IFALIASZ - 1).
 const MAX_ALIAS: usize = 255;
@@ -41,8 +43,8 @@ impl Tag {
         })
     }
 
-    /// Whether this end belongs to `node` of the lab named `lab` (a lab
-    /// name cut short to fit the alias still matches its beginning).
+    /// Whether this end belongs to `node` of the lab with id `lab` (a lab
+    /// cut short to fit the alias still matches its beginning).
     pub fn is_of(&self, lab: &str, node: &str) -> bool {
         let truncated = self.format().len() == MAX_ALIAS;
         self.node == node && (self.lab == lab || (truncated && lab.starts_with(&self.lab)))

@@ -6,12 +6,13 @@
 //! CLONE_VM | CLONE_VFORK (what posix_spawn does) shares the parent's
 //! memory until it execs, and the parent waits meanwhile, so nothing is
 //! copied. The child runs on a stack of its own (with a guard page),
-//! applies mnexec's steps, and execs. It may allocate, to build an error
-//! line or a cgroup path: the parent is single-threaded and suspended
-//! outside the allocator, so no lock can be held. All signals are blocked
-//! across the clone, so that no handler of the parent's ever runs in the
-//! child, which resets every disposition before it unblocks them.
-use mnexec::{Next, Step};
+//! applies mnexec's steps, and execs. Like posix_spawn's child it only
+//! makes system calls: every path, argument and error word was made ready
+//! by the parent ([`Plan`], [`mnexec::Prepared`]), since the child shares
+//! the parent's allocator and errno. All signals are blocked across the
+//! clone, so that no handler of the parent's ever runs in the child, which
+//! resets every disposition before it unblocks them.
+use mnexec::Prepared;
 use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -24,7 +25,11 @@ pub struct Plan {
     argv: Vec<CString>,
     envp: Vec<CString>,
     stdio: [OwnedFd; 3],
-    steps: Vec<Step>,
+    steps: Vec<Prepared>,
+    /// `mnexec: PROGRAM: `, for a failed exec.
+    exec_failed: Vec<u8>,
+    /// The descriptor limit to give the child (mnnode raised its own).
+    nofile: libc::rlimit,
 }
 
 impl Plan {
@@ -35,7 +40,7 @@ impl Plan {
         env: &[(&str, &OsStr)],
         unset: &[&str],
         stdio: [OwnedFd; 3],
-        steps: Vec<Step>,
+        steps: Vec<Prepared>,
     ) -> io::Result<Plan> {
         let c = |bytes: &[u8]| CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL));
         let argv: Vec<CString> = argv.iter().map(|a| c(a.as_bytes())).collect::<io::Result<_>>()?;
@@ -51,7 +56,18 @@ impl Plan {
         for (key, value) in env {
             envp.push(c(&[key.as_bytes(), b"=", value.as_bytes()].concat())?);
         }
-        Ok(Plan { program, argv, envp, stdio, steps })
+        let mut prepared = vec![Prepared::mark_cloexec().map_err(|f| io::Error::other(f.to_string()))?];
+        prepared.extend(steps);
+        let exec_failed = format!("mnexec: {}: ", program.to_string_lossy()).into_bytes();
+        Ok(Plan {
+            program,
+            argv,
+            envp,
+            stdio,
+            steps: prepared,
+            exec_failed,
+            nofile: crate::limits::original_nofile(),
+        })
     }
 }
 
@@ -62,6 +78,8 @@ struct Shared<'a> {
     argv: Vec<*const libc::c_char>,
     envp: Vec<*const libc::c_char>,
     error: AtomicI32,
+    /// mnnode's pid: the child dies with it until it has exec'd.
+    parent: libc::pid_t,
 }
 
 const STACK: usize = 256 * 1024;
@@ -120,9 +138,19 @@ fn page_size() -> usize {
 /// failure the child said why on its stderr, as mnexec would.
 ///
 /// # Safety
-/// The calling process must be single-threaded: the child shares its
-/// memory and may allocate (to report a failure) while the parent waits.
+/// The calling process must be single-threaded (checked here, as far as
+/// /proc can tell): the child shares its memory while the parent waits,
+/// and another thread could change it meanwhile.
 pub unsafe fn spawn(plan: &Plan) -> io::Result<i32> {
+    match crate::procfs::own_threads() {
+        Some(1) => {}
+        n => {
+            let n = n.map_or("an unknown number of".to_string(), |n| n.to_string());
+            return Err(io::Error::other(format!(
+                "mnnode has {n} threads; it starts shells only single-threaded"
+            )));
+        }
+    }
     let null_terminated = |v: &[CString]| {
         v.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect::<Vec<_>>()
     };
@@ -131,6 +159,8 @@ pub unsafe fn spawn(plan: &Plan) -> io::Result<i32> {
         argv: null_terminated(&plan.argv),
         envp: null_terminated(&plan.envp),
         error: AtomicI32::new(0),
+        // SAFETY: getpid has no preconditions.
+        parent: unsafe { libc::getpid() },
     };
     let stack = Stack::new()?;
     let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
@@ -176,6 +206,16 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
         // SAFETY: leaving the child without running the parent's exit code.
         unsafe { libc::_exit(127) }
     };
+    // Should mnnode be killed before we exec, we die too: a half-made
+    // shell would be found by nothing (clean finds shells by the
+    // environment they exec with). Unset again just before the exec.
+    // SAFETY: prctl and getppid on our own process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != shared.parent {
+            libc::_exit(127);
+        }
+    }
     for (target, fd) in shared.plan.stdio.iter().enumerate() {
         let (fd, target) = (fd.as_raw_fd(), target as i32);
         // SAFETY: dup2 onto our own standard descriptors. dup2 onto itself
@@ -183,40 +223,46 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
         let rc =
             unsafe { if fd == target { libc::fcntl(fd, libc::F_SETFD, 0) } else { libc::dup2(fd, target) } };
         if rc < 0 {
-            return fail(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EBADF));
+            return fail(nix::errno::Errno::last_raw());
         }
     }
-    if let Err(errno) = prepare(&shared.plan.steps) {
+    if let Err(errno) = prepare(shared.plan) {
         return fail(errno);
+    }
+    // SAFETY: prctl and getppid on our own process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, 0);
+        if libc::getppid() != shared.parent {
+            libc::_exit(127);
+        }
     }
     // SAFETY: null-terminated arrays of pointers into the plan's CStrings.
     unsafe { libc::execve(shared.plan.program.as_ptr(), shared.argv.as_ptr(), shared.envp.as_ptr()) };
-    let errno = io::Error::last_os_error().raw_os_error().unwrap_or(libc::ENOEXEC);
-    say(&format!("{}: {}", shared.plan.program.to_string_lossy(), nix::errno::Errno::from_raw(errno).desc()));
-    fail(errno)
+    let errno = nix::errno::Errno::last();
+    say(&[&shared.plan.exec_failed, errno.desc().as_bytes()]);
+    fail(errno as i32)
 }
 
-/// One `mnexec: ...` line on stderr (the node's log), as mnexec says it.
-fn say(what: &str) {
-    let line = format!("mnexec: {what}\n");
-    // SAFETY: writing to our own stderr.
-    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+/// Writes one line, in pieces, to stderr (the node's log), allocating
+/// nothing.
+fn say(pieces: &[&[u8]]) {
+    for piece in pieces.iter().chain([&b"\n"[..]].iter()) {
+        // SAFETY: writing bytes we own to our own stderr.
+        unsafe { libc::write(2, piece.as_ptr().cast(), piece.len()) };
+    }
 }
 
-/// Default signals, inherited descriptors closed at exec, then mnexec's
-/// steps; a failure is reported on stderr (the node's log) as mnexec would.
-fn prepare(steps: &[Step]) -> Result<(), i32> {
+/// Default signals, the caller's descriptor limit, inherited descriptors
+/// closed at exec, then mnexec's steps; a failure is reported on stderr
+/// (the node's log) as mnexec would.
+fn prepare(plan: &Plan) -> Result<(), i32> {
     default_signals();
-    let fail = |f: mnexec::Failure| {
-        say(&f.to_string());
-        libc::EPERM
-    };
-    mnexec::mark_fds_cloexec().map_err(fail)?;
-    for step in steps {
-        // Exit would mean -d forked (we were a group leader, which a new
-        // child never is): never exec the shell twice.
-        if let Next::Exit(_) = mnexec::apply(step).map_err(fail)? {
-            return Err(libc::ECHILD);
+    // SAFETY: setting our own limit to a value the parent read.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &plan.nofile) };
+    for step in &plan.steps {
+        if let Err(fault) = step.apply() {
+            say(&[b"mnexec: ", fault.what.as_bytes(), b": ", fault.why.as_bytes()]);
+            return Err(libc::EPERM);
         }
     }
     Ok(())

@@ -10,7 +10,6 @@
 use mnnode::procfs;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use std::collections::HashMap;
 use std::time::Duration;
 
 pub struct Target {
@@ -143,11 +142,7 @@ impl Target {
 
     /// The command's running processes.
     fn processes(&self) -> Vec<procfs::Stat> {
-        let stats: Vec<procfs::Stat> = procfs::pids().into_iter().filter_map(procfs::stat).collect();
-        let mut children: HashMap<i32, Vec<&procfs::Stat>> = HashMap::new();
-        for s in &stats {
-            children.entry(s.ppid).or_default().push(s);
-        }
+        let tree = procfs::Tree::snapshot();
         let spared = |s: &procfs::Stat| match &self.spare {
             Some(old) => old.contains(&s.pid) && s.start <= self.since,
             None => s.start < self.since,
@@ -155,12 +150,12 @@ impl Target {
         let mut found = Vec::new();
         let mut todo = vec![self.shell];
         while let Some(pid) = todo.pop() {
-            for child in children.get(&pid).into_iter().flatten() {
+            for child in tree.children(pid) {
                 if self.spare.is_some() && pid == self.shell && spared(child) {
                     continue; // an older job: its whole subtree is spared
                 }
                 if !child.is_dead() && (self.spare.is_some() || !spared(child)) {
-                    found.push(**child);
+                    found.push(*child);
                 }
                 todo.push(child.pid);
             }

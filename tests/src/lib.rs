@@ -8,12 +8,14 @@ use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+mod lab;
 pub mod man;
+
+pub use lab::{Lab, survivors, ticks};
 
 /// More output than any test needs: the rest is dropped.
 const MAX_OUTPUT: usize = 256 << 20;
@@ -112,114 +114,6 @@ static SERIAL: AtomicU32 = AtomicU32::new(0);
 pub fn unique(prefix: &str) -> String {
     let n = SERIAL.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}{:x}{n}", std::process::id())
-}
-
-/// One test's lab: a fresh `MN_DIR`, removed with everything in it (nodes,
-/// processes, `ip netns` entries) when the lab is dropped, panics included.
-pub struct Lab {
-    pub dir: PathBuf,
-    parent: PathBuf,
-    children: Vec<Child>,
-    /// Tells the watchdog the test is over.
-    done: Arc<AtomicBool>,
-}
-
-/// A test still running after this long is stuck: the watchdog ends the
-/// whole run, naming it, long before CI's own time limit would.
-const STUCK: Duration = Duration::from_secs(300);
-
-impl Lab {
-    pub fn new() -> Lab {
-        require_root();
-        let parent = std::env::temp_dir().join(unique("mntest"));
-        std::fs::create_dir_all(&parent).expect("create lab parent");
-        // The last component names the lab (`ip netns` shows LAB-NODE).
-        let dir = parent.join(unique("t"));
-        let done = Arc::new(AtomicBool::new(false));
-        watchdog(done.clone(), dir.clone());
-        Lab { dir, parent, children: Vec::new(), done }
-    }
-
-    /// The lab's name: the last component of its MN_DIR.
-    pub fn name(&self) -> String {
-        self.dir.file_name().expect("lab dir has a name").to_string_lossy().into_owned()
-    }
-
-    /// A command for one of the tools (or any program), run in this lab.
-    pub fn cmd(&self, program: impl AsRef<OsStr>) -> Cmd {
-        let program = program.as_ref();
-        let path = match program.to_str() {
-            Some(tool @ ("mnexec" | "mnnode" | "mnlink" | "mnrun")) => bin(tool),
-            _ => PathBuf::from(program),
-        };
-        let mut cmd = Cmd::new(path);
-        cmd.command.env("MN_DIR", &self.dir);
-        // Temporary files of the tools (mn's) go with the lab, even those
-        // of a process a test kills with SIGKILL.
-        cmd.command.env("TMPDIR", &self.parent);
-        cmd
-    }
-
-    /// Keeps a process this test started, to kill and reap it when the lab
-    /// ends; returns its pid.
-    pub fn track(&mut self, child: Child) -> i32 {
-        let pid = child.id() as i32;
-        self.children.push(child);
-        pid
-    }
-
-    /// A file as a node sees it (its sysfs, its /proc/sys), trimmed.
-    pub fn read_in(&self, node: &str, path: &str) -> String {
-        let pid = self.node_pid(node).to_string();
-        self.cmd("mnexec").args(["-a", &pid, "cat", path]).ok().stdout.trim().to_string()
-    }
-
-    pub fn node_pid(&self, node: &str) -> i32 {
-        self.cmd("mnnode").args(["pid", node]).ok().stdout.trim().parse().expect("mnnode pid prints a number")
-    }
-}
-
-impl Default for Lab {
-    fn default() -> Self {
-        Lab::new()
-    }
-}
-
-/// Ends the test run if the test that owns this lab is still running
-/// after [`STUCK`], cleaning up its lab and saying where it hung.
-fn watchdog(done: Arc<AtomicBool>, dir: PathBuf) {
-    let test = std::thread::current().name().unwrap_or("a test").to_string();
-    let started = Instant::now();
-    std::thread::spawn(move || {
-        while !done.load(Ordering::Relaxed) {
-            if started.elapsed() > STUCK {
-                let _ = writeln!(std::io::stderr(), "\n{test}: stuck for {STUCK:?}; ending the test run");
-                let _ = Command::new(bin_dir().join("mnnode")).arg("clean").env("MN_DIR", &dir).status();
-                std::process::exit(101);
-            }
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    });
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.done.store(true, Ordering::Relaxed);
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let mnnode = bin_dir().join("mnnode");
-        if mnnode.exists() && self.dir.exists() {
-            let _ = Command::new(mnnode)
-                .arg("clean")
-                .env("MN_DIR", &self.dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-        let _ = std::fs::remove_dir_all(&self.parent);
-    }
 }
 
 fn path_with_bins() -> std::ffi::OsString {

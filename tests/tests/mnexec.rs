@@ -1,6 +1,6 @@
 //! mnexec against the real kernel: namespaces, pid printing, attach,
 //! descriptors, sessions, cgroups, real-time priority and bad input.
-use mn_tests::{Cmd, Lab, assert_one_line_error, bin, eventually, ns_inode, unique};
+use mn_tests::{Cmd, Lab, assert_error, bin, eventually, ns_inode, unique};
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
@@ -49,6 +49,23 @@ fn new_mounts_do_not_leak_to_the_host() {
     mnexec().args(["-n", "true"]).ok();
     let after = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     assert_eq!(before.lines().count(), after.lines().count(), "mnexec -n changed the host's mounts");
+}
+
+/// The mount points under /run/netns in a mount table.
+fn netns_mounts(mountinfo: &str) -> usize {
+    mountinfo.lines().filter(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with("/run/netns/"))).count()
+}
+
+#[test]
+fn new_namespace_detaches_the_ip_netns_entries() {
+    // A node makes an entry (a bind mount); a new mount namespace must not
+    // keep a copy of it, which would keep that node's namespace alive.
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1"]).ok();
+    let host = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(netns_mounts(&host) >= 1, "the host has the entry");
+    let out = mnexec().args(["-n", "cat", "/proc/self/mountinfo"]).ok();
+    assert_eq!(netns_mounts(&out.stdout), 0, "no entries in a new mount namespace");
 }
 
 #[test]
@@ -199,8 +216,7 @@ fn cgroup_join_and_missing_cgroup() {
 
     let missing = unique("nosuchgroup");
     let out = mnexec().args(["-g", &missing, "true"]).code(1);
-    assert_one_line_error(&out, "mnexec");
-    out.check(out.stderr.contains(&missing), "the error names the group");
+    assert_error(&out, &format!("mnexec: cgroup {missing}: no such cgroup"));
 }
 
 #[test]
@@ -236,7 +252,10 @@ fn bad_input() {
     assert_eq!(out.stderr, "mnexec: nosuchcmd: No such file or directory\n");
 
     let out = mnexec().args(["-r", "soon", "true"]).code(1);
-    out.check(out.stderr.starts_with("mnexec: -r soon: "), "a clear -r error");
+    out.check(
+        out.stderr.starts_with("mnexec: -r soon: not a priority (a number from 1 to 99)\n"),
+        "a clear -r error, then the usage",
+    );
 }
 
 #[test]

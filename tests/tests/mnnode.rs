@@ -1,7 +1,7 @@
 //! mnnode against the real kernel: the node lifecycle, kinds, cleaning up,
 //! labs side by side, and bad input.
 use mn_tests::{
-    Lab, alive, assert_one_line_error, eventually, netns_entries, netns_entry, ns_inode, pids_in_ns,
+    Lab, alive, assert_error, eventually, netns_entries, netns_entry, ns_inode, pids_in_ns, survivors, ticks,
 };
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::Duration;
@@ -97,8 +97,9 @@ fn del_ends_every_process_and_removes_everything() {
     squatters(&lab, "h1");
     let inode = ns_inode(lab.node_pid("h1"), "net").expect("netns");
     assert!(eventually(Duration::from_secs(5), || pids_in_ns("net", inode).len() >= 4), "squatters started");
+    let since = ticks();
     lab.cmd("mnnode").args(["del", "h1"]).ok();
-    assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new(), "no process left in h1's namespace");
+    assert_eq!(survivors("net", inode, since), Vec::<i32>::new(), "no process left in h1's namespace");
     assert!(!netns_entry(&lab, "h1").exists(), "no ip netns entry");
     assert!(!lab.dir.join("h1").exists(), "no directory");
     let out = lab.cmd("mnnode").arg("list").ok();
@@ -120,9 +121,10 @@ fn dead_node_is_listed_dead_and_removed_fully() {
     let out = lab.cmd("mnnode").arg("list").ok();
     out.check(out.stdout.lines().any(|l| l.starts_with("h1") && l.ends_with("dead")), "h1 dead");
     let out = lab.cmd("mnnode").args(["pid", "h1"]).code(1);
-    assert_one_line_error(&out, "mnnode");
+    assert_error(&out, "mnnode: node h1 is not running");
+    let since = ticks();
     lab.cmd("mnnode").args(["del", "h1"]).ok();
-    assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new(), "the daemons of a dead node are gone too");
+    assert_eq!(survivors("net", inode, since), Vec::<i32>::new(), "the daemons of a dead node are gone too");
     assert!(!lab.dir.join("h1").exists() && !netns_entry(&lab, "h1").exists());
 }
 
@@ -136,16 +138,17 @@ fn clean_removes_all_and_is_idempotent() {
         ["h1", "h2", "s1"].iter().map(|n| ns_inode(lab.node_pid(n), "net").unwrap()).collect();
     // SAFETY: killing a shell this lab started: clean must handle the dead.
     unsafe { libc::kill(lab.node_pid("h1"), libc::SIGKILL) };
+    let since = ticks();
     let out = lab.cmd("mnnode").args(["clean", "-v"]).ok();
     out.check(
         out.stdout.contains("removed host h1") && out.stdout.contains("removed switch s1"),
         "says what it removed",
     );
     for inode in inodes {
-        assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new());
+        assert_eq!(survivors("net", inode, since), Vec::<i32>::new());
     }
     assert!(netns_entries(&lab).is_empty(), "no ip netns entries: {:?}", netns_entries(&lab));
-    assert_eq!(std::fs::read_dir(&lab.dir).expect("MN_DIR kept").count(), 0);
+    assert_eq!(std::fs::read_dir(&lab.dir).expect("MN_DIR kept").count(), 1, "the marker only");
     let out = lab.cmd("mnnode").args(["clean", "-v"]).ok();
     out.check(out.stdout.is_empty(), "nothing left to remove");
     let out = lab.cmd("mnnode").arg("list").ok();
@@ -162,13 +165,14 @@ fn clean_ends_the_shells_of_nodes_without_a_record() {
     for node in ["u1", "u2"] {
         std::fs::remove_file(lab.dir.join(node).join("node")).expect("remove the record");
     }
+    let since = ticks();
     let out = lab.cmd("mnnode").args(["clean", "-v"]).ok();
-    out.check(out.stdout.matches("a directory without a node").count() == 2, "says what it removed");
+    out.check(out.stdout.matches("a node that was never finished").count() == 2, "says what it removed");
     for inode in inodes {
-        assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new());
+        assert_eq!(survivors("net", inode, since), Vec::<i32>::new());
     }
     assert!(netns_entries(&lab).is_empty(), "no ip netns entries: {:?}", netns_entries(&lab));
-    assert_eq!(std::fs::read_dir(&lab.dir).expect("MN_DIR kept").count(), 0);
+    assert_eq!(std::fs::read_dir(&lab.dir).expect("MN_DIR kept").count(), 1, "the marker only");
 }
 
 #[test]
@@ -180,8 +184,7 @@ fn clean_and_list_are_safe_without_a_lab() {
     out.check(out.stdout.trim() == "NAME  KIND  PID  STATE", "a header only");
     assert_eq!(lab.cmd("mnnode").args(["list", "--json"]).ok().stdout.trim(), "[]");
     let out = lab.cmd("mnnode").args(["del", "h1"]).code(1);
-    assert_one_line_error(&out, "mnnode");
-    out.check(out.stderr.contains("no node named h1"), "names the node");
+    assert_error(&out, &format!("mnnode: no node named h1 in {}", lab.dir.display()));
 }
 
 #[test]
@@ -206,11 +209,18 @@ fn two_hundred_hosts_in_one_call() {
     lab.cmd("mnnode").arg("add").args(&names).ok();
     let out = lab.cmd("mnnode").arg("list").ok();
     out.check(out.stdout.matches("running").count() == 200, "200 running");
-    let inodes: Vec<u64> = names.iter().map(|n| ns_inode(lab.node_pid(n), "net").expect("netns")).collect();
+    // By pid and start time: the namespaces' inodes are free for other
+    // tests' namespaces once these are gone.
+    let shells: Vec<mnnode::procfs::Stat> =
+        names.iter().map(|n| mnnode::procfs::stat(lab.node_pid(n)).expect("stat")).collect();
     lab.cmd("mnnode").arg("clean").ok();
     assert!(netns_entries(&lab).is_empty());
-    let left: Vec<i32> = inodes.iter().flat_map(|&i| pids_in_ns("net", i)).collect();
-    assert!(left.is_empty(), "processes left: {left:?}");
+    let left: Vec<i32> = shells
+        .iter()
+        .filter(|s| mnnode::procfs::stat(s.pid).is_some_and(|now| now.start == s.start && !now.is_dead()))
+        .map(|s| s.pid)
+        .collect();
+    assert!(left.is_empty(), "shells left: {left:?}");
 }
 
 #[test]
@@ -233,7 +243,7 @@ fn cpu_limit_through_cgroups() {
     lab.cmd("mnnode").args(["add", "--cpu", "0.5", "h1"]).ok();
     let pid = lab.node_pid("h1");
     let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
-    let group = format!("mn-{}-h1", lab.name());
+    let group = format!("mn-{}-h1", lab.id());
     assert!(cgroups.contains(&group), "{cgroups}");
     let v1 = std::path::Path::new("/sys/fs/cgroup/cpu").join(&group);
     let v2 = std::path::Path::new("/sys/fs/cgroup").join(&group);
@@ -257,7 +267,8 @@ fn ip_prints_the_first_ipv4_address() {
     let lab = Lab::new();
     lab.cmd("mnnode").args(["add", "h1"]).ok();
     let out = lab.cmd("mnnode").args(["ip", "h1"]).code(1);
-    out.check(out.stdout.is_empty() && out.stderr.is_empty(), "no address: empty output, exit 1");
+    assert_error(&out, "mnnode: h1 has no IPv4 address");
+    out.check(out.stdout.is_empty(), "no output");
     let ns = format!("{}-h1", lab.name());
     lab.cmd("ip").args(["-n", &ns, "link", "add", "v0", "type", "veth", "peer", "v1"]).ok();
     lab.cmd("ip").args(["-n", &ns, "addr", "add", "10.9.8.7/24", "dev", "v1"]).ok();
@@ -265,40 +276,70 @@ fn ip_prints_the_first_ipv4_address() {
     assert_eq!(out.stdout, "10.9.8.7\n");
 }
 
-/// Asserts a bad `mnnode add` fails with one line and creates nothing.
-fn rejected(lab: &Lab, args: &[&str]) -> String {
+/// Asserts a bad `mnnode add` fails with exactly `error` and creates nothing.
+fn rejected(lab: &Lab, args: &[&str], error: &str) {
     let before = lab.dir.exists().then(|| std::fs::read_dir(&lab.dir).map(|d| d.count()).unwrap_or(0));
     let out = lab.cmd("mnnode").args(args).fails();
-    assert_one_line_error(&out, "mnnode");
+    assert_error(&out, &format!("mnnode: {error}"));
     let after = lab.dir.exists().then(|| std::fs::read_dir(&lab.dir).map(|d| d.count()).unwrap_or(0));
     assert_eq!(before, after, "{args:?} changed MN_DIR");
-    out.stderr
 }
 
 #[test]
 fn bad_names_and_options_create_nothing() {
     let lab = Lab::new();
     let long = "a".repeat(33);
-    for bad in ["h-1", "h/1", "h 1", "", long.as_str(), "1h"] {
-        rejected(&lab, &["add", "h1", bad]);
+    for bad in ["h-1", "h/1", "h 1", "1h"] {
+        rejected(
+            &lab,
+            &["add", "h1", bad],
+            &format!("{bad:?}: not a node name (a letter, then letters, digits or _)"),
+        );
     }
+    rejected(&lab, &["add", "h1", ""], "a node name cannot be empty");
+    rejected(
+        &lab,
+        &["add", "h1", &long],
+        &format!("{long}: node names are at most 32 bytes, this one is 33"),
+    );
     assert!(!lab.dir.exists(), "no MN_DIR made for bad input");
-    rejected(&lab, &["add", "h1", "h1"]);
-    rejected(&lab, &["add", "--kind", "hub", "h1"]);
-    for cpu in ["0", "-1", "abc"] {
-        rejected(&lab, &["add", "--cpu", cpu, "h1"]);
+    rejected(&lab, &["add", "h1", "h1"], "h1: named twice in this call");
+    let kinds = "invalid value 'hub' for '--kind <KIND>' [possible values: host, switch, router]";
+    rejected(&lab, &["add", "--kind", "hub", "h1"], kinds);
+    for cpu in ["0", "-1"] {
+        rejected(
+            &lab,
+            &["add", "--cpu", cpu, "h1"],
+            &format!("--cpu {cpu}: must be a positive fraction of a CPU, such as 0.5"),
+        );
     }
+    rejected(
+        &lab,
+        &["add", "--cpu", "abc", "h1"],
+        "invalid value 'abc' for '--cpu <FRACTION>': invalid float literal",
+    );
     assert!(netns_entries(&lab).is_empty());
 
     lab.cmd("mnnode").args(["add", "h1"]).ok();
-    let err = rejected(&lab, &["add", "h2", "h1"]);
-    assert!(err.contains("h1"), "{err}");
+    let exists = format!("h1: a node of that name exists in {}", lab.dir.display());
+    rejected(&lab, &["add", "h2", "h1"], &exists);
     assert!(!lab.dir.join("h2").exists(), "h2 not made when h1 is taken");
     for args in [&["del", "h9"][..], &["pid", "h9"], &["ip", "h9"], &["del", "h1", "h9"]] {
         let out = lab.cmd("mnnode").args(args).code(1);
-        assert_one_line_error(&out, "mnnode");
+        assert_error(&out, &format!("mnnode: no node named h9 in {}", lab.dir.display()));
     }
     assert!(alive(lab.node_pid("h1")), "del with an unknown name deletes nothing");
+}
+
+#[test]
+fn add_dash_h1_is_an_error_not_help() {
+    let lab = Lab::new();
+    let out = lab.cmd("mnnode").args(["add", "-h1"]).code(2);
+    assert_error(&out, "mnnode: unexpected argument '-h' found");
+    out.check(out.stdout.is_empty(), "no help printed");
+    assert!(!lab.dir.exists());
+    let help = lab.cmd("mnnode").args(["add", "--help"]).ok();
+    help.check(help.stdout.starts_with("Create nodes"), "--help still helps");
 }
 
 #[test]
@@ -306,23 +347,24 @@ fn unsafe_or_unusable_mn_dir_is_refused() {
     let lab = Lab::new();
     std::fs::create_dir_all(&lab.dir).expect("lab dir");
     std::fs::set_permissions(&lab.dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let err = rejected(&lab, &["add", "h1"]);
-    assert!(err.contains("writable by others"), "{err}");
+    let open = format!("{}: MN_DIR is writable by others (mode 0777); refusing to use it", lab.dir.display());
+    rejected(&lab, &["add", "h1"], &open);
     std::fs::set_permissions(&lab.dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    lab.cmd("mnnode").args(["add", "h0"]).ok();
 
     // A symlink planted in MN_DIR is never followed.
     let elsewhere = lab.dir.with_file_name("elsewhere");
     std::fs::create_dir_all(&elsewhere).expect("dir");
     std::os::unix::fs::symlink(&elsewhere, lab.dir.join("h1")).expect("symlink");
     let out = lab.cmd("mnnode").args(["pid", "h1"]).code(1);
-    assert_one_line_error(&out, "mnnode");
-    rejected(&lab, &["add", "h1"]);
+    assert_error(&out, &format!("mnnode: {}: not a node directory", lab.dir.join("h1").display()));
+    rejected(&lab, &["add", "h1"], &format!("h1: a node of that name exists in {}", lab.dir.display()));
     assert_eq!(std::fs::read_dir(&elsewhere).expect("dir").count(), 0, "nothing written through the symlink");
 
     let file = lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", "/etc/hostname/lab").fails();
-    assert_one_line_error(&file, "mnnode");
+    assert_error(&file, "mnnode: /etc/hostname: Not a directory");
     let ro = lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", "/proc/mnlab").fails();
-    assert_one_line_error(&ro, "mnnode");
+    assert_error(&ro, "mnnode: /proc/mnlab: cannot create MN_DIR: No such file or directory");
 }
 
 #[test]
@@ -334,8 +376,7 @@ fn not_root_is_refused() {
         .arg(mn_tests::bin("mnnode"))
         .args(["add", "h1"])
         .fails();
-    assert_one_line_error(&out, "mnnode");
-    out.check(out.stderr.contains("root"), "says root is needed");
+    assert_error(&out, "mnnode: must be run as root (namespaces and links need it)");
     assert!(!lab.dir.exists());
 }
 
@@ -350,4 +391,51 @@ fn clean_leaves_a_same_named_lab_alone() {
     assert!(netns_entry(&a, "h1").exists(), "a's live ip netns entry is not b's to remove");
     assert!(alive(a.node_pid("h1")));
     let _ = std::fs::remove_dir_all(twin.parent().expect("parent"));
+}
+
+#[test]
+fn records_carry_the_protocol_and_older_nodes_are_refused_but_removable() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    let record = lab.dir.join("h1/node");
+    let text = std::fs::read_to_string(&record).expect("record");
+    assert!(text.starts_with("protocol=2\n"), "{text}");
+    std::fs::write(&record, text.replace("protocol=2\n", "")).expect("an older mnnode's record");
+    let out = lab.cmd("mnlink").args(["add", "h1-eth0", "h2-eth0"]).code(1);
+    assert_error(
+        &out,
+        "mnlink: node h1 was started by another version of mnnode (protocol 1, this one speaks 2); \
+         remove it with mnnode del h1 and add it again",
+    );
+    lab.cmd("mnnode").args(["del", "h1"]).ok();
+    assert!(!lab.dir.join("h1").exists());
+}
+
+#[test]
+fn clean_ends_a_double_forked_daemon_of_a_root_node() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--root", "r1"]).ok();
+    let out = lab.cmd("mnrun").args(["r1", "(sleep 778 </dev/null >/dev/null 2>&1 & echo $!)"]).ok();
+    let daemon: i32 = out.stdout.trim().parse().expect("the daemon's pid");
+    assert!(alive(daemon));
+    let stat = mnnode::procfs::stat(daemon).expect("stat");
+    assert_ne!(stat.ppid, lab.node_pid("r1"), "no child of the shell");
+    lab.cmd("mnnode").arg("clean").ok();
+    assert!(eventually(Duration::from_secs(5), || !alive(daemon)), "the daemon went with its session");
+}
+
+#[test]
+fn mnnode_raises_its_descriptor_limit_and_shells_keep_the_callers() {
+    let lab = Lab::new();
+    let names: Vec<String> = (1..=40).map(|i| format!("f{i}")).collect();
+    // Forty nodes take more descriptors than a soft limit of 32.
+    lab.cmd("prlimit")
+        .args(["--nofile=32:4096", "--"])
+        .arg(mn_tests::bin("mnnode"))
+        .arg("add")
+        .args(&names)
+        .ok();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", lab.node_pid("f1"))).expect("limits");
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).expect("the limit");
+    assert_eq!(line.split_whitespace().collect::<Vec<_>>()[3..5], ["32", "4096"], "{line}");
 }

@@ -1,0 +1,236 @@
+//! Node kinds: one table of what each kind is and does. Adding a kind (an
+//! Open vSwitch switch, say) means one more variant and one more row here.
+use crate::netlink;
+use crate::node::Node;
+use crate::spawn::AddOptions;
+use crate::tag::Tag;
+use anyhow::{Result, anyhow, bail};
+use rtnetlink::LinkBridge;
+use rtnetlink::packet_route::link::{BridgeStpState, InfoBridge};
+use std::fmt;
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Host,
+    Switch,
+    Router,
+}
+
+/// What a node does with IPv6 in its own namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ipv6 {
+    /// No automatic link-local address (nor SLAAC) unless --ipv6-ll: such
+    /// an address costs DAD, router solicitation and MLD multicast on every
+    /// link that comes up, which bridges flood to every host.
+    QuietUnlessAsked,
+    /// No IPv6 stack at all: a layer-2 device (frames are still bridged).
+    Off,
+    /// The kernel's defaults.
+    Default,
+}
+
+/// Everything a kind decides.
+pub struct Spec {
+    pub kind: Kind,
+    pub name: &'static str,
+    pub help: &'static str,
+    /// Gets namespaces of its own (unless --root).
+    pub namespaced: bool,
+    /// Holds a Linux bridge named after the node, which its links join.
+    pub bridge: bool,
+    /// Forwards IPv4 and IPv6.
+    pub forwarding: bool,
+    pub ipv6: Ipv6,
+}
+
+pub const KINDS: [Spec; 3] = [
+    Spec {
+        kind: Kind::Host,
+        name: "host",
+        help: "an end host",
+        namespaced: true,
+        bridge: false,
+        forwarding: false,
+        ipv6: Ipv6::QuietUnlessAsked,
+    },
+    Spec {
+        kind: Kind::Switch,
+        name: "switch",
+        help: "a Linux bridge named after the node",
+        namespaced: true,
+        bridge: true,
+        forwarding: false,
+        ipv6: Ipv6::Off,
+    },
+    Spec {
+        kind: Kind::Router,
+        name: "router",
+        help: "a host that forwards IPv4 and IPv6",
+        namespaced: true,
+        bridge: false,
+        forwarding: true,
+        ipv6: Ipv6::Default,
+    },
+];
+
+const ALL: [Kind; 3] = [Kind::Host, Kind::Switch, Kind::Router];
+
+impl Kind {
+    pub fn spec(self) -> &'static Spec {
+        // Every kind has its row: the test below checks the table.
+        KINDS.iter().find(|s| s.kind == self).unwrap_or(&KINDS[0])
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// Whether the node holds a bridge that its links join.
+    pub fn has_bridge(self) -> bool {
+        self.spec().bridge
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Kind> {
+        match KINDS.iter().find(|spec| spec.name == s) {
+            Some(spec) => Ok(spec.kind),
+            None => {
+                let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+                bail!("{s:?}: not a node kind ({})", names.join(", "))
+            }
+        }
+    }
+}
+
+impl clap::ValueEnum for Kind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let spec = self.spec();
+        Some(clap::builder::PossibleValue::new(spec.name).help(spec.help))
+    }
+}
+
+/// Loopback up, the switch's bridge, a router's forwarding, and the
+/// namespace's identity, over one netlink socket in the node.
+pub(crate) async fn configure(node: &Node, opts: &AddOptions, lab_id: &str) -> Result<Option<(u64, u64)>> {
+    let (conn, id) = if opts.root {
+        configure_root(node.kind)?;
+        if node.bridge().is_none() {
+            return Ok(None);
+        }
+        (netlink::connect_here()?, None)
+    } else {
+        let ns = File::open(node.netns_path())
+            .map_err(|e| mncli::io_error(format!("{}: open its namespace", node.name), &e))?;
+        let inode = ns.metadata().map_err(|_| anyhow!("{}: the shell vanished", node.name))?.ino();
+        let conn = netlink::in_netns(ns.as_fd(), || -> Result<netlink::Conn> {
+            configure_namespace(node.kind, opts.ipv6_ll)?;
+            netlink::connect_here()
+        })??;
+        netlink::set_up(&conn.handle, 1)
+            .await
+            .map_err(|e| anyhow!("{}: bring lo up: {}", node.name, netlink::describe(&e)))?;
+        let cookie = conn.cookie;
+        (conn, Some((inode, cookie)))
+    };
+    if let Some(bridge) = node.bridge() {
+        let stp = if opts.stp { BridgeStpState::KernelStp } else { BridgeStpState::Disabled };
+        // Multicast is flooded, as Open vSwitch does by default: snooping
+        // the MLD reports every new port sends costs more than it saves.
+        let msg = LinkBridge::new(bridge)
+            .append_info_data(InfoBridge::StpState(stp))
+            .append_info_data(InfoBridge::MulticastSnooping(false))
+            .build();
+        conn.handle
+            .link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| anyhow!("{}: create bridge {bridge}: {}", node.name, netlink::describe(&e)))?;
+        if opts.root {
+            // A bridge in the root namespace does not die with any node:
+            // tag it, so that del and clean find it.
+            let tag = Tag {
+                node: node.name.clone(),
+                peer_node: String::new(),
+                peer_if: String::new(),
+                lab: lab_id.to_string(),
+            };
+            let msg = rtnetlink::LinkUnspec::new_with_name(bridge).alias(tag.format()).build();
+            if let Err(e) = conn.handle.link().set(msg).execute().await {
+                // Untagged, nothing would ever find it again.
+                if let Ok(Some(link)) = netlink::link_by_name(&conn.handle, bridge).await {
+                    let _ = conn.handle.link().del(link.header.index).execute().await;
+                }
+                bail!("{}: tag bridge {bridge}: {}", node.name, netlink::describe(&e));
+            }
+        }
+    }
+    Ok(id)
+}
+
+/// The sysctls of a kind, written inside the node's new network namespace.
+fn configure_namespace(kind: Kind, ipv6_ll: bool) -> Result<()> {
+    let spec = kind.spec();
+    if spec.forwarding {
+        enable_forwarding()?;
+    }
+    match spec.ipv6 {
+        Ipv6::Off => {
+            crate::write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")?;
+            crate::write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1")?;
+        }
+        // Addresses given with mnlink addr or ip work as ever.
+        Ipv6::QuietUnlessAsked if !ipv6_ll => {
+            crate::write_file("/proc/sys/net/ipv6/conf/default/addr_gen_mode", "1")?;
+        }
+        Ipv6::QuietUnlessAsked | Ipv6::Default => {}
+    }
+    Ok(())
+}
+
+/// What a kind needs of the root namespace when its node runs there.
+fn configure_root(kind: Kind) -> Result<()> {
+    if kind.spec().forwarding {
+        enable_forwarding()?;
+    }
+    Ok(())
+}
+
+fn enable_forwarding() -> Result<()> {
+    crate::write_file("/proc/sys/net/ipv4/ip_forward", "1")?;
+    crate::write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_row_per_kind_and_names_round_trip() {
+        for kind in ALL {
+            assert_eq!(kind.spec().kind, kind);
+            assert_eq!(kind.as_str().parse::<Kind>().unwrap(), kind);
+        }
+        assert_eq!(KINDS.len(), ALL.len());
+        assert_eq!(
+            "hub".parse::<Kind>().unwrap_err().to_string(),
+            "\"hub\": not a node kind (host, switch, router)"
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! The marker that makes a directory a lab: `$MN_DIR/.mn-lab`, holding
+//! `mn-lab 1` and the lab's random id (16 hex digits).
+use crate::lab::MARKER;
+use anyhow::{Result, anyhow, bail};
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::Mode;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::path::Path;
+
+/// The lab's id, from its marker; `None` without one.
+pub(crate) fn read_marker(fd: BorrowedFd, dir: &Path) -> Result<Option<String>> {
+    let path = dir.join(MARKER);
+    let file = match openat(fd, MARKER, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
+    {
+        Ok(file) => file,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(e) => bail!("{}: {}", path.display(), e.desc()),
+    };
+    let mut text = String::new();
+    std::fs::File::from(file)
+        .take(4096)
+        .read_to_string(&mut text)
+        .map_err(|e| mncli::io_error(path.display(), &e))?;
+    let mut lines = text.lines();
+    let id = match (lines.next(), lines.next().and_then(|l| l.strip_prefix("id="))) {
+        (Some("mn-lab 1"), Some(id)) if id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) => id,
+        _ => bail!("{}: not a marker mnnode wrote; refusing to use this directory", path.display()),
+    };
+    Ok(Some(id.to_string()))
+}
+
+/// Marks a directory as a lab with a fresh random id; returns the id (the
+/// one another mnnode wrote first, should two race).
+pub(crate) fn write_marker(fd: BorrowedFd, dir: &Path) -> Result<String> {
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| mncli::io_error("/dev/urandom", &e))?;
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let path = dir.join(MARKER);
+    // Written whole as a nameless file, then linked into place: no one
+    // ever reads a marker half-written.
+    let flags = OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+    let file = openat(fd, ".", flags, Mode::S_IRUSR | Mode::S_IWUSR)
+        .map_err(|e| anyhow!("{}: {}", path.display(), e.desc()))?;
+    let mut file = std::fs::File::from(file);
+    file.write_all(format!("mn-lab 1\nid={id}\n").as_bytes())
+        .map_err(|e| mncli::io_error(path.display(), &e))?;
+    // SAFETY: linking our own open file into our open directory.
+    let rc = unsafe {
+        libc::linkat(file.as_raw_fd(), c"".as_ptr(), fd.as_raw_fd(), c".mn-lab".as_ptr(), libc::AT_EMPTY_PATH)
+    };
+    match Errno::result(rc) {
+        Ok(_) => Ok(id),
+        Err(Errno::EEXIST) => read_marker(fd, dir)?.ok_or_else(|| anyhow!("{}: vanished", path.display())),
+        Err(e) => bail!("{}: {}", path.display(), e.desc()),
+    }
+}

@@ -1,0 +1,387 @@
+//! mnnode must never delete what is not its own, never be led through
+//! another user's symlink, never leave an `ip netns` name that means
+//! another namespace, and never let two labs meet (issue 11).
+use mn_tests::{Lab, alive, assert_error, eventually, netns_entry, ns_inode, survivors, ticks};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[test]
+fn clean_and_del_refuse_a_directory_without_the_lab_marker() {
+    let lab = Lab::new();
+    // The issue's repro: `cd /tmp/p; MN_DIR=. mnnode clean -v`.
+    let p = lab.parent().join("p");
+    std::fs::create_dir_all(p.join("src")).expect("mkdir");
+    std::fs::write(p.join("src/f"), "x").expect("write");
+    chmod(&p, 0o700);
+    let mut clean = lab.cmd("mnnode").args(["clean", "-v"]).env("MN_DIR", ".");
+    clean.command().current_dir(&p);
+    let out = clean.code(1);
+    let refusal = format!(
+        "mnnode: {}: not a lab directory (no .mn-lab marker); refusing to delete anything",
+        p.display()
+    );
+    assert_error(&out, &refusal);
+    out.check(out.stdout.is_empty(), "nothing said removed");
+    assert_eq!(std::fs::read_to_string(p.join("src/f")).expect("f kept"), "x");
+    assert_error(&lab.cmd("mnnode").args(["del", "src"]).env("MN_DIR", &p).code(1), &refusal);
+    let out = lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", &p).code(1);
+    let not_empty = "not a lab directory (no .mn-lab marker) and not empty; refusing to make a lab in it";
+    assert_error(&out, &format!("mnnode: {}: {not_empty}", p.display()));
+    assert!(p.join("src/f").exists() && !p.join("h1").exists() && !p.join(".mn-lab").exists());
+    let out = lab.cmd("mnnode").arg("list").env("MN_DIR", &p).code(1);
+    assert_error(&out, &format!("mnnode: {}: not a lab directory (no .mn-lab marker)", p.display()));
+
+    // An empty directory becomes a lab, and is marked.
+    std::fs::create_dir(&lab.dir).expect("mkdir");
+    chmod(&lab.dir, 0o700);
+    lab.cmd("mnnode").args(["add", "h1"]).ok();
+    assert_eq!(lab.id().len(), 16);
+    let marker = lab.dir.join(".mn-lab");
+    assert_eq!(std::fs::metadata(&marker).expect("marker").permissions().mode() & 0o777, 0o600);
+    lab.cmd("mnnode").arg("clean").ok();
+    assert!(marker.exists(), "clean keeps the lab a lab");
+}
+
+#[test]
+fn clean_removes_only_node_directories_and_only_the_tools_files() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    let h1 = lab.node_pid("h1");
+    std::fs::write(lab.dir.join("h1/notes"), "mine").expect("a stranger's file");
+    std::fs::create_dir(lab.dir.join("src")).expect("a directory that is not a node");
+    std::fs::write(lab.dir.join("src/f"), "x").expect("write");
+    let out = lab.cmd("mnnode").args(["clean", "-v"]).code(1);
+    let h1_dir = lab.dir.join("h1");
+    assert_error(
+        &out,
+        &format!("mnnode: {}: holds files mnnode did not make (notes); left it in place", h1_dir.display()),
+    );
+    out.check(
+        out.stdout.contains(&format!("left {}: not a node directory", lab.dir.join("src").display())),
+        "src",
+    );
+    assert_eq!(std::fs::read_to_string(lab.dir.join("h1/notes")).expect("kept"), "mine");
+    assert!(lab.dir.join("h1/node").exists(), "h1's directory left whole");
+    assert!(lab.dir.join("src/f").exists());
+    assert!(!lab.dir.join("h2").exists(), "h2 removed");
+    assert!(!alive(h1), "h1's processes end all the same");
+    let out = lab.cmd("mnnode").arg("list").ok();
+    out.check(out.stdout.lines().any(|l| l.starts_with("h1") && l.ends_with("dead")), "h1 listed dead");
+
+    std::fs::remove_file(lab.dir.join("h1/notes")).expect("rm");
+    lab.cmd("mnnode").arg("clean").ok();
+    assert!(!lab.dir.join("h1").exists());
+    assert!(lab.dir.join("src/f").exists(), "a directory without a record is never removed");
+}
+
+#[test]
+fn mn_dir_through_another_users_symlink_is_refused() {
+    let lab = Lab::new();
+    let real = lab.parent().join("real");
+    std::fs::create_dir(&real).expect("mkdir");
+    let link = lab.parent().join("link");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let chown = lab.cmd("chown").args(["-h", "65534:65534"]).arg(&link).ok();
+    chown.check(std::fs::symlink_metadata(&link).expect("link").uid() == 65534, "the symlink is nobody's");
+    let name = mn_tests::unique("lab");
+    let out = lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", link.join(&name)).code(1);
+    assert_error(
+        &out,
+        &format!(
+            "mnnode: {}: a symlink owned by uid 65534, neither us nor root; refusing to follow it",
+            link.display()
+        ),
+    );
+    assert_eq!(std::fs::read_dir(&real).expect("dir").count(), 0, "nothing made through it");
+
+    // Our own symlink is followed.
+    lab.cmd("chown").args(["-h", "0:0"]).arg(&link).ok();
+    lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", link.join(&name)).ok();
+    assert!(real.join(&name).join("h1/node").exists());
+    lab.cmd("mnnode").arg("clean").env("MN_DIR", link.join(&name)).ok();
+}
+
+#[test]
+fn mn_dir_under_a_directory_writable_by_others_is_refused() {
+    let lab = Lab::new();
+    let shared = lab.parent().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    chmod(&shared, 0o775);
+    let name = mn_tests::unique("lab");
+    let out = lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", shared.join(&name)).code(1);
+    assert_error(
+        &out,
+        &format!(
+            "mnnode: {}: a directory writable by others (mode 0775) on the way to MN_DIR; refusing to use it",
+            shared.display()
+        ),
+    );
+    assert!(!shared.join(&name).exists());
+
+    // Sticky, as /tmp, with our own directory next: fine.
+    chmod(&shared, 0o1777);
+    lab.cmd("mnnode").args(["add", "h1"]).env("MN_DIR", shared.join(&name)).ok();
+    lab.cmd("mnnode").arg("clean").env("MN_DIR", shared.join(&name)).ok();
+}
+
+fn mount_points_under(mountinfo: &str, dir: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(dir))
+        .map(String::from)
+        .collect()
+}
+
+/// Starts a process (tracked by the lab) with the pid `pid`, by setting
+/// the kernel's last pid just before forking; false if other processes
+/// kept taking it.
+fn reuse_pid(lab: &mut Lab, pid: i32) -> bool {
+    // Free once reaped, not before.
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    if !eventually(Duration::from_secs(10), || !proc.exists()) {
+        return false;
+    }
+    for _ in 0..200 {
+        if std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).is_err() {
+            return false;
+        }
+        let child = lab.cmd("sleep").arg("600").spawn();
+        let got = child.id() as i32;
+        lab.track(child);
+        if got == pid {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn ip_netns_entry_pins_the_nodes_namespace_after_its_shell_dies() {
+    let mut lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    let pid = lab.node_pid("h1");
+    let inode = ns_inode(pid, "net").expect("netns");
+    let ns = format!("{}-h1", lab.name());
+    lab.cmd("ip").args(["-n", &ns, "link", "add", "pin0", "type", "veth", "peer", "pin1"]).ok();
+    // SAFETY: killing the shell this test's lab started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(eventually(Duration::from_secs(5), || !alive(pid)));
+    let entry = netns_entry(&lab, "h1");
+    assert_eq!(std::fs::metadata(&entry).expect("entry").ino(), inode, "the entry holds h1's namespace");
+    // Force the pid's reuse by a process in the root namespace: the name
+    // still means h1's namespace, which it holds (a symlink to
+    // /proc/PID/ns/net came to mean the root namespace).
+    let reused = reuse_pid(&mut lab, pid);
+    assert!(reused, "pid {pid} reused by a process of the root namespace");
+    let out = lab.cmd("ip").args(["-n", &ns, "-o", "link", "show"]).ok();
+    out.check(out.stdout.contains("pin0") && out.stdout.lines().count() == 3, "lo, pin0, pin1: h1's links");
+    let out = lab.cmd("mnnode").arg("list").ok();
+    out.check(out.stdout.lines().any(|l| l.starts_with("h1") && l.ends_with("dead")), "h1 listed dead");
+
+    // No node's mount namespace keeps copies of the entries.
+    let theirs =
+        std::fs::read_to_string(format!("/proc/{}/mountinfo", lab.node_pid("h2"))).expect("mountinfo");
+    assert_eq!(mount_points_under(&theirs, "/run/netns"), Vec::<String>::new());
+
+    let since = ticks();
+    lab.cmd("mnnode").args(["del", "h1"]).ok();
+    assert!(!entry.exists(), "the entry is removed");
+    let ours = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(
+        !mount_points_under(&ours, &entry.to_string_lossy()).iter().any(|m| m == &*entry.to_string_lossy())
+    );
+    assert_eq!(survivors("net", inode, since), Vec::<i32>::new());
+}
+
+#[test]
+fn labs_of_the_same_name_in_different_directories_never_touch_each_other() {
+    let a = Lab::named("lab");
+    let b = Lab::named("lab");
+    let (x, y) = (mn_tests::unique("x"), mn_tests::unique("y"));
+    let ra = format!("{x}a");
+    for (lab, peer) in [(&a, &x), (&b, &y)] {
+        lab.cmd("mnnode").args(["add", "--root", "--cpu", "0.5", &ra, peer]).ok();
+    }
+    // The same node name in both labs, different interfaces in the root namespace.
+    a.cmd("mnlink").args(["add", &format!("{ra}-eth0"), &format!("{x}-eth0")]).ok();
+    b.cmd("mnlink").args(["add", &format!("{ra}-eth1"), &format!("{y}-eth0")]).ok();
+    assert_ne!(a.id(), b.id());
+    a.cmd("mnlink").args(["down", &format!("{ra}-eth0")]).ok();
+    let link = |ifname: String| a.cmd("ip").args(["-o", "link", "show", &ifname]);
+    let out = link(format!("{ra}-eth1")).run();
+    out.check(out.status.success() && out.stdout.contains(",UP"), "b's link untouched by a's down");
+
+    a.cmd("mnnode").args(["del", &ra]).ok();
+    link(format!("{ra}-eth0")).fails();
+    link(format!("{ra}-eth1")).ok();
+    assert!(alive(b.node_pid(&ra)), "b's node of the same name lives");
+    let group = |lab: &Lab| format!("mn-{}-{ra}", lab.id());
+    let groups = std::fs::read_to_string(format!("/proc/{}/cgroup", b.node_pid(&ra))).expect("cgroup");
+    assert!(groups.contains(&group(&b)), "{groups}");
+    a.cmd("mnnode").arg("clean").ok();
+    link(format!("{ra}-eth1")).ok();
+    let out = b.cmd("mnnode").arg("list").ok();
+    out.check(out.stdout.matches("running").count() == 2, "b's nodes untouched by a's clean");
+
+    // Namespaced nodes of the same name would share an `ip netns` name.
+    let h = mn_tests::unique("h");
+    a.cmd("mnnode").args(["add", &h]).ok();
+    let out = b.cmd("mnnode").args(["add", &h]).code(1);
+    let taken = format!(
+        "mnnode: {h}: ip netns name lab-{h} is taken (by another lab named lab?); give this lab another MN_DIR name"
+    );
+    assert_error(&out, &taken);
+    assert!(alive(a.node_pid(&h)));
+}
+
+fn cpu_cgroup_root() -> PathBuf {
+    let v1 = Path::new("/sys/fs/cgroup/cpu");
+    if v1.join("cpu.cfs_quota_us").exists() { v1.to_path_buf() } else { PathBuf::from("/sys/fs/cgroup") }
+}
+
+fn groups_of(lab: &Lab) -> Vec<String> {
+    let prefix = format!("mn-{}-", lab.id());
+    std::fs::read_dir(cpu_cgroup_root())
+        .expect("cgroup root")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+/// Live processes started as shells of this lab's nodes.
+fn shells_of(lab: &Lab) -> Vec<i32> {
+    let var = format!("__MN_FIFO={}/", lab.dir.display()).into_bytes();
+    mnnode::procfs::pids()
+        .into_iter()
+        .filter(|&pid| alive(pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v.starts_with(&var)))
+        })
+        .collect()
+}
+
+#[test]
+fn clean_after_kill_9_of_add_with_cpu_removes_the_cgroups() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "first"]).ok();
+    let names: Vec<String> = (1..=40).map(|i| format!("c{i}")).collect();
+    // Killed early, midway and late in the call.
+    for made in [1, 8, 20] {
+        let add = lab.cmd("mnnode").args(["add", "--cpu", "0.1"]).args(&names).start();
+        let some = eventually(Duration::from_secs(60), || groups_of(&lab).len() >= made);
+        add.signal(libc::SIGKILL);
+        let _ = add.finish();
+        assert!(some, "the add got as far as making {made} cgroups");
+        lab.cmd("mnnode").arg("clean").ok();
+        assert_eq!(groups_of(&lab), Vec::<String>::new(), "no cgroup left after {made}");
+        assert_eq!(std::fs::read_dir(&lab.dir).expect("lab").count(), 1, "only the marker is left");
+        assert_eq!(mn_tests::netns_entries(&lab), Vec::<String>::new(), "no ip netns entry left");
+        assert_eq!(shells_of(&lab), Vec::<i32>::new(), "no shell left");
+    }
+    lab.cmd("mnnode").args(["add", "--cpu", "0.1", "c1"]).ok();
+    assert_eq!(groups_of(&lab), vec![format!("mn-{}-c1", lab.id())]);
+}
+
+#[test]
+fn clean_reports_a_cgroup_it_cannot_remove() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1"]).ok();
+    let group = cpu_cgroup_root().join(format!("mn-{}-h9", lab.id()));
+    std::fs::create_dir_all(group.join("sub")).expect("a group with a child group cannot be removed");
+    let out = lab.cmd("mnnode").args(["clean"]).code(1);
+    let _ = std::fs::remove_dir(group.join("sub"));
+    assert_error(
+        &out,
+        &format!("mnnode: {}: still busy after 5s (0 processes in it); left in place", group.display()),
+    );
+    assert!(!lab.dir.join("h1").exists(), "everything else was removed");
+    lab.cmd("mnnode").arg("clean").ok();
+    assert!(!group.exists());
+}
+
+#[test]
+fn a_lab_of_an_older_mnnode_without_a_marker_is_adopted_only_if_it_holds_nothing_but_nodes() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    let h1 = lab.node_pid("h1");
+    let marker = lab.dir.join(".mn-lab");
+    std::fs::remove_file(&marker).expect("as an older mnnode left it");
+    std::fs::write(lab.dir.join("notes"), "mine").expect("write");
+    let out = lab.cmd("mnnode").arg("clean").code(1);
+    let refusal = "not a lab directory (no .mn-lab marker); refusing to delete anything";
+    assert_error(&out, &format!("mnnode: {}: {refusal}", lab.dir.display()));
+    assert!(alive(h1));
+
+    std::fs::remove_file(lab.dir.join("notes")).expect("rm");
+    let out = lab.cmd("mnnode").args(["clean", "-v"]).ok();
+    out.check(out.stdout.contains("removed host h1") && out.stdout.contains("removed host h2"), "cleaned");
+    assert!(marker.exists(), "now marked");
+}
+
+#[test]
+fn a_cgroup_left_in_use_is_named_on_add_and_emptied_by_clean() {
+    let mut lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1"]).ok();
+    let group = format!("mn-{}-c9", lab.id());
+    let dir = cpu_cgroup_root().join(&group);
+    std::fs::create_dir(&dir).expect("a group an earlier c9 left");
+    let sleeper = lab.track(lab.cmd("sleep").arg("1000").spawn());
+    let tasks = if dir.join("tasks").exists() { "tasks" } else { "cgroup.procs" };
+    std::fs::write(dir.join(tasks), sleeper.to_string()).expect("a process left in it");
+    let out = lab.cmd("mnnode").args(["add", "--cpu", "0.2", "c9"]).code(1);
+    assert_error(
+        &out,
+        &format!(
+            "mnnode: c9: cgroup {group} of an earlier node of that name still has processes; mnnode clean ends them"
+        ),
+    );
+    lab.cmd("mnnode").arg("clean").ok();
+    assert!(!dir.exists(), "clean ended the process and removed the group");
+    lab.cmd("mnnode").args(["add", "--cpu", "0.2", "c9"]).ok();
+}
+
+#[test]
+fn a_record_naming_another_node_or_a_foreign_cgroup_is_not_acted_on() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1", "h2"]).ok();
+    let h2 = lab.node_pid("h2");
+    let record = lab.dir.join("h1/node");
+    let text = std::fs::read_to_string(&record).expect("record");
+    std::fs::write(&record, text.replace("name=h1", "name=h2")).expect("write");
+    let out = lab.cmd("mnnode").args(["del", "h1"]).code(1);
+    assert_error(&out, &format!("mnnode: {}: the record names another node (h2)", record.display()));
+    assert!(alive(h2) && lab.dir.join("h2").exists(), "h2 untouched");
+
+    // A record's cgroup is removed only if mnnode could have made it.
+    let decoy = lab.parent().join("mn-decoy");
+    std::fs::create_dir(&decoy).expect("an empty directory");
+    let text = std::fs::read_to_string(lab.dir.join("h2/node")).expect("record");
+    std::fs::write(lab.dir.join("h2/node"), format!("{text}cgroup={}\n", decoy.display())).expect("write");
+    lab.cmd("mnnode").args(["del", "h2"]).ok();
+    assert!(decoy.exists(), "an empty directory named in a record is left alone");
+}
+
+#[test]
+fn ctrl_c_during_add_undoes_the_whole_call() {
+    let lab = Lab::new();
+    let names: Vec<String> = (1..=150).map(|i| format!("i{i}")).collect();
+    let add = lab.cmd("mnnode").arg("add").args(&names).start();
+    let begun = eventually(Duration::from_secs(60), || mn_tests::netns_entries(&lab).len() >= 3);
+    add.signal(libc::SIGINT);
+    let out = add.finish();
+    assert!(begun, "the add got as far as registering nodes");
+    // Undone, then ended by the signal itself (a shell says 130), as an
+    // interrupted program should.
+    out.check(out.status.signal() == Some(libc::SIGINT), "mnnode ended by SIGINT");
+    assert_eq!(mn_tests::netns_entries(&lab), Vec::<String>::new(), "no ip netns entry left");
+    assert_eq!(shells_of(&lab), Vec::<i32>::new(), "no shell left");
+    assert_eq!(std::fs::read_dir(&lab.dir).expect("lab").count(), 1, "only the marker is left");
+}

@@ -48,6 +48,14 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         name: String,
     },
+    /// Give a node a new shell: same name, namespaces, links and
+    /// addresses, a fresh shell state. For a shell that no longer answers
+    /// mnrun (its hooks changed, its FIFO replaced); the old shell is
+    /// killed, the jobs it started keep running.
+    Restart {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
     /// Remove every node of this lab, running or dead, and whatever a
     /// crashed run left: directories, `ip netns` entries, cgroups.
     Clean {

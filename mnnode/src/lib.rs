@@ -13,6 +13,7 @@ pub mod netlink;
 pub mod node;
 pub mod procfs;
 pub mod reap;
+pub mod restart;
 pub mod shell;
 pub mod spawn;
 pub mod tag;

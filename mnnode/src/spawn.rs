@@ -261,13 +261,13 @@ fn start(
 }
 
 /// The last non-empty line of a file (a log), trimmed.
-fn last_line(path: &std::path::Path) -> Option<String> {
+pub(crate) fn last_line(path: &std::path::Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     text.lines().map(str::trim).rfind(|l| !l.is_empty()).map(str::to_string)
 }
 
 /// The shell's argv with bash found in PATH once (execve does not search).
-fn shell_argv() -> Result<Vec<&'static str>> {
+pub(crate) fn shell_argv() -> Result<Vec<&'static str>> {
     static BASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let bash = BASH.get_or_init(|| {
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()))

@@ -124,10 +124,16 @@ __mn_end() {
   builtin ulimit -t unlimited -f unlimited
   builtin exec /usr/bin/env -u BASH_ENV -u ENV PROMPT_COMMAND="$__mn_init" __MN_REBORN=1 \
     __MN_NOFILE="$__mn_nofile" PS1= PS2= \
-    "$__mn_bash" --norc --noprofile --noediting -i 0<&63 1>&62 2>&62 60<&- 61>&-
+    "$__mn_bash" --norc --noprofile --noediting -i 0<&63 1>&62 2>&62 60<&- 61>&- 255>&-
 }
 readonly -f __mn __mn_status __mn_traps __mn_done exit ulimit __mn_reborn __mn_fatal __mn_end
 __mn_traps
+# bash restores the terminal's modes on fd 255 (a copy of stderr, the log)
+# after a command killed by a signal, and complains on the command's
+# stderr when that is no terminal (`yes | head`). A pty master of our own,
+# which nothing reads, takes the modes quietly.
+exec 255>&-
+{ exec 255<>/dev/ptmx; } 2>/dev/null || exec 255>&2
 PROMPT_COMMAND=__mn_done
 readonly PROMPT_COMMAND PS0= PS1= PS2= TMOUT= __mn_init __mn_bash __mn_nofile
 if [[ ${__MN_REBORN-} ]]; then

@@ -183,6 +183,9 @@ impl Channel<'_> {
             }
         }
         drop(keep);
+        if !matches!(run.exchange.ending, Ending::BrokenPipe) {
+            relay::hand_off(&run.outputs);
+        }
         Ok(run.exchange)
     }
 }

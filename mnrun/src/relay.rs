@@ -142,3 +142,66 @@ pub fn write_all_until(fd: impl AsFd, mut bytes: &[u8], timeout: PollTimeout) ->
     }
     Ok(true)
 }
+
+/// Output that jobs the command left in the background write after the
+/// call: a terminal or pipe was handed to them and gets it; a relayed file
+/// or socket gets it too, through a child left to copy until the last job
+/// closes the pipe. One behaviour, whatever our stdout is.
+pub fn hand_off(outputs: &[Relay]) {
+    let held: Vec<&Relay> = outputs
+        .iter()
+        .filter(|relay| {
+            relay.drain();
+            let mut fds = [PollFd::new(relay.pipe.as_fd(), PollFlags::POLLIN)];
+            let hung_up = poll(&mut fds, PollTimeout::ZERO).is_ok()
+                && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP));
+            !hung_up
+        })
+        .collect();
+    if held.is_empty() {
+        return;
+    }
+    // SAFETY: the child only polls, reads, writes and exits (no allocation,
+    // no lock), which is sound even if another thread held one at the fork.
+    if unsafe { libc::fork() } != 0 {
+        return; // the parent (or a failed fork: the output is lost)
+    }
+    copy_until_closed(&held);
+    // SAFETY: ending the child without running the parent's exit code.
+    unsafe { libc::_exit(0) };
+}
+
+/// Copies from (at most two) relay pipes until each has no writer left.
+/// Runs in a forked child: no allocation.
+fn copy_until_closed(relays: &[&Relay]) {
+    let n = relays.len().min(2);
+    let mut live = [true; 2];
+    let mut buf = [0u8; 65536];
+    while (0..n).any(|i| live[i]) {
+        // A negative descriptor is skipped by poll.
+        let mut fds = [libc::pollfd { fd: -1, events: libc::POLLIN, revents: 0 }; 2];
+        for i in (0..n).filter(|&i| live[i]) {
+            fds[i].fd = relays[i].pipe.as_raw_fd();
+        }
+        // SAFETY: poll on an array of pollfd we own, of length n <= 2.
+        if unsafe { libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, -1) } < 0 {
+            if Errno::last() == Errno::EINTR {
+                continue;
+            }
+            return;
+        }
+        for i in 0..n {
+            if !live[i] || fds[i].revents == 0 {
+                continue;
+            }
+            // SAFETY: our stdout and stderr stay open in this child.
+            let out = unsafe { BorrowedFd::borrow_raw(relays[i].fd) };
+            match nix::unistd::read(&relays[i].pipe, &mut buf) {
+                Ok(0) => live[i] = false,
+                Ok(got) => live[i] = write_all(out, &buf[..got]).is_ok(),
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
+                Err(_) => live[i] = false,
+            }
+        }
+    }
+}

@@ -161,3 +161,183 @@ fn hostile_shell_state_never_wedges_a_node_or_fakes_success() {
         }
     }
 }
+
+/// A lab with node h1, and a way to run a command there.
+fn lab_h1() -> Lab {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1"]).ok();
+    lab
+}
+
+fn run(lab: &Lab, command: &str) -> Output {
+    lab.cmd("mnrun").args(["h1", command]).stdin(Vec::new()).start().finish_within(HANG)
+}
+
+#[test]
+fn set_u_and_set_e_in_a_command_leave_the_node_usable() {
+    let lab = lab_h1();
+    let out = run(&lab, "set -u; echo ok");
+    out.check(out.code() == Some(0) && out.stdout == "ok\n" && out.stderr.is_empty(), "ok, status 0");
+    let out = run(&lab, "echo ${unset_variable}");
+    out.check(out.code() == Some(1) && out.stderr == "bash: unset_variable: unbound variable\n", "set -u");
+    let out = run(&lab, "set -eo pipefail; echo ok");
+    out.check(out.code() == Some(0) && out.stdout == "ok\n" && out.stderr.is_empty(), "ok, status 0");
+    // set -e then a failure ends the shell, as in bash: said, status kept.
+    let out = run(&lab, "KEPT=1; false");
+    out.check(out.code() == Some(1), "the command's status");
+    mn_tests::assert_error(
+        &out,
+        "mnrun: h1: the node's shell exited (status 1); it was restarted, its state reset",
+    );
+    assert_eq!(run(&lab, "echo \"[${KEPT-}]\"; false").code(), Some(1));
+}
+
+#[test]
+fn prompt_command_cannot_be_cleared() {
+    let lab = lab_h1();
+    let out = run(&lab, "PROMPT_COMMAND=");
+    out.check(out.stderr.ends_with("PROMPT_COMMAND: readonly variable\n"), "a readonly variable");
+    assert_eq!(run(&lab, "echo ok").stdout, "ok\n");
+}
+
+#[test]
+fn aliases_and_functions_named_like_builtins_do_not_touch_the_hooks() {
+    let lab = lab_h1();
+    run(&lab, "alias eval=true __mn=true; printf() { :; }; read() { return 1; }; unset -f __mn");
+    let out = run(&lab, "echo ok; exit 3");
+    out.check(out.code() == Some(3) && out.stdout == "ok\n", "ok, status 3");
+}
+
+#[test]
+fn a_redefined_eval_never_reports_success() {
+    let lab = lab_h1();
+    run(&lab, "eval() { :; }");
+    let out = run(&lab, "echo ok");
+    out.check(out.stdout.is_empty(), "nothing run");
+    mn_tests::assert_error(
+        &out,
+        "mnrun: h1: the node's shell did not run the command (its eval was changed); \
+         restart it with mnnode restart h1",
+    );
+    lab.cmd("mnnode").args(["restart", "h1"]).ok();
+    assert_eq!(run(&lab, "echo ok").stdout, "ok\n");
+}
+
+#[test]
+fn exit_with_a_digit_in_ifs_ends_the_right_command() {
+    let lab = lab_h1();
+    run(&lab, "IFS=1");
+    assert_eq!(run(&lab, "exit 3").code(), Some(3));
+    assert_eq!(run(&lab, "echo ok").stdout, "ok\n");
+}
+
+#[test]
+fn a_low_descriptor_limit_leaves_the_node_usable() {
+    let lab = lab_h1();
+    run(&lab, "ulimit -n 5");
+    let out = run(&lab, "echo ok");
+    out.check(out.code() == Some(0) && out.stdout == "ok\n", "ok");
+}
+
+#[test]
+fn a_forged_status_line_is_not_taken() {
+    let lab = lab_h1();
+    let out = run(&lab, "printf '+0 \\n' 1<>\"$__mn_s\"; printf '0 \\n' >&61; sleep 0.2; echo done; exit 7");
+    out.check(out.code() == Some(7) && out.stdout == "done\n", "the real status, after the real end");
+}
+
+#[test]
+fn a_fatal_signal_to_the_shell_exits_255_and_says_so() {
+    let lab = lab_h1();
+    for (command, signal) in [
+        ("echo before; false; kill -HUP $$; echo after", "SIGHUP"),
+        ("kill -XCPU $$", "SIGXCPU"),
+        ("kill -USR1 $$", "SIGUSR1"),
+        ("kill -ALRM $$", "SIGALRM"),
+        ("ulimit -f 0; echo x >/dev/shm/mn-xfsz-$$", "SIGXFSZ"),
+    ] {
+        run(&lab, "KEPT=1");
+        let out = run(&lab, command);
+        out.check(out.code() == Some(255) && !out.stdout.contains("after"), "255, the rest not run");
+        let said: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("mnrun:")).collect();
+        let line = format!("mnrun: h1: the node's shell died of {signal}; it was restarted");
+        out.check(said == [line.as_str()], &line);
+        assert_eq!(run(&lab, "echo \"[${KEPT-}]\"").stdout, "[]\n", "a fresh shell");
+    }
+}
+
+#[test]
+fn a_killed_shell_is_reported_dead() {
+    let lab = lab_h1();
+    let out = run(&lab, "kill -9 $$");
+    mn_tests::assert_error(
+        &out,
+        "mnrun: h1: the node's shell died; the node is dead (mnnode del h1, then add it again)",
+    );
+    mn_tests::assert_error(&run(&lab, "true"), "mnrun: node h1 is not running");
+}
+
+#[test]
+fn a_stopped_shell_is_continued() {
+    let lab = lab_h1();
+    let out = run(&lab, "kill -STOP $$; echo after");
+    out.check(out.code() == Some(0) && out.stdout == "after\n", "the command goes on");
+}
+
+#[test]
+fn builtin_exit_is_said_and_the_shell_comes_back() {
+    let lab = lab_h1();
+    let out = run(&lab, "builtin exit 4");
+    out.check(out.code() == Some(4), "status 4");
+    out.check(
+        out.stderr
+            .ends_with("mnrun: h1: the node's shell exited (status 4); it was restarted, its state reset\n"),
+        "said",
+    );
+    assert_eq!(run(&lab, "echo ok").stdout, "ok\n");
+}
+
+#[test]
+fn a_command_killed_by_sigpipe_leaves_no_bash_noise() {
+    let lab = lab_h1();
+    for _ in 0..3 {
+        let out = lab.cmd("bash").args(["-c", "mnrun h1 yes | head -c4"]).ok();
+        out.check(out.stdout == "y\ny\n" && out.stderr.is_empty(), "no tcsetattr complaint");
+    }
+    run(&lab, "builtin exit 0");
+    let out = lab.cmd("bash").args(["-c", "mnrun h1 yes | head -c4"]).ok();
+    out.check(out.stderr.is_empty(), "none in a reborn shell either");
+}
+
+#[test]
+fn timeouts_bound_the_wait_for_another_call() {
+    let lab = lab_h1();
+    let first = lab.cmd("mnrun").args(["h1", "sleep 5; echo first"]).start();
+    assert!(mn_tests::eventually(Duration::from_secs(5), || std::fs::read(lab.dir.join("h1/lock"))
+        .is_ok_and(|r| !r.is_empty())));
+    lab.cmd("mnrun").args(["-t", "0.2", "h1", "echo second"]).code(124);
+    assert!(mn_tests::alive(first.pid()), "the first call still runs: the second did not wait for it");
+    first.signal(libc::SIGINT);
+    first.finish();
+}
+
+#[test]
+fn timeouts_bound_interrupting_what_a_killed_mnrun_left() {
+    let lab = lab_h1();
+    // A command that neither SIGINT nor killing its processes ends: the
+    // shell itself loops with SIGINT ignored.
+    let mut child = lab
+        .cmd("mnrun")
+        .args(["h1", "trap '' INT; while :; do sleep 0.05; done"])
+        .command()
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("mnrun");
+    let shell = lab.node_pid("h1");
+    assert!(mn_tests::eventually(Duration::from_secs(5), || mnnode::procfs::children(shell)
+        .is_some_and(|c| !c.is_empty())));
+    child.kill().expect("SIGKILL the mnrun");
+    child.wait().expect("reap it");
+    // Without -t this call would try for GRACE + GIVE_UP, then fail.
+    lab.cmd("mnrun").args(["-t", "0.5", "h1", "echo x"]).code(124);
+}

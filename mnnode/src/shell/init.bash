@@ -9,7 +9,7 @@ __mn_init=$PROMPT_COMMAND __mn_bash=$BASH __mn_nofile=${__MN_NOFILE:-1024}
 export -n PROMPT_COMMAND PS1 PS2 __MN_NOFILE __MN_FIFO __MN_LOG
 unset HISTFILE MAIL MAILPATH MAILCHECK TMOUT PS0
 set +o history
-__mn_rc=0 __mn_live= __mn_c= __mn_s= __mn_m= __mn_x= __mn_bg= __mn_ran=
+__mn_rc=0 __mn_tty= __mn_live= __mn_c= __mn_s= __mn_m= __mn_x= __mn_bg= __mn_ran=
 __mn_i=/dev/null __mn_o=/dev/null __mn_e=/dev/null
 # __mn NONCE CMDFILE STATUS [IN OUT ERR]: takes a request. The command file
 # holds the nonce, then the text to evaluate; it stays open on fd 60 and
@@ -28,6 +28,8 @@ __mn() {
   if [[ $nonce != "$1" ]]; then exec 60<&-; return "$__mn_rc"; fi
   IFS= builtin read -r -u 60 -d '' __mn_c
   exec 61<>"$3" || { __mn_c=; exec 60<&-; return "$__mn_rc"; }
+  # One job that ends normally has bash save the modes of fd 255 (below).
+  if [[ ! $__mn_tty ]]; then ( : ); __mn_tty=1; fi
   __mn_live=1 __mn_i=${4:-/dev/null} __mn_o=${5:-/dev/null} __mn_e=${6:-/dev/null}
   builtin printf + >&61
   return "$__mn_rc"

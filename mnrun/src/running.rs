@@ -254,6 +254,10 @@ impl Running {
         // Idle, so whatever it reported is in the pipe by now.
         match self.read_status(channel, status)? {
             Next::Status(rc, bg) => Ok(Some((rc, bg))),
+            // Only a killed mnrun's command gets the shell signalled before
+            // it has our line: a SIGINT that cut the line short. The shell
+            // is idle now, which is all that request was for.
+            _ if !self.acked && self.signalled() => Ok(Some((130, None))),
             _ => Err(health::not_reporting(&channel.node.name)),
         }
     }

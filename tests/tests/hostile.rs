@@ -334,8 +334,11 @@ fn timeouts_bound_interrupting_what_a_killed_mnrun_left() {
         .spawn()
         .expect("mnrun");
     let shell = lab.node_pid("h1");
-    assert!(mn_tests::eventually(Duration::from_secs(5), || mnnode::procfs::children(shell)
-        .is_some_and(|c| !c.is_empty())));
+    let sleeping = || {
+        let children = mnnode::procfs::children(shell).unwrap_or_default();
+        children.into_iter().any(|c| mn_tests::command_name(c).is_some_and(|n| n == "sleep"))
+    };
+    assert!(mn_tests::eventually(Duration::from_secs(5), sleeping), "the loop runs");
     child.kill().expect("SIGKILL the mnrun");
     child.wait().expect("reap it");
     // Without -t this call would try for GRACE + GIVE_UP, then fail.

@@ -99,6 +99,7 @@ Files:
   $MN_DIR/NAME/node   the node's record (pid, kind, namespace)
   $MN_DIR/NAME/fifo   the shell's command FIFO (0600)
   $MN_DIR/NAME/log    the shell's own output, and background jobs'
+  $MN_DIR/NAME/fifo.new  a restart's new FIFO, until it takes fifo's name
   /run/netns/LAB-NAME a symlink to /proc/PID/ns/net, for ip netns: unlike
                       a bind mount it does not keep a deleted node's
                       namespace (and its links) alive in other nodes'
@@ -109,7 +110,10 @@ Nodes:
   mnexec's -cdn steps (-cd for --root) applied in the child itself. Hosts
   have no automatic IPv6 link-local address unless --ipv6-ll; switches
   have no IPv6 stack of their own (they bridge IPv6 all the same) and
-  flood multicast instead of snooping it.
+  flood multicast instead of snooping it. `restart` gives a node a new
+  shell in the same namespaces and cgroup, on a new FIFO: for a shell
+  mnrun says no longer reports (see mnrun(1)). list shows a node whose
+  FIFO is missing or replaced as broken, and says why on stderr.
 
 Exit status:
   0 on success; 1 on any error, printed as `mnnode: what: why`;

@@ -44,6 +44,8 @@ const CASES: &[(&str, Option<&str>, After)] = &[
     ),
     ("shopt -s extdebug; trap false DEBUG", Some(NO_STATUS), Says(NO_STATUS)),
     ("trap : DEBUG; set -T", None, Answers),
+    ("trap - DEBUG RETURN ERR", None, Answers),
+    ("readonly KEPT=1 BASH_ENV=/nonexistent", None, Answers),
     ("set -T; trap false RETURN", None, Answers),
     ("set -E; trap 'echo err >&2' ERR", None, Answers),
     ("trap '' INT", None, Answers),

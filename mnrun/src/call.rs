@@ -8,7 +8,7 @@ use crate::signals::Signals;
 use crate::stdio::{self, Route};
 use crate::{health, stop};
 use anyhow::{Context, Result, anyhow, bail};
-use mnnode::lab::{LOCK, Lab};
+use mnnode::lab::{LOCK, Lab, NodeDir};
 use mnnode::{Node, procfs, shell};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -62,7 +62,7 @@ pub fn call(req: &Request) -> Result<Ending> {
         return Err(not_running());
     }
     let fifo = health::open_fifo(&dir, &node)?;
-    let mut channel = Channel { node: &node, shell, fifo, lock, signals, deadline };
+    let mut channel = Channel { dir: &dir, node: &node, shell, fifo, lock, signals, deadline };
 
     if let Some(left) = lock::read_record(&channel.lock) {
         let idle = Request {
@@ -97,6 +97,7 @@ pub fn call(req: &Request) -> Result<Ending> {
 
 /// What a call holds while it has its turn on the node.
 pub struct Channel<'a> {
+    pub dir: &'a NodeDir,
     pub node: &'a Node,
     pub shell: OwnedFd,
     pub fifo: OwnedFd,

@@ -94,8 +94,18 @@ pub fn did_not_run(node: &str) -> anyhow::Error {
     )
 }
 
-pub fn died(node: &str) -> anyhow::Error {
-    anyhow!("{node}: the node's shell died; the node is dead (mnnode del {node}, then add it again)")
+/// The shell went away: killed, or replaced by `mnnode restart` (the
+/// record then names another shell, alive).
+pub fn died(dir: &NodeDir, node: &Node) -> anyhow::Error {
+    let name = &node.name;
+    match dir.record() {
+        Ok(now) if now.pid != node.pid && now.is_running() => {
+            anyhow!("{name}: the node's shell was replaced (mnnode restart) while running the command")
+        }
+        _ => {
+            anyhow!("{name}: the node's shell died; the node is dead (mnnode del {name}, then add it again)")
+        }
+    }
 }
 
 pub fn killed_by(node: &str, signal: &str) -> anyhow::Error {

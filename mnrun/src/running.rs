@@ -311,7 +311,7 @@ impl Running {
                 return Ok(next);
             }
             self.drain_outputs();
-            return Err(health::died(&channel.node.name));
+            return Err(health::died(channel.dir, channel.node));
         }
         Ok(Next::Wait)
     }

@@ -134,3 +134,18 @@ fn background_jobs_go_to_the_log() {
     lab.cmd("mnrun").args(["-t", "0.2", "h1", "sleep 50"]).code(124);
     assert!(alive(job), "the background job was not interrupted");
 }
+
+#[test]
+fn a_call_whose_shell_is_restarted_says_so() {
+    let lab = lab_h1();
+    let started = lab.cmd("mnrun").args(["h1", "sleep 30"]).start();
+    let shell = lab.node_pid("h1");
+    assert!(eventually(Duration::from_secs(5), || mnnode::procfs::children(shell)
+        .is_some_and(|c| c.iter().any(|&p| mn_tests::command_name(p).is_some_and(|n| n == "sleep")))));
+    lab.cmd("mnnode").args(["restart", "h1"]).ok();
+    assert_error(
+        &started.finish(),
+        "mnrun: h1: the node's shell was replaced (mnnode restart) while running the command",
+    );
+    assert_eq!(lab.cmd("mnrun").args(["h1", "echo ok"]).ok().stdout, "ok\n");
+}

@@ -124,7 +124,9 @@ __mn_end() {
   __mn_status "$@"
   [[ -p /proc/self/fd/63 ]] || builtin exit 1
   builtin ulimit -t unlimited -f unlimited
-  builtin exec /usr/bin/env -u BASH_ENV -u ENV PROMPT_COMMAND="$__mn_init" __MN_REBORN=1 \
+  builtin local env=/usr/bin/env
+  [[ -x $env ]] || env=/bin/env
+  builtin exec "$env" -u BASH_ENV -u ENV PROMPT_COMMAND="$__mn_init" __MN_REBORN=1 \
     __MN_NOFILE="$__mn_nofile" PS1= PS2= \
     "$__mn_bash" --norc --noprofile --noediting -i 0<&63 1>&62 2>&62 60<&- 61>&- 255>&-
 }

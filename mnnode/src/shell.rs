@@ -31,8 +31,9 @@
 //! The status line cannot be forged by the command: it starts with the
 //! nonce, which the hook reads again from the command file when it writes
 //! the line, and the command runs with neither that file nor the status
-//! pipe open (a command would have to dig them out of the shell's own
-//! descriptors in /proc). That the command really ran, and not some
+//! pipe open (a command would have to dig them out of the shell's or
+//! mnrun's descriptors in /proc, which nothing does by accident). That the
+//! command really ran, and not some
 //! redefined `eval`, shows in the sentinel: the text evaluated starts by
 //! setting it, to a value of the call's own.
 //!

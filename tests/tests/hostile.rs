@@ -64,11 +64,11 @@ const CASES: &[(&str, Option<&str>, After)] = &[
     ("ulimit -n 5", None, Answers),
     ("ulimit -u 1", None, Answers),
     ("umask 777", None, Answers),
-    ("mkdir -p /tmp/{n}.d && cd /tmp/{n}.d && rm -rf /tmp/{n}.d", None, Answers),
+    ("mkdir -p {d}/{n}.d && cd {d}/{n}.d && rm -rf {d}/{n}.d", None, Answers),
     ("exec 1>&-", None, Answers),
     ("exec 2>&-", None, Answers),
     ("exec 0</dev/null", None, Answers),
-    ("HISTFILE=/tmp/{n}.hist; set -o history", None, Answers),
+    ("HISTFILE={d}/{n}.hist; set -o history", None, Answers),
     ("TMOUT=1", None, Answers),
     ("PS1='$(sleep 100)'", None, Answers),
     ("readonly __mn_c", None, Says(NO_STATUS)),
@@ -78,7 +78,7 @@ const CASES: &[(&str, Option<&str>, After)] = &[
     ("kill -ALRM $$", Some("mnrun: {n}: the node's shell died of SIGALRM; it was restarted"), Answers),
     ("kill -XCPU $$", Some("mnrun: {n}: the node's shell died of SIGXCPU; it was restarted"), Answers),
     (
-        "ulimit -f 0; echo x >/tmp/{n}.f",
+        "ulimit -f 0; echo x >{d}/{n}.f",
         Some("mnrun: {n}: the node's shell died of SIGXFSZ; it was restarted"),
         Answers,
     ),
@@ -135,7 +135,8 @@ fn hostile_shell_state_never_wedges_a_node_or_fakes_success() {
     let names: Vec<String> = (1..=CASES.len()).map(|i| format!("h{i}")).collect();
     lab.cmd("mnnode").arg("add").args(&names).ok();
     for ((change, says, after), node) in CASES.iter().zip(&names) {
-        let change = change.replace("{n}", node);
+        // Files the changes make go in the lab directory.
+        let change = change.replace("{n}", node).replace("{d}", &lab.dir.display().to_string());
         let out = mnrun(&lab, node, &change);
         let ours = mnrun_lines(&out);
         match says {
@@ -251,12 +252,13 @@ fn a_forged_status_line_is_not_taken() {
 #[test]
 fn a_fatal_signal_to_the_shell_exits_255_and_says_so() {
     let lab = lab_h1();
+    let xfsz = format!("ulimit -f 0; echo x >{}/xfsz", lab.dir.display());
     for (command, signal) in [
         ("echo before; false; kill -HUP $$; echo after", "SIGHUP"),
         ("kill -XCPU $$", "SIGXCPU"),
         ("kill -USR1 $$", "SIGUSR1"),
         ("kill -ALRM $$", "SIGALRM"),
-        ("ulimit -f 0; echo x >/dev/shm/mn-xfsz-$$", "SIGXFSZ"),
+        (xfsz.as_str(), "SIGXFSZ"),
     ] {
         run(&lab, "KEPT=1");
         let out = run(&lab, command);

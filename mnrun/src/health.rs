@@ -56,13 +56,13 @@ fn same_as_shell(fifo: &OwnedFd, pid: i32) -> Option<String> {
 }
 
 /// Whether the shell sits idle without having reported: blocked reading
-/// fd 0 (syscall 0, first argument 0), which is its FIFO, with nothing left
+/// fd 0 (read(2), first argument 0), which is its FIFO, with nothing left
 /// in the FIFO to read. It has taken the whole request and waits for the
 /// next: no status is coming. Independent of load: a busy shell is never
 /// in that state.
 pub fn idle(pid: i32, fifo: &OwnedFd) -> bool {
     let Ok(call) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else { return false };
-    if !call.starts_with("0 0x0 ") {
+    if !call.starts_with(&format!("{} 0x0 ", libc::SYS_read)) {
         return false;
     }
     let (Ok(ours), Ok(input)) = (fstat(fifo), nix::sys::stat::stat(format!("/proc/{pid}/fd/0").as_str()))

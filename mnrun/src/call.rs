@@ -43,10 +43,10 @@ pub fn call(req: &Request) -> Result<Ending> {
     let deadline = req.timeout.map(|t| Instant::now() + t);
     let lab = Lab::open_for(&req.node)?;
     let dir = lab.node_dir(&req.node)?;
-    let node = dir.record().with_context(|| format!("node {}", req.node))?;
-    health::check_protocol(&dir, &node.name)?;
-    let not_running = || anyhow!("node {} is not running", node.name);
-    if !node.is_running() {
+    let record = || dir.record().with_context(|| format!("node {}", req.node));
+    health::check_protocol(&dir, &req.node)?;
+    let not_running = || anyhow!("node {} is not running", req.node);
+    if !record()?.is_running() {
         return Err(not_running());
     }
     let signals = Signals::new()?;
@@ -56,7 +56,9 @@ pub fn call(req: &Request) -> Result<Ending> {
         Turn::Interrupted => return Ok(Ending::Interrupted),
         Turn::TimedOut => return Ok(Ending::TimedOut),
     }
-    // The shell as a pollable handle; its identity re-checked once held.
+    // Read again: the shell may have been restarted while we queued. As a
+    // pollable handle, its identity is checked once held.
+    let node = record()?;
     let shell = pidfd(node.pid).ok_or_else(not_running)?;
     if !node.is_running() {
         return Err(not_running());

@@ -142,10 +142,14 @@ fn a_call_whose_shell_is_restarted_says_so() {
     let shell = lab.node_pid("h1");
     assert!(eventually(Duration::from_secs(5), || mnnode::procfs::children(shell)
         .is_some_and(|c| c.iter().any(|&p| mn_tests::command_name(p).is_some_and(|n| n == "sleep")))));
+    // A call queued behind it runs in the new shell.
+    let queued = lab.cmd("mnrun").args(["h1", "echo queued"]).start();
     lab.cmd("mnnode").args(["restart", "h1"]).ok();
     assert_error(
         &started.finish(),
         "mnrun: h1: the node's shell was replaced (mnnode restart) while running the command",
     );
+    let out = queued.finish();
+    out.check(out.code() == Some(0) && out.stdout == "queued\n", "the queued call ran");
     assert_eq!(lab.cmd("mnrun").args(["h1", "echo ok"]).ok().stdout, "ok\n");
 }

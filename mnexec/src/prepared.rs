@@ -26,6 +26,10 @@ pub enum Prepared {
     /// child) instead of the caller's: one without the `ip netns` entries
     /// is cheap to copy, however many entries the host has.
     NewNamespacesFrom { template: std::os::fd::RawFd },
+    /// `-a PID` for a vfork child: the network and mount namespaces and the
+    /// working directory of a process, as descriptors the caller opened
+    /// and keeps open.
+    Join { net: std::os::fd::RawFd, mnt: std::os::fd::RawFd, cwd: std::os::fd::RawFd },
     /// `-g GROUP`: the files to write our pid to, one per hierarchy.
     Cgroup { what: String, targets: Vec<CString> },
     /// `-r PRIORITY`.
@@ -109,6 +113,21 @@ impl Prepared {
                     return Err(Fault { what: "enter the template mount namespace", why: errno() });
                 }
                 new_namespaces()
+            }
+            Prepared::Join { net, mnt, cwd } => {
+                // SAFETY: setns and fchdir on descriptors the caller keeps open.
+                unsafe {
+                    if libc::setns(*net, libc::CLONE_NEWNET) < 0 {
+                        return Err(Fault { what: "join the network namespace", why: errno() });
+                    }
+                    if libc::setns(*mnt, libc::CLONE_NEWNS) < 0 {
+                        return Err(Fault { what: "join the mount namespace", why: errno() });
+                    }
+                    if libc::fchdir(*cwd) < 0 {
+                        return Err(Fault { what: "enter the working directory", why: errno() });
+                    }
+                }
+                Ok(())
             }
             Prepared::Cgroup { what, targets } => join_cgroup(what, targets),
             Prepared::RtPrio { what, priority } => {

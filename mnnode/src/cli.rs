@@ -48,6 +48,14 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         name: String,
     },
+    /// Give a node a new shell: same name, namespaces, links and
+    /// addresses, a fresh shell state. For a shell that no longer answers
+    /// mnrun (its hooks changed, its FIFO replaced); the old shell is
+    /// killed, the jobs it started keep running.
+    Restart {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
     /// Remove every node of this lab, running or dead, and whatever a
     /// crashed run left: directories, `ip netns` entries, cgroups.
     Clean {
@@ -98,6 +106,7 @@ Files:
   $MN_DIR/NAME/node   the node's record (protocol, pid, kind, namespace)
   $MN_DIR/NAME/fifo   the shell's command FIFO (0600)
   $MN_DIR/NAME/log    the shell's own output, and background jobs'
+  $MN_DIR/NAME/fifo.new  a restart's new FIFO, until it takes fifo's name
   /run/netns/LAB-NAME a bind mount of the node's network namespace, as
                       `ip netns add` makes: it keeps meaning that namespace
                       even after the shell died (list says dead), until
@@ -112,7 +121,10 @@ Nodes:
   its shell's descendants and the members of its session (a daemon that
   forked twice is found); one that called setsid escapes del and clean,
   and so does everything once the shell itself has died (its pid may
-  name another process by then).
+  name another process by then). `restart` gives a node a new shell in
+  the same namespaces and cgroup, on a new FIFO: for a shell mnrun says
+  no longer reports (see mnrun(1)). list shows a node whose FIFO is
+  missing or replaced as broken, and says why on stderr.
 
 Exit status:
   0 on success; 1 on any error, printed as `mnnode: what: why`;

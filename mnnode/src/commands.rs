@@ -3,7 +3,7 @@ use crate::cli::{AddArgs, Cli, Command};
 use crate::lab::{self, Entry, Lab};
 use crate::node::Node;
 use crate::spawn::{self, AddOptions};
-use crate::{cgroup, name, netlink, netns, reap, require_root};
+use crate::{cgroup, name, netlink, netns, reap, require_root, shell};
 use anyhow::{Result, anyhow, bail};
 use std::io::Write;
 use std::process::ExitCode;
@@ -16,6 +16,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::List { json } => list(json),
         Command::Pid { name } => pid(&name),
         Command::Ip { name } => ip(&name),
+        Command::Restart { name } => restart(&name),
         Command::Clean { verbose } => clean(verbose),
     }
 }
@@ -52,16 +53,31 @@ fn list(json: bool) -> Result<ExitCode> {
         Some(lab) => lab.node_names()?.into_iter().map(|n| (n.clone(), lab.node(&n).ok())).collect(),
         None => Vec::new(),
     };
+    // A running node mnrun cannot reach (its FIFO gone or replaced) is
+    // broken, and why is said on stderr, in mnrun's words.
+    let problems: Vec<Option<String>> = nodes
+        .iter()
+        .map(|(name, node)| {
+            let (lab, node) = (lab.as_ref()?, node.as_ref().filter(|n| n.is_running())?);
+            shell::fifo_problem(&lab.node_dir(name).ok()?, node.pid)
+        })
+        .collect();
+    let state = |node: &Node, problem: &Option<String>| match problem {
+        Some(_) => "broken",
+        None => node.state().as_str(),
+    };
     let mut out = std::io::stdout().lock();
     if json {
         let items: Vec<serde_json::Value> = nodes
             .iter()
-            .map(|(name, node)| match (node, &lab) {
+            .zip(&problems)
+            .map(|((name, node), problem)| match (node, &lab) {
                 (Some(n), Some(lab)) => serde_json::json!({
                     "name": n.name,
                     "kind": n.kind.as_str(),
                     "pid": n.pid,
-                    "state": n.state().as_str(),
+                    "state": state(n, problem),
+                    "problem": problem,
                     "root": n.root,
                     "netns": (!n.root).then(|| lab.netns_name(&n.name)),
                     "cpu": n.cpu,
@@ -73,13 +89,23 @@ fn list(json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![["NAME", "KIND", "PID", "STATE"].map(String::from).to_vec()];
-    rows.extend(nodes.iter().map(|(name, node)| match node {
-        Some(n) => {
-            vec![n.name.clone(), n.kind.to_string(), n.pid.to_string(), n.state().as_str().to_string()]
-        }
+    rows.extend(nodes.iter().zip(&problems).map(|((name, node), problem)| match node {
+        Some(n) => vec![n.name.clone(), n.kind.to_string(), n.pid.to_string(), state(n, problem).to_string()],
         None => vec![name.clone(), "?".into(), "-".into(), "dead".into()],
     }));
     mncli::print_table(&mut out, &rows)?;
+    for ((name, _), problem) in nodes.iter().zip(&problems) {
+        if let Some(why) = problem {
+            let line = anyhow!("{name}: {why}; restart it with mnnode restart {name}");
+            mncli::report("mnnode", &line);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn restart(name: &str) -> Result<ExitCode> {
+    require_root()?;
+    crate::restart::restart(&Lab::open_for(name)?, name)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -39,7 +39,7 @@ pub const FIFO: &str = "fifo";
 pub const LOG: &str = "log";
 pub const LOCK: &str = "lock";
 /// Every file the tools make in a node directory: the only ones removed.
-pub const OWN_FILES: [&str; 5] = [RECORD, RECORD_NEW, FIFO, LOG, LOCK];
+pub const OWN_FILES: [&str; 6] = [RECORD, RECORD_NEW, FIFO, crate::restart::FIFO_NEW, LOG, LOCK];
 
 pub struct Lab {
     pub dir: PathBuf,
@@ -235,14 +235,7 @@ impl Lab {
     /// mnlink may use.
     pub fn usable_node(&self, name: &str) -> Result<Node> {
         let node = self.running_node(name)?;
-        if node.protocol != crate::node::PROTOCOL {
-            bail!(
-                "node {name} was started by another version of mnnode (protocol {}, this one speaks {}); \
-                 remove it with mnnode del {name} and add it again",
-                node.protocol,
-                crate::node::PROTOCOL
-            );
-        }
+        node.check_protocol()?;
         Ok(node)
     }
 

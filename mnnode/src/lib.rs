@@ -17,6 +17,7 @@ pub mod node;
 mod pin;
 pub mod procfs;
 pub mod reap;
+pub mod restart;
 pub mod shell;
 pub mod spawn;
 pub mod tag;

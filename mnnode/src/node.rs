@@ -2,7 +2,7 @@
 //! whether the node is running.
 pub use crate::kind::Kind;
 use crate::procfs;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use std::path::PathBuf;
 
 /// The node protocol this mnnode speaks (see shell.rs): stored in each
@@ -53,6 +53,21 @@ impl Node {
             Some(s) if s.start == self.start && !s.is_dead() => State::Running,
             _ => State::Dead,
         }
+    }
+
+    /// Refuses a node whose shell speaks another version of the node
+    /// protocol than these tools.
+    pub fn check_protocol(&self) -> Result<()> {
+        if self.protocol != PROTOCOL {
+            bail!(
+                "node {} was started by another version of mnnode (protocol {}, this one speaks {PROTOCOL}); \
+                 remove it with mnnode del {} and add it again",
+                self.name,
+                self.protocol,
+                self.name
+            );
+        }
+        Ok(())
     }
 
     pub fn is_running(&self) -> bool {

@@ -6,44 +6,54 @@
 //! functions included, and reads the next one, which is exactly Ctrl-C.
 //!
 //! `PROMPT_COMMAND` comes in through the environment and runs [`INIT`]
-//! before the first line is read. Each mnrun call then writes one line,
-//! after an empty one:
+//! (`shell/init.bash`, read it for the shell's side) before the first line
+//! is read. Each mnrun call then writes one line, after an empty one:
 //!
 //! ```text
 //!
-//! __mn NONCE CMDFILE STATUS IN OUT ERR; eval "$__mn_c" <"$__mn_i" >"$__mn_o" 2>"$__mn_e"
+//! \__mn NONCE CMDFILE STATUS IN OUT ERR; \eval "$__mn_c" <"$__mn_i" >"$__mn_o" 2>"$__mn_e" 60<&- 61>&-
 //! ```
 //!
 //! where the paths are mnrun's own descriptors seen through
-//! `/proc/MNRUN/fd/N`: the command text (a memfd starting with the nonce),
-//! the status pipe, and the command's stdin, stdout and stderr. `eval` runs
-//! at top level, so `cd`, variables and functions persist. `__mn` writes
-//! [`ACK`] to the status pipe once the line is read whole; mnrun holds an
-//! interrupt back until then, as SIGINT while the shell reads would throw
-//! away part of the line. After the line ends (or is interrupted) the
-//! prompt hook writes `STATUS [BGPID]\n` to the status pipe. The empty line
-//! first is a spare: a late SIGINT from the previous call, landing as the
-//! shell starts to read (it reads a pipe a byte at a time), costs nothing. Output never passes through the FIFO, so no byte the
-//! command writes can be mistaken for the end of its output.
+//! `/proc/MNRUN/fd/N`: the command file (a memfd: the nonce, then the text
+//! to evaluate), the status pipe, and the command's stdin, stdout and
+//! stderr. The backslashes keep aliases out. `eval` runs at top level, so
+//! `cd`, variables and functions persist. `__mn` writes [`ACK`] to the
+//! status pipe once the line is read whole; mnrun holds an interrupt back
+//! until then, as SIGINT while the shell reads would throw away part of the
+//! line. After the line ends (or is interrupted) the prompt hook writes the
+//! status line, `NONCE st RC BGPID|- SENTINEL|-`. The empty line first is a
+//! spare: a late SIGINT from the previous call, landing as the shell starts
+//! to read (it reads a pipe a byte at a time), costs nothing. Output never
+//! passes through the FIFO, so no byte the command writes can be mistaken
+//! for the end of its output.
+//!
+//! The status line cannot be forged by the command: it starts with the
+//! nonce, which the hook reads again from the command file when it writes
+//! the line, and the command runs with neither that file nor the status
+//! pipe open (a command would have to dig them out of the shell's or
+//! mnrun's descriptors in /proc, which nothing does by accident). That the
+//! command really ran, and not some
+//! redefined `eval`, shows in the sentinel: the text evaluated starts by
+//! setting it, to a value of the call's own.
 //!
 //! A background request (the command ends in `&`) leaves stdout and stderr
 //! alone, so the job writes to the node's log.
 //!
 //! The node must outlive its commands. `exit` is a function that ends the
 //! command line and keeps the shell; any other way out (`set -e` and a
-//! failure, `builtin exit`) runs the EXIT trap, which reports the status
-//! and re-executes a fresh shell on the same FIFO, in the same process and
-//! namespaces: the node lives on with its shell state reset. Traps on INT,
-//! PIPE and EXIT are restored after every command.
-//!
-//! A child the shell forks keeps the EXIT trap until it resets its traps,
-//! just before exec. A signal landing in that moment (Ctrl-C right as a
-//! pipeline starts) makes the child run the trap: there it only dies of
-//! that signal, as the program it was about to become would have. Else the
-//! child would become a second shell on the FIFO, and the shell, seeing a
-//! child that exited instead of dying of SIGINT, would run the rest of the
-//! line.
+//! failure, `builtin exit`) runs the EXIT trap, and a signal that would kill
+//! the shell (SIGHUP, SIGXFSZ...) a trap of its own: both report how the
+//! shell ended (`NONCE exit RC`, `NONCE sig NAME`) and re-execute a fresh
+//! shell in the same process and namespaces, on the FIFO and log descriptors
+//! the first shell kept aside (fds 63 and 62): nothing is reopened by path.
+//! The node lives on with its shell state reset. Traps on INT, PIPE, EXIT
+//! and those signals are restored after every command.
 
+use crate::lab::{FIFO, NodeDir};
+use nix::errno::Errno;
+use nix::fcntl::AtFlags;
+use nix::sys::stat::SFlag;
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -57,62 +67,20 @@ pub const READY: &[u8] = b"\x01mnready\n";
 /// cannot cut the line short.
 pub const ACK: &str = "+";
 
-/// Runs once, from PROMPT_COMMAND, before the shell reads its first line
-/// (and again in a shell reborn after an exit, see below).
-pub const INIT: &str = r#"__mn_init=$PROMPT_COMMAND __mn_fifo=$__MN_FIFO __mn_log=$__MN_LOG
-export -n PROMPT_COMMAND PS1 PS2 __MN_FIFO __MN_LOG
-unset HISTFILE MAIL MAILPATH MAILCHECK TMOUT
-set +o history
-__mn_rc=0 __mn_s=
-__mn() {
-  __mn_c= __mn_s= __mn_i=/dev/null __mn_o=/dev/null __mn_e=/dev/null __mn_bg=$!
-  local nonce=
-  { IFS= read -r nonce; IFS= read -r -d '' __mn_c; } <"$2"
-  if [[ $nonce != "$1" ]]; then __mn_c=; return 0; fi
-  __mn_s=$3 __mn_i=${4:-/dev/null} __mn_o=${5:-/dev/null} __mn_e=${6:-/dev/null}
-  printf + 1<>"$3"
-  return $__mn_rc
-}
-__mn_done() {
-  local rc=$? bg=
-  trap - INT; trap : PIPE; trap __mn_reborn EXIT
-  if [[ ${__mn_x+set} ]]; then rc=$__mn_x; unset __mn_x; fi
-  __mn_rc=$rc
-  [[ $__mn_s ]] || return 0
-  [[ $! != "$__mn_bg" ]] && bg=$!
-  printf '%s %s\n' "$rc" "$bg" 1<>"$__mn_s"
-  __mn_s= __mn_c= __mn_i=/dev/null __mn_o=/dev/null __mn_e=/dev/null
-}
-exit() {
-  if [[ $BASHPID != "$$" ]]; then builtin exit "$@"; fi
-  local s=${1-$?}
-  [[ $s =~ ^-?[0-9]+$ ]] || s=2
-  __mn_x=$(( s & 255 ))
-  kill -INT $$
-}
-__mn_reborn() {
-  local rc=$?
-  if [[ $BASHPID != "$$" ]]; then
-    trap - EXIT
-    if ((rc > 128 && rc < 192)); then
-      trap : $((rc - 128)); trap - $((rc - 128)); kill -$((rc - 128)) $BASHPID
-    fi
-    return
-  fi
-  [[ $__mn_s ]] && printf '%s \n' "$rc" 1<>"$__mn_s"
-  export PROMPT_COMMAND=$__mn_init PS1= PS2= __MN_FIFO=$__mn_fifo __MN_LOG=$__mn_log __MN_REBORN=1
-  exec bash --norc --noprofile --noediting -i <>"$__mn_fifo" >>"$__mn_log" 2>&1
-}
-trap - INT; trap : PIPE; trap __mn_reborn EXIT
-PROMPT_COMMAND=__mn_done
-if [[ $__MN_REBORN ]]; then unset __MN_REBORN; else printf '\1mnready\n'; exec 1>&2; fi
-"#;
+/// The shell keeps its FIFO on this descriptor, for a reborn shell and for
+/// mnrun to check that the FIFO in the node directory is the one it reads.
+pub const FIFO_FD: i32 = 63;
+
+/// The shell's own code: runs once, from PROMPT_COMMAND, before the shell
+/// reads its first line (and again in a shell reborn after an exit).
+pub const INIT: &str = include_str!("shell/init.bash");
 
 /// The node shell's command line, after `mnexec` and its flags.
 pub const SHELL: [&str; 5] = ["bash", "--norc", "--noprofile", "--noediting", "-i"];
 
-/// The environment a node shell starts with, on top of the caller's.
-pub fn environment(node: &str, fifo: &Path, log: &Path) -> [(&'static str, OsString); 6] {
+/// The environment a node shell starts with, on top of the caller's. The
+/// paths are for people reading `/proc/PID/environ`; the shell opens none.
+pub fn environment(node: &str, fifo: &Path, log: &Path) -> [(&'static str, OsString); 7] {
     [
         ("MN_NODE", node.into()),
         ("PS1", OsString::new()),
@@ -120,7 +88,16 @@ pub fn environment(node: &str, fifo: &Path, log: &Path) -> [(&'static str, OsStr
         ("PROMPT_COMMAND", INIT.into()),
         ("__MN_FIFO", fifo.into()),
         ("__MN_LOG", log.into()),
+        // The descriptors the hooks need even after a `ulimit -n 5`.
+        ("__MN_NOFILE", nofile().to_string().into()),
     ]
+}
+
+fn nofile() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit fills the struct we own.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    if ok && limit.rlim_cur != libc::RLIM_INFINITY { limit.rlim_cur.max(64) } else { 1024 }
 }
 
 /// Where a foreground command's stdio comes from and goes to.
@@ -132,31 +109,92 @@ pub struct Stdio {
 
 /// One request line. `stdio` is `None` for a background command.
 pub fn request(nonce: &str, command_file: &str, status: &str, stdio: Option<&Stdio>) -> String {
+    let run = "\\eval \"$__mn_c\"";
     match stdio {
         Some(io) => format!(
-            "\n__mn {nonce} {command_file} {status} {} {} {}; eval \"$__mn_c\" <\"$__mn_i\" >\"$__mn_o\" 2>\"$__mn_e\"\n",
+            "\n\\__mn {nonce} {command_file} {status} {} {} {}; {run} <\"$__mn_i\" >\"$__mn_o\" 2>\"$__mn_e\" 60<&- 61>&-\n",
             io.stdin, io.stdout, io.stderr
         ),
-        None => format!("\n__mn {nonce} {command_file} {status}; eval \"$__mn_c\" </dev/null\n"),
+        None => format!("\n\\__mn {nonce} {command_file} {status}; {run} </dev/null 60<&- 61>&-\n"),
     }
 }
 
-/// The command file's content: the nonce line, then the command.
-pub fn command_file(nonce: &str, command: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(nonce.len() + 1 + command.len());
-    out.extend_from_slice(nonce.as_bytes());
-    out.push(b'\n');
+/// The command file's content: the nonce line, the sentinel's assignment
+/// (out of `set -x`'s sight), then the command.
+pub fn command_file(nonce: &str, sentinel: &str, command: &[u8]) -> Vec<u8> {
+    let mut out = format!("{nonce}\n{{ __mn_ran={sentinel}; }} 2>/dev/null\n").into_bytes();
     out.extend_from_slice(command);
     out
 }
 
-/// Parses what the status pipe held: the acknowledgement, then the status
-/// line `RC [BGPID]`.
-pub fn parse_status(line: &str) -> Option<(u8, Option<i32>)> {
-    let mut fields = line.strip_prefix(ACK).unwrap_or(line).split_whitespace();
-    let rc: i64 = fields.next()?.parse().ok()?;
-    let bg = fields.next().and_then(|p| p.parse().ok());
-    Some(((rc & 0xff) as u8, bg))
+/// How the shell says a request ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Report {
+    /// The command line ended: its status, the pid of the job it started
+    /// last (if new), and whether the text evaluated was really ours.
+    Status { rc: u8, background: Option<i32>, ran: bool },
+    /// The shell exited with this status and was reborn.
+    Exited(u8),
+    /// A signal (its name, without SIG) would have killed the shell; it was
+    /// reborn.
+    Signalled(String),
+}
+
+/// Whether the status pipe's content starts with the acknowledgement.
+pub fn acked(status: &[u8]) -> bool {
+    status.starts_with(ACK.as_bytes())
+}
+
+/// Finds this request's status line in what the status pipe held: a whole
+/// line led by the nonce. Lines without it are not the shell's.
+pub fn find_report(status: &[u8], nonce: &str, sentinel: &str) -> Option<Report> {
+    let text = String::from_utf8_lossy(status);
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    lines.pop(); // not (yet) a whole line
+    lines.into_iter().find_map(|line| parse_report(line.trim_start_matches('+'), nonce, sentinel))
+}
+
+fn parse_report(line: &str, nonce: &str, sentinel: &str) -> Option<Report> {
+    let mut fields = line.strip_prefix(nonce)?.strip_prefix(' ')?.split(' ');
+    let kind = fields.next()?;
+    let value = fields.next()?;
+    let number = |text: &str| text.parse::<i64>().ok().map(|rc| (rc & 0xff) as u8);
+    match kind {
+        "st" => {
+            let background = fields.next()?.parse().ok();
+            let ran = fields.next()? == sentinel;
+            Some(Report::Status { rc: number(value)?, background, ran })
+        }
+        "exit" => Some(Report::Exited(number(value)?)),
+        "sig" => Some(Report::Signalled(value.to_string())),
+        _ => None,
+    }
+}
+
+/// What is wrong with a running node's FIFO, if anything: it must be a
+/// FIFO, and the one its shell keeps on [`FIFO_FD`]. mnrun and `mnnode list`
+/// both ask this, and agree.
+pub fn fifo_problem(dir: &NodeDir, pid: i32) -> Option<String> {
+    let path = dir.path.join(FIFO);
+    let st = match nix::sys::stat::fstatat(dir.fd(), FIFO, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::ENOENT) => return Some(format!("{} is missing", path.display())),
+        Err(e) => return Some(format!("{}: {}", path.display(), e.desc())),
+    };
+    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    if kind != SFlag::S_IFIFO {
+        let what = match kind {
+            SFlag::S_IFREG => "a regular file",
+            SFlag::S_IFLNK => "a symlink",
+            SFlag::S_IFDIR => "a directory",
+            _ => "not a FIFO",
+        };
+        return Some(format!("{} is {what}, not the node's FIFO", path.display()));
+    }
+    match nix::sys::stat::stat(format!("/proc/{pid}/fd/{FIFO_FD}").as_str()) {
+        Ok(held) if (held.st_dev, held.st_ino) == (st.st_dev, st.st_ino) => None,
+        _ => Some(format!("{} is not the FIFO the node's shell reads", path.display())),
+    }
 }
 
 #[cfg(test)]
@@ -173,18 +211,22 @@ mod tests {
         let fg = request("n1", "/proc/9/fd/3", "/proc/9/fd/4", Some(&io));
         assert_eq!(fg.matches('\n').count(), 2);
         assert!(
-            fg.starts_with("\n__mn n1 /proc/9/fd/3 /proc/9/fd/4 /proc/9/fd/0 /proc/9/fd/5 /proc/9/fd/2;")
+            fg.starts_with("\n\\__mn n1 /proc/9/fd/3 /proc/9/fd/4 /proc/9/fd/0 /proc/9/fd/5 /proc/9/fd/2;")
         );
         let bg = request("n1", "/proc/9/fd/3", "/proc/9/fd/4", None);
-        assert!(bg.ends_with("</dev/null\n"));
+        assert!(bg.ends_with("</dev/null 60<&- 61>&-\n"));
     }
 
     #[test]
-    fn status_lines() {
-        assert_eq!(parse_status("0 \n"), Some((0, None)));
-        assert_eq!(parse_status("130 \n"), Some((130, None)));
-        assert_eq!(parse_status("0 4242\n"), Some((0, Some(4242))));
-        assert_eq!(parse_status("+2 \n"), Some((2, None)));
-        assert_eq!(parse_status("garbage"), None);
+    fn status_lines_need_the_nonce() {
+        let st = |rc, background, ran| Some(Report::Status { rc, background, ran });
+        assert_eq!(find_report(b"+n1 st 0 - s1\n", "n1", "s1"), st(0, None, true));
+        assert_eq!(find_report(b"+n1 st 130 - -\n", "n1", "s1"), st(130, None, false));
+        assert_eq!(find_report(b"+n1 st 0 4242 s1\n", "n1", "s1"), st(0, Some(4242), true));
+        assert_eq!(find_report(b"+n1 st 0 4242 s1", "n1", "s1"), None);
+        assert_eq!(find_report(b"++0 \nn1 exit 3\n", "n1", "s1"), Some(Report::Exited(3)));
+        assert_eq!(find_report(b"+n1 sig HUP\n", "n1", "s1"), Some(Report::Signalled("HUP".into())));
+        assert_eq!(find_report(b"+0 \n+n2 st 0 - s1\n", "n1", "s1"), None);
+        assert_eq!(find_report(b"garbage\n", "n1", "s1"), None);
     }
 }

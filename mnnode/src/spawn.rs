@@ -275,7 +275,7 @@ fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
 }
 
 /// The last non-empty line of a node's log, trimmed.
-fn last_line(dir: &NodeDir) -> Option<String> {
+pub(crate) fn last_line(dir: &NodeDir) -> Option<String> {
     let log = dir.open(LOG, OFlag::O_RDONLY, Mode::empty()).ok()?;
     let mut text = String::new();
     std::io::Read::read_to_string(&mut File::from(log), &mut text).ok()?;
@@ -283,7 +283,7 @@ fn last_line(dir: &NodeDir) -> Option<String> {
 }
 
 /// The shell's argv with bash found in PATH once (execve does not search).
-fn shell_argv() -> Result<Vec<&'static str>> {
+pub(crate) fn shell_argv() -> Result<Vec<&'static str>> {
     static BASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let bash = BASH.get_or_init(|| {
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()))

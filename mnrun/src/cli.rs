@@ -43,15 +43,32 @@ Interrupts:
   is killed with SIGKILL. The node is usable at once. Jobs the
   node had in the background before the command are never touched. A
   signal that was ignored when mnrun started (nohup, a script's background
-  job) stays ignored, as with ssh.
+  job) stays ignored, as with ssh. -t bounds the whole call: waiting for
+  another call to the node, and interrupting what a killed mnrun left.
 
 The shell:
   `exit` ends the command, not the node, and keeps the shell's state.
   Commands run as in an interactive bash without a terminal: a job put in
   the background in the middle of a command prints `[N] PID` on stderr.
-  Commands that replace the shell (`exec`), disable interrupts
-  (`trap '' INT`) or end it (`set -e` then a failure, `kill $$`) affect
-  every later call: the node may die, and is then listed as dead.
+  What the command changes in the shell (options, aliases, functions,
+  traps, IFS, limits) never changes how the node's own code runs.
+  PROMPT_COMMAND, PS0, PS1, PS2 and TMOUT are readonly; ulimit sets soft
+  limits (the shell takes back the descriptors it needs after each call).
+  Output that jobs a command left in the background write after the call
+  goes where the command's output went, a file as much as a pipe.
+
+When the shell ends:
+  A command that ends the shell (set -e and a failure, builtin exit, which
+  prints `exit` as bash does) gets a fresh shell in its place, in the same
+  namespaces; mnrun says so on stderr and exits with the command's status.
+  A signal that would kill the shell (SIGHUP, SIGXCPU, SIGXFSZ as with
+  `ulimit -f 0`, SIGUSR1, SIGALRM...) also gets it a fresh shell, and mnrun
+  exits 255: `mnrun: h1: the node's shell died of SIGHUP; it was
+  restarted`. A shell that is gone (exec, kill -9) leaves the node dead.
+  A shell that can no longer report (its hooks or eval redefined, its FIFO
+  replaced) is named as such at once, every call, with the fix:
+  `mnnode restart NODE`. mnrun never reports success for a command that
+  did not run to its end.
 
 Several mnruns to one node:
   They take turns: each gets exactly its own output and status. If an
@@ -61,7 +78,8 @@ Several mnruns to one node:
 Exit status:
   The command's own status; 130 after an interrupt; 124 after -t expired;
   255 for mnrun's own failures (no such node, node not running, a command
-  line that does not parse), printed as `mnrun: what: why`.
+  line that does not parse) and for a shell that died or stopped
+  reporting, printed as `mnrun: what: why`.
 
 Environment:
   MN_DIR   the lab's directory (default /run/mn).

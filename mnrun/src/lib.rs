@@ -3,6 +3,11 @@
 pub mod background;
 pub mod call;
 pub mod cli;
+mod health;
+mod lock;
+mod relay;
+mod running;
+mod signals;
 mod stdio;
 mod stop;
 
@@ -20,6 +25,16 @@ pub fn run(cli: cli::Cli) -> ExitCode {
         Ok(call::Ending::Interrupted) => ExitCode::from(130),
         Ok(call::Ending::TimedOut) => ExitCode::from(124),
         Ok(call::Ending::BrokenPipe) => ExitCode::from(141),
+        Ok(call::Ending::ShellExited(status)) => {
+            mncli::report(
+                "mnrun",
+                &anyhow::anyhow!(
+                    "{}: the node's shell exited (status {status}); it was restarted, its state reset",
+                    cli.node
+                ),
+            );
+            ExitCode::from(status)
+        }
         Err(err) => mncli::finish("mnrun", Err(err), FAILURE),
     }
 }

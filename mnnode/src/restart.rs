@@ -1,0 +1,145 @@
+//! `mnnode restart NAME`: a new shell for a node, in the old shell's
+//! network and mount namespaces and cgroup, on a new FIFO; the node keeps
+//! its name, links and addresses. For a shell that no longer answers (its
+//! hooks changed, its FIFO replaced): only the shell and its state are new.
+//!
+//! The old shell is killed once the new one is ready. Jobs it started are
+//! left running (they are the node's processes, as after `exit`); `mnnode
+//! del` ends them with the node.
+use crate::lab::{FIFO, LOCK, LOG, Lab};
+use crate::{procfs, shell, spawn, vfork};
+use anyhow::{Context, Result, anyhow, bail};
+use mnexec::Prepared;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::Mode;
+use nix::unistd::{Pid, UnlinkatFlags, unlinkat};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// The new FIFO until it takes the old one's name.
+pub const FIFO_NEW: &str = "fifo.new";
+/// How long the new shell may take to become ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Replaces the shell of node `name`. mnnode must be single-threaded.
+pub fn restart(lab: &Lab, name: &str) -> Result<()> {
+    let dir = lab.node_dir(name)?;
+    let mut node = dir.record().with_context(|| format!("node {name}"))?;
+    if !node.is_running() {
+        bail!(
+            "node {name} is not running (its shell is dead); remove it with mnnode del {name} and add it again"
+        );
+    }
+    // A call stuck on the old shell keeps the lock: go on without it.
+    let lock = dir.open(LOCK, OFlag::O_RDWR | OFlag::O_CREAT, Mode::S_IRUSR | Mode::S_IWUSR)?;
+    // SAFETY: flock on a descriptor we own.
+    unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+
+    let _ = unlinkat(dir.fd(), FIFO_NEW, UnlinkatFlags::NoRemoveDir);
+    nix::unistd::mkfifoat(dir.fd(), FIFO_NEW, Mode::S_IRUSR | Mode::S_IWUSR)
+        .map_err(|e| anyhow!("{}: {}", dir.path.join(FIFO_NEW).display(), e.desc()))?;
+    let fifo = dir.open(FIFO_NEW, OFlag::O_RDWR, Mode::empty())?;
+    let log =
+        dir.open(LOG, OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND, Mode::S_IRUSR | Mode::S_IWUSR)?;
+    let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
+    let mut steps = Vec::new();
+    if let Some(group) = node.cgroup.as_ref().and_then(|g| g.file_name()) {
+        steps.push(Prepared::cgroup(group).map_err(|f| anyhow!("{f}"))?);
+    }
+    steps.push(Prepared::Detach);
+    // The old shell's network and mount namespaces (and directory), open
+    // until the child has joined them.
+    let mut joined = Vec::new();
+    if !node.root {
+        let open = |what: &str, flags: OFlag| {
+            nix::fcntl::open(format!("/proc/{}/{what}", node.pid).as_str(), flags | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(|e| anyhow!("{name}: open the shell's {what}: {}", e.desc()))
+        };
+        let net = open("ns/net", OFlag::O_RDONLY)?;
+        let mnt = open("ns/mnt", OFlag::O_RDONLY)?;
+        let cwd = open("cwd", OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+        steps.push(Prepared::Join { net: net.as_raw_fd(), mnt: mnt.as_raw_fd(), cwd: cwd.as_raw_fd() });
+        joined.extend([net, mnt, cwd]);
+    }
+    let env = shell::environment(name, &dir.path.join(FIFO), &dir.path.join(LOG));
+    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    let plan = vfork::Plan::new(&spawn::shell_argv()?, &env, &["TMOUT"], [fifo, ready_w, log], steps)
+        .context("prepare the shell")?;
+    // SAFETY: mnnode is single-threaded here (no runtime, no thread).
+    let pid = unsafe { vfork::spawn(&plan) }.map_err(|e| {
+        let _ = unlinkat(dir.fd(), FIFO_NEW, UnlinkatFlags::NoRemoveDir);
+        match spawn::last_line(&dir) {
+            Some(why) => anyhow!("{name}: {why}"),
+            None => anyhow!("{name}: start bash: {}", mncli::os_error(&e)),
+        }
+    })?;
+    drop(joined);
+    let start = procfs::stat(pid).map(|s| s.start);
+    if let Err(e) = wait_ready(&ready_r).map_err(|why| anyhow!("{name}: the new shell {why}")) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        // SAFETY: reaping the child this call started.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        let _ = unlinkat(dir.fd(), FIFO_NEW, UnlinkatFlags::NoRemoveDir);
+        return Err(e);
+    }
+    let start = start.ok_or_else(|| anyhow!("{name}: the new shell vanished at once"))?;
+
+    // The switch: the new FIFO takes the name, the record the new shell.
+    nix::fcntl::renameat(dir.fd(), FIFO_NEW, dir.fd(), FIFO)
+        .map_err(|e| anyhow!("{}: {}", dir.path.join(FIFO).display(), e.desc()))?;
+    let old = node.clone();
+    (node.pid, node.start) = (pid, start);
+    dir.write_record(&node)?;
+    if !node.root {
+        repoint_netns_entry(lab, &old.name, old.pid, pid)?;
+    }
+    // The command a killed mnrun left was the old shell's.
+    let _ = nix::unistd::ftruncate(&lock, 0);
+    if procfs::stat(old.pid).is_some_and(|s| s.start == old.start) {
+        let _ = kill(Pid::from_raw(old.pid), Signal::SIGKILL);
+    }
+    Ok(())
+}
+
+/// Waits for the shell's READY line; why not, if it does not come.
+fn wait_ready(ready: &OwnedFd) -> std::result::Result<(), String> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut said = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("did not become ready within {}s", READY_TIMEOUT.as_secs()));
+        }
+        let mut fds = [PollFd::new(ready.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX));
+        match nix::unistd::read(ready, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => said.extend_from_slice(&buf[..n]),
+            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+            Err(e) => return Err(format!("could not be read from: {}", e.desc())),
+        }
+        if said.ends_with(shell::READY) {
+            return Ok(());
+        }
+    }
+    if said.ends_with(shell::READY) { Ok(()) } else { Err("exited at once".into()) }
+}
+
+/// An `ip netns` entry that is a symlink to the old shell's namespace
+/// file is pointed at the new shell's (atomically: a new link renamed
+/// over it). An entry that is a mount of the namespace needs nothing.
+fn repoint_netns_entry(lab: &Lab, name: &str, old: i32, new: i32) -> Result<()> {
+    let entry = lab.netns_entry(name);
+    let old_target = format!("/proc/{old}/ns/net");
+    if std::fs::read_link(&entry).ok().is_none_or(|t| t != std::path::Path::new(&old_target)) {
+        return Ok(());
+    }
+    let tmp = entry.with_extension("new");
+    let _ = std::fs::remove_file(&tmp);
+    let fail = |e: std::io::Error| anyhow!("{}: {}", entry.display(), mncli::os_error(&e));
+    std::os::unix::fs::symlink(format!("/proc/{new}/ns/net"), &tmp).map_err(fail)?;
+    std::fs::rename(&tmp, &entry).map_err(fail)
+}

@@ -96,8 +96,9 @@ fn raise_fd_limit() {
 /// can stop mnlink between two requests of one line (a link up but not yet
 /// shaped, or not yet tagged): each is taken between lines, or after the
 /// command, and ends the run there. They are blocked before any thread
-/// exists, so every thread keeps them blocked; the programs mnlink runs
-/// (tc) start with an empty mask, as std sets it.
+/// exists, so every thread keeps them blocked, and so does tc, which
+/// inherits the mask (observed: std leaves it as is): a terminal's Ctrl-C,
+/// sent to the whole process group, cannot kill tc halfway through a line.
 struct Interrupts(SigSet);
 
 impl Interrupts {
@@ -214,7 +215,8 @@ async fn batch(file: &Path, signals: &Interrupts) -> Result<Outcome> {
             Err(err) => Err(anyhow!(mncli::usage_line(&err))),
         };
         match (result, signals.taken()) {
-            (Ok(()), _) => last_done = Some(number),
+            (Ok(()), None) => last_done = Some(number),
+            (Ok(()), Some(sig)) => return stopped(sig, Some(number)),
             (Err(e), None) => return Err(anyhow!("line {number}: {}", plain(&e))),
             (Err(e), Some(sig)) => {
                 let e = plain(&e);

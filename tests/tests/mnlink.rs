@@ -408,7 +408,9 @@ fn listed(lab: &Lab) -> Vec<serde_json::Value> {
 fn signals_mid_batch_finish_or_undo_the_line() {
     let mut rng = Rng::for_test("signals_mid_batch_finish_or_undo_the_line");
     let signals = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")];
-    let lines = 24;
+    // Far more lines than can run before the signal: the batch is always
+    // interrupted (after at least 0 lines).
+    let lines = 3000;
     for trial in 0..6 {
         let (signal, name) = signals[trial % 3];
         let lab = lab_with(&["h1", "h2"], &[]);
@@ -424,25 +426,44 @@ fn signals_mid_batch_finish_or_undo_the_line() {
                 format!("add h1:e{i} h2:e{i} --bw 10\n")
             };
         }
-        let started = lab.cmd("mnlink").args(["-b", "-"]).stdin(batch).start();
+        // Every other trial signals the whole process group, as a
+        // terminal's Ctrl-C does: tc, when running, gets it too (and keeps
+        // it blocked, as mnlink does); were it killed, its line would fail
+        // and be undone, and stderr would say so.
+        let group = trial % 2 == 1;
+        let mut cmd = lab.cmd("mnlink").args(["-b", "-"]).stdin(batch);
+        if group {
+            use std::os::unix::process::CommandExt;
+            cmd.command().process_group(0);
+        }
+        let started = cmd.start();
         std::thread::sleep(Duration::from_millis(rng.below(900)));
-        started.signal(signal);
+        if group {
+            // SAFETY: signalling the process group of a child we started.
+            unsafe { libc::kill(-started.pid(), signal) };
+        } else {
+            started.signal(signal);
+        }
         let out = started.finish();
-        let done = match out.code() {
-            Some(0) => lines,
-            Some(code) if code == 128 + signal => {
-                let said = out.stderr.strip_prefix(&format!("mnlink: interrupted by {name}; ")).unwrap_or("");
-                match said.trim_end() {
-                    "no line was done" => 0,
-                    s => s
-                        .strip_prefix("line ")
-                        .and_then(|s| s.strip_suffix(" was the last done"))
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or_else(|| panic!("trial {trial}: unexpected stderr {:?}", out.stderr)),
-                }
-            }
-            _ => panic!("trial {trial}: {name}: status {} stderr {:?}", out.status, out.stderr),
+        eprintln!("trial {trial}: {name}{}: {}", if group { " to the group" } else { "" }, out.stderr.trim());
+        let said =
+            out.stderr.strip_prefix(&format!("mnlink: interrupted by {name}; ")).unwrap_or("").trim_end();
+        out.check(out.code() == Some(128 + signal), "exit 128+N");
+        let done = if said == "no line was done" {
+            0
+        } else {
+            said.strip_suffix(" was the last done")
+                .and_then(|s| s.rsplit("line ").next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("trial {trial}: unexpected stderr {:?}", out.stderr))
         };
+        if said.contains("failed") {
+            let failed = format!("line {} failed (", done + 1);
+            out.check(
+                said.starts_with(&failed) || said.starts_with("no line"),
+                "the failed line follows the last done",
+            );
+        }
         out.check(out.stderr.lines().count() <= 1, "at most one line of stderr");
         // Exactly the lines done, each whole: both ends up, tagged, shaped.
         let links = listed(&lab);

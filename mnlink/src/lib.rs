@@ -50,6 +50,11 @@ fn run_cli(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Blocks the signals [`run`] takes between lines, as early as main can.
+pub fn hold_signals() {
+    let _ = Interrupts::block();
+}
+
 /// How a run ended, short of an error.
 enum Outcome {
     Done,

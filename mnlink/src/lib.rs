@@ -77,11 +77,30 @@ pub fn plain(err: &anyhow::Error) -> anyhow::Error {
             } else if let Some(e) = cause.downcast_ref::<nix::errno::Errno>() {
                 e.desc().to_string()
             } else {
-                cause.to_string()
+                sentence(&cause.to_string())
             }
         })
         .collect();
     anyhow!(parts.join(": "))
+}
+
+/// Text that a library formatted from an OS error, made a sentence:
+/// without io's " (os error N)" and nix's "EMFILE: " before the words.
+fn sentence(text: &str) -> String {
+    let mut text = text.to_string();
+    while let Some(start) = text.find(" (os error ") {
+        match text[start..].find(')') {
+            Some(end) => text.replace_range(start..start + end + 1, ""),
+            None => break,
+        }
+    }
+    if text.contains(": ") {
+        for code in 1..134 {
+            let errno = nix::errno::Errno::from_raw(code);
+            text = text.replace(&format!("{errno:?}: {}", errno.desc()), errno.desc());
+        }
+    }
+    text
 }
 
 /// `what: why` for an I/O error.
@@ -273,4 +292,23 @@ fn read_lines(file: &Path) -> Result<Receiver<Line>> {
         }
     });
     Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_as_sentences() {
+        let io = anyhow::Error::from(std::io::Error::from_raw_os_error(24)).context("open a netlink socket");
+        assert_eq!(plain(&io).to_string(), "open a netlink socket: Too many open files");
+        let nix = anyhow::Error::from(nix::errno::Errno::EMFILE).context("h508");
+        assert_eq!(plain(&nix).to_string(), "h508: Too many open files");
+        let baked = anyhow!("read the namespace cookie: {}", std::io::Error::from_raw_os_error(9));
+        assert_eq!(plain(&baked).to_string(), "read the namespace cookie: Bad file descriptor");
+        let baked = anyhow!("h1: {}", nix::errno::Errno::EMFILE);
+        assert_eq!(plain(&baked).to_string(), "h1: Too many open files");
+        let pipe = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(mncli::is_broken_pipe(&plain(&pipe)));
+    }
 }

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 ///
 /// An endpoint is NODE-IFNAME (`h1-eth0`: node h1, interface h1-eth0) or
 /// NODE:IFNAME (`h1:eth0`: node h1, interface eth0). A veth pair is made
-/// with each end born in its node's namespace, both ends up; an end on a
-/// switch becomes a port of the switch's bridge. Interface names follow
-/// the kernel's rules (1 to 15 bytes; no `/`, `:`, `%` or whitespace) and
-/// hold no `#` or quotes, which batch lines cannot carry.
+/// with each end born in its node's namespace (an end of a --root node in
+/// a private namespace, where it is tagged before it moves to the root
+/// namespace), both ends up; an end on a switch becomes a port of the
+/// switch's bridge. Interface names follow the kernel's rules (1 to 15
+/// bytes; no `/`, `:`, `%` or whitespace) and hold no `#` or quotes, which
+/// batch lines cannot carry.
 #[derive(Parser, Debug)]
 #[command(name = "mnlink", version, after_long_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
 pub struct Cli {

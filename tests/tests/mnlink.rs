@@ -51,10 +51,10 @@ fn host_to_host_ends_born_in_their_namespaces() {
     assert!(is_up(&lab, "h1", "h1-eth0") && is_up(&lab, "h2", "eth7"), "both ends up");
     mnlink(&lab, &["addr", "h1-eth0", "10.0.0.1/24"]);
     mnlink(&lab, &["addr", "h2:eth7", "10.0.0.2/24"]);
-    assert!(pings(&lab, "h1", "10.0.0.2"));
+    assert!(pings_soon(&lab, "h1", "10.0.0.2"));
     mnlink(&lab, &["addr", "h1-eth0", "fd00::1/64"]);
     mnlink(&lab, &["addr", "h2:eth7", "fd00::2/64"]);
-    assert!(pings(&lab, "h1", "fd00::2"), "IPv6 at once (no DAD wait)");
+    assert!(pings(&lab, "h1", "fd00::2"), "IPv6 at once (no DAD wait): the link is up already");
     let out = lab.cmd("mnnode").args(["ip", "h2"]).ok();
     assert_eq!(out.stdout, "10.0.0.2\n");
 }
@@ -114,9 +114,9 @@ fn switches_routers_root_nodes_and_parallel_links() {
     }
     mnlink(&lab, &["addr", &root_end, "10.0.3.1/24"]);
     mnlink(&lab, &["addr", "h2-eth1", "10.0.3.2/24"]);
-    assert!(pings(&lab, "h1", "10.0.1.2"), "across two switches");
-    assert!(pings(&lab, "h1", "10.0.2.1"), "to the router");
-    assert!(pings(&lab, "h2", "10.0.3.1"), "to the root node");
+    assert!(pings_soon(&lab, "h1", "10.0.1.2"), "across two switches");
+    assert!(pings_soon(&lab, "h1", "10.0.2.1"), "to the router");
+    assert!(pings_soon(&lab, "h2", "10.0.3.1"), "to the root node");
     let out = mnlink(&lab, &["list"]);
     assert_eq!(out.stdout.lines().count(), 7, "six links, each once, and a header:\n{}", out.stdout);
     // Deleting the root node removes its end from the root namespace.
@@ -249,7 +249,7 @@ fn batch_of_500_links() {
     let out = mnlink(&lab, &["list", "--json"]);
     let links: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(links.as_array().map(Vec::len), Some(500));
-    assert!(pings(&lab, "h1", "10.0.0.250"));
+    assert!(pings_soon(&lab, "h1", "10.0.0.250"));
 }
 
 #[test]

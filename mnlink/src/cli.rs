@@ -6,8 +6,12 @@ use std::path::PathBuf;
 ///
 /// An endpoint is NODE-IFNAME (`h1-eth0`: node h1, interface h1-eth0) or
 /// NODE:IFNAME (`h1:eth0`: node h1, interface eth0). A veth pair is made
-/// with each end born in its node's namespace, both ends up; an end on a
-/// switch becomes a port of the switch's bridge.
+/// with each end born in its node's namespace (an end of a --root node in
+/// a private namespace, where it is tagged before it moves to the root
+/// namespace), both ends up; an end on a switch becomes a port of the
+/// switch's bridge. Interface names follow the kernel's rules (1 to 15
+/// bytes; no `/`, `:`, `%` or whitespace) and hold no `#` or quotes, which
+/// batch lines cannot carry.
 #[derive(Parser, Debug)]
 #[command(name = "mnlink", version, after_long_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -111,7 +115,14 @@ Batch files:
     addr h1-eth0 10.0.0.1/8
   Each line is all or nothing; lines before a failing line stay done,
   lines after it are not run. One netlink socket per namespace is kept
-  for the whole batch.
+  for the whole batch (fewer when the descriptor limit is low).
+
+Signals:
+  SIGINT, SIGTERM and SIGHUP never stop mnlink halfway through a command
+  or batch line: the line at hand is finished (or, if it fails, undone),
+  then mnlink exits, saying on stderr which line was the last done. Even
+  SIGKILL leaves no link that `mnnode clean` cannot find: an end in the
+  root namespace (of a --root node) arrives there already tagged.
 
 Shaping:
   --bw is a token bucket filter (TBF) whose queue holds --queue full-size
@@ -123,7 +134,8 @@ Shaping:
 Exit status:
   0 on success; 1 on any error, printed as `mnlink: what: why` (in a
   batch, `mnlink: line N: what: why`); 2 for a command line that does not
-  parse.
+  parse; 128+N when stopped by signal N (130 for SIGINT, 143 for SIGTERM,
+  129 for SIGHUP).
 
 Environment:
   MN_DIR   the lab's directory (default /run/mn).

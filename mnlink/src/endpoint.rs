@@ -38,15 +38,31 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// Checks an interface name as the kernel's dev_valid_name does (1 to 15
+/// bytes, not `.` or `..`, no `/`, `:` or whitespace, which for the kernel
+/// includes byte 0xA0), and also refuses `%` (the kernel reads `eth%d` as a
+/// pattern and picks the name itself), what mnlink's batch lines and tc's
+/// batch input cannot carry (`#` starts a comment, a quote starts a quoted
+/// word) and what would garble a listing (control characters).
 pub fn check_ifname(ifname: &str) -> Result<()> {
-    if ifname.is_empty() || ifname == "." || ifname == ".." {
-        bail!("{ifname:?}: not an interface name");
+    if ifname.is_empty() {
+        bail!("an interface name cannot be empty");
+    }
+    if ifname == "." || ifname == ".." {
+        bail!("{ifname:?}: not an interface name (. and .. are not allowed)");
     }
     if ifname.len() > MAX_IFNAME {
         bail!("{ifname}: interface names are at most {MAX_IFNAME} bytes, this one is {}", ifname.len());
     }
-    if ifname.chars().any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control()) {
-        bail!("{ifname:?}: an interface name cannot hold '/', ':' or spaces");
+    let kernel_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0xa0);
+    if ifname.chars().any(char::is_whitespace) || ifname.bytes().any(|b| kernel_space(&b)) {
+        bail!("{ifname:?}: an interface name cannot hold whitespace");
+    }
+    if let Some(c) = ifname.chars().find(|c| matches!(c, '/' | ':' | '%' | '#' | '\'' | '"')) {
+        bail!("{ifname:?}: an interface name cannot hold {c:?}");
+    }
+    if ifname.chars().any(char::is_control) {
+        bail!("{ifname:?}: an interface name cannot hold control characters");
     }
     Ok(())
 }
@@ -72,7 +88,24 @@ mod tests {
         for bad in ["h1", "", "-eth0", "h1:", "1h-eth0", "h1:a/b", "h1:a b", "h1-ethernet000000"] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
-        let err = Endpoint::parse("h1-ethernet00000").unwrap_err().to_string();
-        assert!(err.contains("at most 15 bytes, this one is 16"), "{err}");
+        let err = |text: &str| Endpoint::parse(text).unwrap_err().to_string();
+        assert_eq!(
+            err("h1-ethernet00000"),
+            "h1-ethernet00000: interface names are at most 15 bytes, this one is 16"
+        );
+        assert_eq!(err("h1:"), "an interface name cannot be empty");
+        assert_eq!(err("h1:.."), "\"..\": not an interface name (. and .. are not allowed)");
+        assert_eq!(err("h1-a#b"), "\"h1-a#b\": an interface name cannot hold '#'");
+        assert_eq!(err("h1:a'b"), "\"a'b\": an interface name cannot hold '\\''");
+        assert_eq!(err("h1:eth%d"), "\"eth%d\": an interface name cannot hold '%'");
+        assert_eq!(err("h1:a:b"), "\"a:b\": an interface name cannot hold ':'");
+        assert_eq!(err("h1:a\u{a0}b"), "\"a\\u{a0}b\": an interface name cannot hold whitespace");
+        // U+00E0 is C3 A0 in UTF-8: the kernel sees a space in it.
+        assert_eq!(err("h1:\u{e0}"), "\"\u{e0}\": an interface name cannot hold whitespace");
+        assert_eq!(err("h1:a\u{1}"), "\"a\\u{1}\": an interface name cannot hold control characters");
+        // Fifteen bytes and anything else the kernel takes is fine.
+        assert!(Endpoint::parse("h1:eth-0_x.y@z+~=!!").is_err(), "16 bytes");
+        assert!(Endpoint::parse("h1:eth-0_x.y@z+~=!").is_ok());
+        assert!(Endpoint::parse("h1:\u{e9}t\u{e9}").is_ok(), "UTF-8 without a 0xA0 byte");
     }
 }

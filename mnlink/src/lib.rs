@@ -6,33 +6,141 @@ mod links;
 mod list;
 pub mod shaping;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::Parser;
 use cli::{Cli, Command};
 use endpoint::Endpoint;
 use links::Links;
 use mnnode::Lab;
+use nix::sys::signal::{SigSet, Signal};
 use shaping::Shaping;
 use std::io::BufRead;
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 
+/// Runs mnlink; every error comes back as one plain sentence.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    mnnode::require_root()?;
-    raise_fd_limit();
-    let rt = mnnode::netlink::runtime()?;
-    match (cli.batch, cli.command) {
-        (Some(file), _) => rt.block_on(batch(&file)),
-        (None, Some(command)) => rt.block_on(run_one(&mut None, command)),
-        (None, None) => bail!("nothing to do: give a subcommand or -b FILE (see mnlink --help)"),
-    }
-    .map(|()| ExitCode::SUCCESS)
+    run_cli(cli).map_err(|e| plain(&e))
 }
 
-/// A batch keeps a netlink socket per namespace: allow many.
+fn run_cli(cli: Cli) -> Result<ExitCode> {
+    mnnode::require_root()?;
+    raise_fd_limit();
+    let signals = Interrupts::block()?;
+    let rt = mnnode::netlink::runtime()?;
+    let outcome = match (cli.batch, cli.command) {
+        (Some(file), _) => rt.block_on(batch(&file, &signals)),
+        (None, Some(command)) => {
+            let result = rt.block_on(run_one(&mut None, command)).map_err(|e| plain(&e));
+            match (signals.taken(), result) {
+                (None, result) => result.map(|()| Outcome::Done),
+                (Some(sig), Ok(())) => Ok(Outcome::Interrupted(sig, "the command was done".into())),
+                (Some(sig), Err(e)) => Ok(Outcome::Interrupted(sig, format!("the command failed: {e}"))),
+            }
+        }
+        (None, None) => bail!("nothing to do: give a subcommand or -b FILE (see mnlink --help)"),
+    };
+    match outcome? {
+        Outcome::Done => Ok(ExitCode::SUCCESS),
+        Outcome::Interrupted(sig, what) => {
+            mncli::report("mnlink", &anyhow!("interrupted by {}; {what}", sig.as_str()));
+            Ok(ExitCode::from(128 + sig as u8))
+        }
+    }
+}
+
+/// Blocks the signals [`run`] takes between lines, as early as main can.
+pub fn hold_signals() {
+    let _ = Interrupts::block();
+}
+
+/// How a run ended, short of an error.
+enum Outcome {
+    Done,
+    /// Stopped by a signal once the command or line at hand was finished
+    /// or undone; says which.
+    Interrupted(Signal, String),
+}
+
+/// An error as one sentence: I/O and nix errors in strerror's words, with
+/// neither "(os error N)" nor "EMFILE: ". A closed pipe stays recognisable.
+pub fn plain(err: &anyhow::Error) -> anyhow::Error {
+    if mncli::is_broken_pipe(err) {
+        return anyhow!(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+    }
+    let parts: Vec<String> = err
+        .chain()
+        .map(|cause| {
+            if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+                mncli::os_error(e)
+            } else if let Some(e) = cause.downcast_ref::<nix::errno::Errno>() {
+                e.desc().to_string()
+            } else {
+                sentence(&cause.to_string())
+            }
+        })
+        .collect();
+    anyhow!(parts.join(": "))
+}
+
+/// Text that a library formatted from an OS error, made a sentence:
+/// without io's " (os error N)" and nix's "EMFILE: " before the words.
+fn sentence(text: &str) -> String {
+    let mut text = text.to_string();
+    while let Some(start) = text.find(" (os error ") {
+        match text[start..].find(')') {
+            Some(end) => text.replace_range(start..start + end + 1, ""),
+            None => break,
+        }
+    }
+    if text.contains(": ") {
+        for code in 1..134 {
+            let errno = nix::errno::Errno::from_raw(code);
+            text = text.replace(&format!("{errno:?}: {}", errno.desc()), errno.desc());
+        }
+    }
+    text
+}
+
+/// `what: why` for an I/O error.
+pub(crate) fn io(what: impl std::fmt::Display, err: &std::io::Error) -> anyhow::Error {
+    mncli::io_error(what, err)
+}
+
+/// A batch can touch thousands of nodes: allow all the descriptors we may.
 fn raise_fd_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP, held back for the whole run so that none
+/// can stop mnlink between two requests of one line (a link up but not yet
+/// shaped, or not yet tagged): each is taken between lines, or after the
+/// command, and ends the run there. They are blocked before any thread
+/// exists, so every thread keeps them blocked, and so does tc, which
+/// inherits the mask (observed: std leaves it as is): a terminal's Ctrl-C,
+/// sent to the whole process group, cannot kill tc halfway through a line.
+struct Interrupts(SigSet);
+
+impl Interrupts {
+    fn block() -> Result<Interrupts> {
+        let mut set = SigSet::empty();
+        for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            set.add(sig);
+        }
+        set.thread_block().map_err(|e| anyhow!("block signals: {}", e.desc()))?;
+        Ok(Interrupts(set))
+    }
+
+    /// A signal that has arrived, taken; `None` when there is none.
+    fn taken(&self) -> Option<Signal> {
+        let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: a valid set, no siginfo wanted, a valid timeout.
+        let sig = unsafe { libc::sigtimedwait(self.0.as_ref(), std::ptr::null_mut(), &zero) };
+        Signal::try_from(sig).ok()
     }
 }
 
@@ -97,18 +205,30 @@ fn parse_mtu(text: &str) -> Result<u32> {
     }
 }
 
-/// Runs a batch file; the first failing line stops it.
-async fn batch(file: &std::path::Path) -> Result<()> {
-    let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        let f =
-            std::fs::File::open(file).map_err(|e| anyhow!("{}: {}", file.display(), mncli::os_error(&e)))?;
-        Box::new(std::io::BufReader::new(f))
-    };
+/// Runs a batch file; the first failing line stops it, and so does a
+/// signal, once the line at hand is done (or, failing, undone).
+async fn batch(file: &Path, signals: &Interrupts) -> Result<Outcome> {
+    let lines = read_lines(file)?;
     let mut links = None;
-    for (number, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("{}: read", file.display()))?;
+    let mut last_done = None;
+    let stopped = |sig: Signal, last_done: Option<usize>| {
+        let what = match last_done {
+            Some(n) => format!("line {n} was the last done"),
+            None => "no line was done".to_string(),
+        };
+        Ok(Outcome::Interrupted(sig, what))
+    };
+    loop {
+        if let Some(sig) = signals.taken() {
+            return stopped(sig, last_done);
+        }
+        // Wait for the next line, watching for signals meanwhile (stdin
+        // can be slow: a terminal, a pipe from a script).
+        let (number, line) = match lines.recv_timeout(std::time::Duration::from_millis(20)) {
+            Ok(next) => next?,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return Ok(Outcome::Done),
+        };
         let words: Vec<&str> = line.split('#').next().unwrap_or("").split_whitespace().collect();
         if words.is_empty() {
             continue;
@@ -118,7 +238,77 @@ async fn batch(file: &std::path::Path) -> Result<()> {
             Ok(_) => Err(anyhow!("a batch line holds one subcommand")),
             Err(err) => Err(anyhow!(mncli::usage_line(&err))),
         };
-        result.map_err(|e| anyhow!("line {}: {e:#}", number + 1))?;
+        match (result, signals.taken()) {
+            (Ok(()), None) => last_done = Some(number),
+            (Ok(()), Some(sig)) => return stopped(sig, Some(number)),
+            (Err(e), None) => return Err(anyhow!("line {number}: {}", plain(&e))),
+            (Err(e), Some(sig)) => {
+                let e = plain(&e);
+                let outcome = stopped(sig, last_done);
+                return outcome.map(|o| match o {
+                    Outcome::Interrupted(sig, what) => {
+                        Outcome::Interrupted(sig, format!("line {number} failed ({e}); {what}"))
+                    }
+                    o => o,
+                });
+            }
+        }
     }
-    Ok(())
+}
+
+type Line = Result<(usize, String)>;
+
+/// The batch's lines, numbered from 1, read by a thread so that waiting
+/// for them never holds back a signal. A line that is not UTF-8 ends the
+/// batch with its number.
+fn read_lines(file: &Path) -> Result<Receiver<Line>> {
+    let mut reader: Box<dyn BufRead + Send> = if file.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(file).map_err(|e| io(file.display(), &e))?;
+        if f.metadata().is_ok_and(|m| m.is_dir()) {
+            bail!("{}: a directory, not a batch file", file.display());
+        }
+        Box::new(std::io::BufReader::new(f))
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Line>(64);
+    let name = file.display().to_string();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        for number in 1.. {
+            buf.clear();
+            let line = match reader.read_until(b'\n', &mut buf) {
+                Ok(0) => return,
+                Ok(_) => match std::str::from_utf8(&buf) {
+                    Ok(text) => Ok((number, text.to_string())),
+                    Err(_) => Err(anyhow!("line {number}: not UTF-8 text")),
+                },
+                Err(e) => Err(io(format!("{name}: read line {number}"), &e)),
+            };
+            let failed = line.is_err();
+            if tx.send(line).is_err() || failed {
+                return;
+            }
+        }
+    });
+    Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_as_sentences() {
+        let io = anyhow::Error::from(std::io::Error::from_raw_os_error(24)).context("open a netlink socket");
+        assert_eq!(plain(&io).to_string(), "open a netlink socket: Too many open files");
+        let nix = anyhow::Error::from(nix::errno::Errno::EMFILE).context("h508");
+        assert_eq!(plain(&nix).to_string(), "h508: Too many open files");
+        let baked = anyhow!("read the namespace cookie: {}", std::io::Error::from_raw_os_error(9));
+        assert_eq!(plain(&baked).to_string(), "read the namespace cookie: Bad file descriptor");
+        let baked = anyhow!("h1: {}", nix::errno::Errno::EMFILE);
+        assert_eq!(plain(&baked).to_string(), "h1: Too many open files");
+        let pipe = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(mncli::is_broken_pipe(&plain(&pipe)));
+    }
 }

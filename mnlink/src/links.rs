@@ -1,4 +1,15 @@
 //! What mnlink does to the kernel, over one netlink socket per namespace.
+//!
+//! A veth end is tagged (its alias, see mnnode::tag) so that `list`, `del`
+//! and `mnnode clean` can find it. The kernel ignores IFLA_IFALIAS in the
+//! RTM_NEWLINK that creates a link (for the link and for its veth peer:
+//! checked on 6.18), so the tag cannot be set in the creating request.
+//! Instead an end bound for the root namespace (a `--root` node's) is born
+//! in a private staging namespace that only this process holds, is tagged
+//! there, and is moved home already tagged: if mnlink dies at any point,
+//! the staging namespace dies with it and takes the untagged pair along.
+//! An end in a node's own namespace needs no staging: that namespace, and
+//! every link in it, goes when the node goes.
 use crate::endpoint::Endpoint;
 use crate::shaping::{self, Shaping};
 use anyhow::{Context, Result, anyhow, bail};
@@ -6,62 +17,108 @@ use mnnode::netlink::{self, Conn};
 use mnnode::tag::Tag;
 use mnnode::{Lab, Node};
 use nix::errno::Errno;
+use nix::sched::{CloneFlags, setns, unshare};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
-use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
-};
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage};
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::IpAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-/// A node as mnlink needs it: its record, a handle on its namespace, a
-/// netlink socket inside it.
+/// Ports a Linux bridge can hold (BR_MAX_PORTS less port 0, which is
+/// reserved); the next one fails with EXFULL.
+const BRIDGE_PORTS: usize = 1023;
+
+/// A node as mnlink needs it: its record and a netlink socket inside its
+/// namespace. The namespace itself is opened only when a request or tc
+/// needs it, so that a node costs one descriptor.
 struct Place {
     node: Node,
-    ns: File,
     conn: Conn,
     bridge: Option<u32>,
 }
 
-impl Place {
-    /// The namespace tc must enter; none for a `--root` node, whose
-    /// namespace is ours.
-    fn tc_ns(&self) -> Option<BorrowedFd<'_>> {
-        (!self.node.root).then(|| self.ns.as_fd())
-    }
+/// The private namespace where ends bound for the root namespace are born
+/// and tagged; it lives only as long as this process.
+struct Staging {
+    ns: OwnedFd,
+    /// Our own (root) namespace, where staged ends go once tagged.
+    home: OwnedFd,
+    conn: Conn,
 }
 
 pub struct Links {
     lab: Lab,
     places: HashMap<String, Place>,
+    /// How many places to keep connected: a batch over more nodes than
+    /// this reconnects rather than running out of descriptors.
+    max_places: usize,
+    staging: Option<Staging>,
     netem: Option<bool>,
 }
 
 impl Links {
     pub fn new(lab: Lab) -> Links {
-        Links { lab, places: HashMap::new(), netem: None }
+        let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| soft);
+        // Half the limit, less what the rest of mnlink and tc need.
+        let max_places = (limit.saturating_sub(64) / 2).clamp(1, 1 << 20) as usize;
+        Links { lab, places: HashMap::new(), max_places, staging: None, netem: None }
     }
 
     pub fn lab(&self) -> &Lab {
         &self.lab
     }
 
+    /// What tags name this lab by: its id, unique per lab directory.
+    fn lab_key(&self) -> String {
+        self.lab.id.clone()
+    }
+
     /// The node's place, connected on first use.
-    fn place(&mut self, name: &str) -> Result<&mut Place> {
+    async fn place(&mut self, name: &str) -> Result<&mut Place> {
         if !self.places.contains_key(name) {
+            if self.places.len() >= self.max_places {
+                self.forget_places().await;
+            }
             let node = self.lab.usable_node(name)?;
-            let path = if node.root { "/proc/thread-self/ns/net".to_string() } else { node.netns_path() };
-            let ns = File::open(&path).map_err(|_| anyhow!("node {name} is not running"))?;
-            let conn = if node.root { netlink::connect_here()? } else { netlink::connect_in(ns.as_fd())? };
-            self.places.insert(name.to_string(), Place { node, ns, conn, bridge: None });
+            let conn = if node.root {
+                netlink::connect_here().map_err(|e| anyhow!("node {name}: {}", crate::plain(&e)))?
+            } else {
+                let ns = open_netns(&node)?;
+                netlink::connect_in(ns.as_fd()).map_err(|e| anyhow!("node {name}: {}", crate::plain(&e)))?
+            };
+            self.places.insert(name.to_string(), Place { node, conn, bridge: None });
         }
         self.places.get_mut(name).ok_or_else(|| anyhow!("node {name} vanished"))
     }
 
+    /// Closes every node's socket. A socket closes when its connection
+    /// task sees its last handle gone: let those tasks run.
+    async fn forget_places(&mut self) {
+        self.places.clear();
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Closes one node's socket (`list` visits each node once).
+    pub async fn forget(&mut self, name: &str) {
+        if self.places.remove(name).is_some() {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// The node's network namespace, opened for one request or one tc run;
+    /// `None` for a `--root` node, whose namespace is ours.
+    async fn netns(&mut self, name: &str) -> Result<Option<OwnedFd>> {
+        let node = &self.place(name).await?.node;
+        if node.root { Ok(None) } else { open_netns(node).map(Some) }
+    }
+
     /// The ifindex of a switch's bridge, looked up once.
     async fn bridge(&mut self, name: &str) -> Result<Option<u32>> {
-        let place = self.place(name)?;
+        let place = self.place(name).await?;
         let Some(bridge) = place.node.bridge().map(str::to_string) else { return Ok(None) };
         if place.bridge.is_none() {
             let link = netlink::link_by_name(&place.conn.handle, &bridge)
@@ -89,8 +146,8 @@ impl Links {
     /// namespace (a `--root` node) only links that mnlink made for that node
     /// count: the host's own interfaces are not the node's to change.
     async fn link(&mut self, end: &Endpoint) -> Result<LinkMessage> {
-        let lab = self.lab.id.clone();
-        let place = self.place(&end.node)?;
+        let lab = self.lab_key();
+        let place = self.place(&end.node).await?;
         let link = netlink::link_by_name(&place.conn.handle, &end.ifname)
             .await
             .map_err(|e| anyhow!("{end}: {}", netlink::describe(&e)))?
@@ -107,6 +164,17 @@ impl Links {
         Ok(link)
     }
 
+    /// The staging namespace, made on first need.
+    fn staging(&mut self) -> Result<&Staging> {
+        if self.staging.is_none() {
+            self.staging = Some(make_staging()?);
+        }
+        self.staging.as_ref().ok_or_else(|| anyhow!("no staging namespace"))
+    }
+
+    /// Makes a veth pair: both ends tagged, in their nodes' namespaces
+    /// (switch ends in their bridges), shaped, and only then up. All or
+    /// nothing: on failure the pair is deleted again.
     pub async fn add(
         &mut self,
         a: &Endpoint,
@@ -118,77 +186,149 @@ impl Links {
             bail!("both ends are {a}");
         }
         self.check_netem(shaping)?;
-        let kind_a = self.place(&a.node)?.node.kind;
-        let kind_b = self.place(&b.node)?.node.kind;
+        let kind_a = self.place(&a.node).await?.node.kind;
+        let kind_b = self.place(&b.node).await?.node.kind;
         // The end created first can join its bridge in the same request.
         let (first, second) = if kind_b.has_bridge() && !kind_a.has_bridge() { (b, a) } else { (a, b) };
-        let first_bridge = self.bridge(&first.node).await?;
-        let second_bridge = self.bridge(&second.node).await?;
-        let tag = |me: &Endpoint, peer: &Endpoint| {
+        let ends = [first, second];
+        let root = [self.place(&first.node).await?.node.root, self.place(&second.node).await?.node.root];
+        if root == [true, true] && first.ifname == second.ifname {
+            bail!("{first} and {second} would both be {} in the root namespace", first.ifname);
+        }
+        let bridges = [self.bridge(&first.node).await?, self.bridge(&second.node).await?];
+        let lab = self.lab_key();
+        let tags = [0, 1].map(|i| {
+            let (me, peer) = (ends[i], ends[1 - i]);
             Tag {
                 node: me.node.clone(),
                 peer_node: peer.node.clone(),
                 peer_if: peer.ifname.clone(),
-                lab: self.lab.id.clone(),
+                lab: lab.clone(),
             }
             .format()
-        };
-        let (first_tag, second_tag) = (tag(first, second), tag(second, first));
+        });
 
+        // Where each end is born: its node's namespace, or staging.
+        let mut born: Vec<OwnedFd> = Vec::new();
+        for end in ends {
+            let fd = match self.netns(&end.node).await? {
+                Some(ns) => ns,
+                None => self.staging()?.ns.try_clone().map_err(|e| crate::io("staging namespace", &e))?,
+            };
+            born.push(fd);
+        }
         let mut peer = LinkMessage::default();
         peer.attributes.push(LinkAttribute::IfName(second.ifname.clone()));
-        peer.attributes.push(LinkAttribute::NetNsFd(self.place(&second.node)?.ns.as_raw_fd()));
+        peer.attributes.push(LinkAttribute::NetNsFd(born[1].as_raw_fd()));
         let mut msg = LinkMessage::default();
-        msg.header.flags = LinkFlags::Up;
-        msg.header.change_mask = LinkFlags::Up;
         msg.attributes.push(LinkAttribute::IfName(first.ifname.clone()));
-        msg.attributes.push(LinkAttribute::NetNsFd(self.place(&first.node)?.ns.as_raw_fd()));
+        msg.attributes.push(LinkAttribute::NetNsFd(born[0].as_raw_fd()));
         if let Some(mtu) = mtu {
             msg.attributes.push(LinkAttribute::Mtu(mtu));
             peer.attributes.push(LinkAttribute::Mtu(mtu));
         }
-        if let Some(index) = first_bridge {
+        if let (Some(index), false) = (bridges[0], root[0]) {
             msg.attributes.push(LinkAttribute::Controller(index));
         }
         msg.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
         ]));
-        let created = self.place(&first.node)?.conn.handle.link().add(msg).execute().await;
+        let handle = self.place(&first.node).await?.conn.handle.clone();
+        let created = handle.link().add(msg).execute().await;
+        drop(born);
         if let Err(err) = created {
+            if netlink::errno(&err) == Some(Errno::EXFULL) {
+                return Err(bridge_full(&first.node));
+            }
             return Err(self.add_error(first, second, &err).await);
         }
 
-        // The peer cannot be brought up in the same request (its other end
-        // does not exist yet when the kernel configures it).
-        let finish = async {
-            let set_first = rtnetlink::LinkUnspec::new_with_name(&first.ifname).alias(first_tag).build();
-            let mut set_second = rtnetlink::LinkUnspec::new_with_name(&second.ifname).up().alias(second_tag);
-            if let Some(index) = second_bridge {
-                set_second = set_second.controller(index);
-            }
-            let first_handle = self.place(&first.node)?.conn.handle.clone();
-            let second_handle = self.place(&second.node)?.conn.handle.clone();
-            let (r1, r2) = futures::future::join(
-                first_handle.link().set(set_first).execute(),
-                second_handle.link().set(set_second.build()).execute(),
-            )
-            .await;
-            r1.and(r2).map_err(|e| anyhow!("set up {first} {second}: {}", netlink::describe(&e)))?;
-            if !shaping.is_empty() {
-                self.shape(first, shaping)?;
-                self.shape(second, shaping)?;
-            }
-            Ok(())
-        };
-        if let Err(err) = finish.await {
-            // All or nothing: take the half-made pair away again.
-            let handle = self.place(&first.node)?.conn.handle.clone();
-            let del = rtnetlink::LinkUnspec::new_with_name(&first.ifname).build();
+        let mut moved = [false; 2];
+        let result = self.configure(ends, root, bridges, &tags, shaping, &mut moved).await;
+        if let Err(err) = result {
+            // Delete the pair through an end surely ours: one still in
+            // staging, else the first end where it now lives.
+            let staged = (0..2).find(|&i| root[i] && !moved[i]);
+            let (handle, name) = match (staged, &self.staging) {
+                (Some(i), Some(staging)) => (staging.conn.handle.clone(), ends[i].ifname.clone()),
+                _ => (self.place(&first.node).await?.conn.handle.clone(), first.ifname.clone()),
+            };
+            let del = rtnetlink::LinkUnspec::new_with_name(&name).build();
             let _ = handle.link().del_with_message(del).execute().await;
             return Err(err);
         }
         Ok(())
+    }
+
+    /// Everything after the pair exists: tags, the move home of staged
+    /// ends, bridge ports, shaping, and last, both ends up.
+    async fn configure(
+        &mut self,
+        ends: [&Endpoint; 2],
+        root: [bool; 2],
+        bridges: [Option<u32>; 2],
+        tags: &[String; 2],
+        shaping: &Shaping,
+        moved: &mut [bool; 2],
+    ) -> Result<()> {
+        let (first, second) = (ends[0], ends[1]);
+        let failed = |e: rtnetlink::Error| anyhow!("set up {first} {second}: {}", netlink::describe(&e));
+        // The handle that reaches each end where it was born.
+        let mut born = Vec::new();
+        for i in 0..2 {
+            born.push(match (root[i], &self.staging) {
+                (true, Some(staging)) => staging.conn.handle.clone(),
+                _ => self.place(&ends[i].node).await?.conn.handle.clone(),
+            });
+        }
+        // Tags first: before an end leaves staging, before it is up. The
+        // second end joins its bridge here unless it has to move first.
+        let tag_request = |i: usize| {
+            let mut set = rtnetlink::LinkUnspec::new_with_name(&ends[i].ifname).alias(tags[i].clone());
+            if let (1, Some(index), false) = (i, bridges[1], root[1]) {
+                set = set.controller(index);
+            }
+            born[i].link().set(set.build()).execute()
+        };
+        let (r0, r1) = futures::future::join(tag_request(0), tag_request(1)).await;
+        for r in [r0, r1] {
+            r.map_err(|e| match netlink::errno(&e) {
+                Some(Errno::EXFULL) => bridge_full(&second.node),
+                _ => failed(e),
+            })?;
+        }
+        // Staged ends go home, tagged, and there join their bridge.
+        for i in (0..2).filter(|&i| root[i]) {
+            let home = self.staging()?.home.as_raw_fd();
+            let set = rtnetlink::LinkUnspec::new_with_name(&ends[i].ifname).setns_by_fd(home).build();
+            born[i].link().set(set).execute().await.map_err(|e| match netlink::errno(&e) {
+                Some(Errno::EEXIST) => anyhow!("{} already exists in node {}", ends[i].ifname, ends[i].node),
+                _ => failed(e),
+            })?;
+            moved[i] = true;
+            if let Some(index) = bridges[i] {
+                let handle = self.place(&ends[i].node).await?.conn.handle.clone();
+                let set = rtnetlink::LinkUnspec::new_with_name(&ends[i].ifname).controller(index).build();
+                handle.link().set(set).execute().await.map_err(|e| match netlink::errno(&e) {
+                    Some(Errno::EXFULL) => bridge_full(&ends[i].node),
+                    _ => failed(e),
+                })?;
+            }
+        }
+        if !shaping.is_empty() {
+            self.shape(first, shaping).await?;
+            self.shape(second, shaping).await?;
+        }
+        let mut up = Vec::new();
+        for end in ends {
+            up.push(self.place(&end.node).await?.conn.handle.clone());
+        }
+        let up_request = |i: usize| {
+            up[i].link().set(rtnetlink::LinkUnspec::new_with_name(&ends[i].ifname).up().build()).execute()
+        };
+        let (r0, r1) = futures::future::join(up_request(0), up_request(1)).await;
+        r0.and(r1).map_err(failed)
     }
 
     /// Says which end's name is taken, or what else went wrong.
@@ -200,7 +340,7 @@ impl Links {
     ) -> anyhow::Error {
         if netlink::errno(err) == Some(Errno::EEXIST) {
             for end in [first, second] {
-                if let Ok(place) = self.place(&end.node) {
+                if let Ok(place) = self.place(&end.node).await {
                     if let Ok(Some(_)) = netlink::link_by_name(&place.conn.handle, &end.ifname).await {
                         return anyhow!("{} already exists in node {}", end.ifname, end.node);
                     }
@@ -210,14 +350,15 @@ impl Links {
         anyhow!("add {first} {second}: {}", netlink::describe(err))
     }
 
-    fn shape(&mut self, end: &Endpoint, shaping: &Shaping) -> Result<()> {
-        let ns = self.place(&end.node)?.tc_ns();
-        shaping::tc(ns, &shaping.tc_script(&end.ifname)).with_context(|| end.to_string())
+    async fn shape(&mut self, end: &Endpoint, shaping: &Shaping) -> Result<()> {
+        let ns = self.netns(&end.node).await?;
+        shaping::tc(ns.as_ref().map(|n| n.as_fd()), &shaping.tc_script(&end.ifname))
+            .with_context(|| end.to_string())
     }
 
     pub async fn del(&mut self, end: &Endpoint) -> Result<()> {
         let index = self.link(end).await?.header.index;
-        let handle = self.place(&end.node)?.conn.handle.clone();
+        let handle = self.place(&end.node).await?.conn.handle.clone();
         handle.link().del(index).execute().await.map_err(|e| anyhow!("del {end}: {}", netlink::describe(&e)))
     }
 
@@ -234,7 +375,7 @@ impl Links {
             ends.push((peer, index));
         }
         for (e, index) in ends {
-            let handle = self.place(&e.node)?.conn.handle.clone();
+            let handle = self.place(&e.node).await?.conn.handle.clone();
             let msg = rtnetlink::LinkUnspec::new_with_index(index);
             let msg = if up { msg.up() } else { msg.down() };
             handle
@@ -253,7 +394,8 @@ impl Links {
     pub async fn set_shaping(&mut self, end: &Endpoint, shaping: &Shaping) -> Result<()> {
         self.check_netem(shaping)?;
         self.link(end).await?;
-        let ns = self.place(&end.node)?.tc_ns();
+        let ns = self.netns(&end.node).await?;
+        let ns = ns.as_ref().map(|n| n.as_fd());
         let _ = shaping::tc(ns, &Shaping::default().tc_script(&end.ifname));
         if shaping.is_empty() {
             return Ok(());
@@ -268,7 +410,7 @@ impl Links {
     pub async fn addr(&mut self, end: &Endpoint, cidr: &str) -> Result<()> {
         let (ip, prefix) = parse_cidr(cidr)?;
         let index = self.link(end).await?.header.index;
-        let handle = self.place(&end.node)?.conn.handle.clone();
+        let handle = self.place(&end.node).await?.conn.handle.clone();
         let mut req = handle.address().add(index, ip, prefix);
         if ip.is_ipv6() {
             // An emulated network has no duplicates to detect; skipping DAD
@@ -284,7 +426,7 @@ impl Links {
     pub async fn mac(&mut self, end: &Endpoint, text: &str) -> Result<()> {
         let mac = parse_mac(text)?;
         let index = self.link(end).await?.header.index;
-        let handle = self.place(&end.node)?.conn.handle.clone();
+        let handle = self.place(&end.node).await?.conn.handle.clone();
         let msg = rtnetlink::LinkUnspec::new_with_index(index).address(mac.to_vec()).build();
         handle
             .link()
@@ -298,8 +440,8 @@ impl Links {
     pub async fn ends(&mut self, nodes: &[String]) -> Result<Vec<End>> {
         let mut ends = Vec::new();
         for name in nodes {
-            let lab = self.lab.id.clone();
-            let place = self.place(name)?;
+            let lab = self.lab_key();
+            let place = self.place(name).await?;
             let links = netlink::links(&place.conn.handle)
                 .await
                 .map_err(|e| anyhow!("{name}: list links: {}", netlink::describe(&e)))?;
@@ -327,15 +469,58 @@ impl Links {
                 });
             }
             if shaped {
-                let mut by_dev = shaping::read_all(place.tc_ns()).with_context(|| name.clone())?;
+                let ns = self.netns(name).await?;
+                let mut by_dev =
+                    shaping::read_all(ns.as_ref().map(|n| n.as_fd())).with_context(|| name.clone())?;
                 for end in &mut found {
                     end.shaping = by_dev.remove(&end.end.ifname).unwrap_or_default();
                 }
             }
             ends.extend(found);
+            // list visits each node once: one socket at a time is enough.
+            self.forget(name).await;
         }
         Ok(ends)
     }
+}
+
+/// A node's network namespace, checked to be the one its record names (a
+/// pid can be reused).
+fn open_netns(node: &Node) -> Result<OwnedFd> {
+    let path = node.netns_path();
+    let not_running = || anyhow!("node {} is not running", node.name);
+    let ns: OwnedFd = match File::open(&path) {
+        Ok(file) => file.into(),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => return Err(not_running()),
+        Err(e) => bail!("node {}: open its namespace: {}", node.name, mncli::os_error(&e)),
+    };
+    match (node.netns, nix::sys::stat::fstat(ns.as_fd())) {
+        (Some(inode), Ok(st)) if st.st_ino != inode => Err(not_running()),
+        _ => Ok(ns),
+    }
+}
+
+/// A private network namespace held only by this process (and the thread
+/// back in ours).
+fn make_staging() -> Result<Staging> {
+    let open = |what| -> Result<OwnedFd> {
+        File::open("/proc/thread-self/ns/net").map(OwnedFd::from).map_err(|e| crate::io(what, &e))
+    };
+    let home = open("open our network namespace")?;
+    unshare(CloneFlags::CLONE_NEWNET).map_err(|e| anyhow!("make a staging namespace: {}", e.desc()))?;
+    let made = open("open the staging namespace").and_then(|ns| Ok((ns, netlink::connect_here()?)));
+    if let Err(e) = setns(home.as_fd(), CloneFlags::CLONE_NEWNET) {
+        // Carrying on in the wrong namespace would act on the wrong links.
+        mncli::report("mnlink", &anyhow!("cannot return to our own network namespace: {}", e.desc()));
+        std::process::exit(1);
+    }
+    let (ns, conn) = made.map_err(|e| anyhow!("staging namespace: {}", crate::plain(&e)))?;
+    Ok(Staging { ns, home, conn })
+}
+
+/// EXFULL from a bridge: no port number is left.
+fn bridge_full(switch: &str) -> anyhow::Error {
+    anyhow!("{switch} has {BRIDGE_PORTS} ports, the Linux bridge limit")
 }
 
 /// One end of a link, as the kernel has it.

@@ -558,3 +558,23 @@ fn closing_mns_output_early_still_tears_down() {
     );
     nothing_left(&lab);
 }
+
+#[test]
+fn help_and_man_page_document_options_and_exit_status() {
+    let lab = Lab::new();
+    let help = mn(&lab).arg("--help").ok().stdout;
+    let man = std::fs::read_to_string(repo().join("man/mn.1")).expect("man/mn.1");
+    for option in ["--verbosity", "--version", "--topo", "--test", "--keep", "--clean"] {
+        assert!(help.contains(option), "--help documents {option}:\n{help}");
+        assert!(man.contains(&option.replace('-', "\\-")), "mn(1) documents {option}");
+    }
+    assert!(
+        help.contains("Exit status:\n  0 success; 1 ") && help.contains("130 interrupted; 141"),
+        "{help}"
+    );
+    assert!(man.contains(".SH EXIT STATUS") && man.contains("141"), "mn(1) lists the exit statuses");
+    assert!(
+        help.contains("at most 10000 hosts, 12000 nodes") && man.contains("at most 10000"),
+        "the size bound"
+    );
+}

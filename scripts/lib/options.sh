@@ -54,7 +54,7 @@ output() { ((level > 2)) || printf '%s\n' "$*"; }
 debug() { # TOOL ARGS...: a tool's call, shortened
 	((level == 0)) || return 0
 	if (($# > 12)); then
-		printf '*** %s ... (%d words)\n' "${*:1:12}" $(($# - 1)) >&2
+		printf '*** %s ... (%d more)\n' "${*:1:12}" $(($# - 12)) >&2
 	else
 		printf '*** %s\n' "$*" >&2
 	fi

@@ -342,6 +342,11 @@ fn version_and_verbosity_levels() {
     let lab = Lab::new();
     let out = mn(&lab).arg("--version").ok();
     assert_eq!(out.stdout, format!("mn {} (mn tools)\n", env!("CARGO_PKG_VERSION")));
+    // Run through a symlink (as an installed `mn` would be), mn finds its parts.
+    let link = lab.dir.with_file_name("mn");
+    std::os::unix::fs::symlink(repo().join("scripts/mn"), &link).expect("symlink");
+    let out = lab.cmd(&link).env("MN_BIN", bin_dir()).arg("--version").ok();
+    assert_eq!(out.stdout, format!("mn {} (mn tools)\n", env!("CARGO_PKG_VERSION")));
     // output: the results only.
     let out = mn(&lab).args(["--test", "pingall", "-v", "output"]).ok();
     let lines: Vec<&str> = out.stdout.lines().collect();

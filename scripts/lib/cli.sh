@@ -117,7 +117,7 @@ cli_line() { # LINE
 }
 
 cli_node() { # NODE REST
-	[[ -n ${kind[$1]:-} ]] || { echo "*** Unknown node: $1"; return 0; }
+	[[ -n $1 && -n ${kind[$1]:-} ]] || { echo "*** Unknown node: $1"; return 0; }
 	local args
 	read -r -a args <<<"$2"
 	((${#args[@]})) || { echo "usage: $1 CMD"; return 0; }

@@ -210,7 +210,7 @@ run_topology() { # MODE ARGS...
 				continue
 			fi ;;
 		link)
-			if [[ -z $rest && -n $b && -n ${kind[$a]:-} && -n ${kind[$b]:-} ]]; then
+			if [[ -z $rest && -n $a && -n $b && -n ${kind[$a]:-} && -n ${kind[$b]:-} ]]; then
 				add_link "$a" "$b" "$a-eth${port[$a]}" "$b-eth${port[$b]}"
 				continue
 			fi ;;

@@ -203,6 +203,7 @@ fn topology_file_errors_name_the_file_and_line() {
             ("blank.sh", "host h1\nswitch s1\nlink h1 s1 'bw=1 0'\n"),
             ("infunction.sh", "row() {\n  host \"$1\"\n  link \"$1\" s9\n}\nswitch s1\nrow h1\n"),
             ("exits.sh", "host h1\nexit 3\n"),
+            ("noname.sh", "host h1\nswitch s1\nlink '' s1\n"),
             ("empty.sh", "# nothing\n"),
         ],
     );
@@ -221,6 +222,7 @@ fn topology_file_errors_name_the_file_and_line() {
         ("blank.sh", "blank.sh:3: link h1 s1: bw=1 0: a value needs no blanks and no #"),
         ("infunction.sh", "infunction.sh:3: link h1 s9: no node 's9' (define nodes before their links)"),
         ("exits.sh", "mn: --topo exits.sh: the topology exited with status 3"),
+        ("noname.sh", "noname.sh:3: link  s1: no node '' (define nodes before their links)"),
         ("empty.sh", "mn: --topo empty.sh: no nodes"),
     ];
     for (file, says) in cases {

@@ -29,6 +29,10 @@ Options:
   --version          print the version
   -h, --help         this help
 
+Programs:
+  mn checks bash 5, ping, tc (shaped links) and iperf3 (--test iperf) before
+  building anything; scripts/setup installs the missing ones (Debian).
+
 Exit status:
   0 success; 1 bad options or topology, a missing program, a network that
   could not be built, or a test that failed (pingall: any ping dropped or

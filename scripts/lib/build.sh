@@ -41,8 +41,8 @@ need() { # COMMAND...
 check_programs() {
 	need bash ping
 	# The node shells are the bash in PATH; they use bash 5's features.
-	local v
-	v=$(bash -c 'echo "${BASH_VERSINFO[0]}"') || v=0
+	local v=${BASH_VERSINFO[0]}
+	[[ $(type -P bash) -ef $BASH ]] || v=$(bash -c 'echo "${BASH_VERSINFO[0]}"') || v=0
 	((v >= 5)) || die "bash $v: the node shells need bash 5 or later"
 	[[ ${links[*]} != *--* ]] || need tc
 	[[ $test_name != iperf ]] || need iperf3 ss

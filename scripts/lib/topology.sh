@@ -186,7 +186,7 @@ load_topology() {
 			src=$tmp/topology
 			sed 's/\r$//' "$topo" >"$src"
 		fi
-		if ! why=$(bash -n "$src" 2>&1); then
+		if ! why=$("$BASH" -n "$src" 2>&1); then
 			why=${why%%$'\n'*}
 			[[ $why =~ ^.*:\ line\ ([0-9]+):\ (.*)$ ]] && fail_at "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
 			die "--topo $topo: $why"
@@ -199,7 +199,7 @@ load_topology() {
 
 run_topology() { # MODE ARGS...
 	local rc=0 verb a b rest more
-	bash "$lib/topo-run.sh" "$tmp/records" "$max_hosts" "$max_nodes" "$max_links" "$@" </dev/null || rc=$?
+	"$BASH" "$lib/topo-run.sh" "$tmp/records" "$max_hosts" "$max_nodes" "$max_links" "$@" </dev/null || rc=$?
 	while IFS=$'\x1f' read -r line verb a b rest; do
 		# Thousands of records: plain hosts and links stay inline.
 		case $verb in

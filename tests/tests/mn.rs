@@ -311,6 +311,20 @@ fn missing_programs_are_named_before_anything_is_made() {
     assert_error(&out, "mn: ping not found (Debian package: iputils-ping)");
     out.check(out.stdout.is_empty(), "nothing built");
     nothing_made(&lab);
+    // The node shells are the PATH's bash, whatever bash runs mn.
+    let old_bash = lab.dir.with_file_name("oldbash");
+    std::fs::create_dir_all(&old_bash).expect("dir");
+    std::fs::write(old_bash.join("bash"), "#!/bin/sh\necho 4\n").expect("fake bash");
+    Cmd::new("chmod").arg("+x").arg(old_bash.join("bash")).ok();
+    let old_path = format!("{}:{}", old_bash.display(), std::env::var("PATH").unwrap_or_default());
+    let out = lab
+        .cmd("/bin/bash")
+        .arg(repo().join("scripts/mn"))
+        .env("MN_BIN", bin_dir())
+        .env("PATH", old_path)
+        .code(1);
+    assert_error(&out, "mn: bash 4: the node shells need bash 5 or later");
+    nothing_made(&lab);
     // scripts/setup reads the same list: it would install exactly that.
     let setup = Cmd::new(repo().join("scripts/setup")).env("PATH", &path).arg("--check").code(1);
     assert_eq!(setup.stdout, "setup: missing: iputils-ping\n");

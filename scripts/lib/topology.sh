@@ -147,7 +147,7 @@ check_size() { # NAME ARGS...
 	fi
 	big_add "$size_hosts" "$size_switches"
 	if big_gt "$big" "$max_nodes"; then
-		die "--topo $topo would make $big nodes ($size_hosts hosts, $size_switches switches); the limit is $max_nodes"
+		die "--topo $topo would make $big nodes ($size_hosts hosts and $size_switches switches); the limit is $max_nodes"
 	fi
 }
 

@@ -157,7 +157,7 @@ fn the_size_bound_is_checked_before_anything_is_made() {
         ("tree,20,20", "would make 104857600000000000000000000 hosts; the limit is 10000"),
         ("tree,99999999999999999999,2", "would make more than 10^100 hosts; the limit is 10000"),
         ("linear,100,101", "would make 10100 hosts; the limit is 10000"),
-        ("tree,12000,1", "would make 12001 nodes (1 hosts, 12000 switches); the limit is 12000"),
+        ("tree,12000,1", "would make 12001 nodes (1 hosts and 12000 switches); the limit is 12000"),
     ];
     for (topo, says) in cases {
         let out = mn_in(&lab, &dir).args(["--test", "build", "--topo", topo]).code(1);

@@ -220,8 +220,8 @@ run_topology() { # MODE ARGS...
 		case $verb in
 		host) topo_host "$a" ${b:+"$b"} "${more[@]}" ;;
 		switch | router) topo_node "$verb" "$a" ${b:+"$b"} "${more[@]}" ;;
-		link) topo_link "$a" "$b" "${more[@]}" ;;
-		cmd) topo_cmd "$a" "$b" "${more[@]}" ;;
+		link) topo_link "$a" ${b:+"$b"} "${more[@]}" ;;
+		cmd) topo_cmd "$a" ${b:+"$b"} "${more[@]}" ;;
 		error) topo_fail "$a" ;;
 		*) topo_fail "$verb: not a topology record" ;;
 		esac

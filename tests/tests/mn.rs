@@ -204,6 +204,8 @@ fn topology_file_errors_name_the_file_and_line() {
             ("infunction.sh", "row() {\n  host \"$1\"\n  link \"$1\" s9\n}\nswitch s1\nrow h1\n"),
             ("exits.sh", "host h1\nexit 3\n"),
             ("noname.sh", "host h1\nswitch s1\nlink '' s1\n"),
+            ("onelink.sh", "host h1\nlink h1\n"),
+            ("nocmd.sh", "host h1\ncmd h1\n"),
             ("empty.sh", "# nothing\n"),
         ],
     );
@@ -223,6 +225,8 @@ fn topology_file_errors_name_the_file_and_line() {
         ("infunction.sh", "infunction.sh:3: link h1 s9: no node 's9' (define nodes before their links)"),
         ("exits.sh", "mn: --topo exits.sh: the topology exited with status 3"),
         ("noname.sh", "noname.sh:3: link  s1: no node '' (define nodes before their links)"),
+        ("onelink.sh", "onelink.sh:2: link: needs two nodes"),
+        ("nocmd.sh", "nocmd.sh:2: cmd: needs a node and a command"),
         ("empty.sh", "mn: --topo empty.sh: no nodes"),
     ];
     for (file, says) in cases {

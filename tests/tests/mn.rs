@@ -271,7 +271,7 @@ fn a_topology_file_cannot_clobber_mn() {
     // by a topology: it runs in a process of its own.
     let clobber = "bin=/nonexistent\nhosts=()\nlinks=()\nkind=\nprog=x\ntmp=/\nlib=/\n\
         build() { echo clobbered; }\nmnnode() { :; }\nfail_at() { :; }\nset +e\n\
-        host h1\nhost h2\nswitch s1\nlink h1 s1\nlink h2 s1\n";
+        host h1\nhost h2\nswitch s1\nlink h1 s1\nlink h2 s1\n[[ -n ${NOPE:-} ]] && echo never\n";
     let lab = Lab::new();
     let dir = topologies(&lab, &[("clobber.sh", clobber)]);
     let out = mn_in(&lab, &dir).args(["--topo", "clobber.sh", "--test", "pingall"]).ok();

@@ -1,6 +1,6 @@
 //! scripts/mn: the launcher's tests, topologies, the CLI (driven through
 //! tmux), cleaning up after a crash, and bad input.
-use mn_tests::{Cmd, Lab, bin_dir, eventually, netns_entries, repo, unique};
+use mn_tests::{Cmd, Lab, assert_error, bin_dir, eventually, netns_entries, repo, unique};
 use std::time::Duration;
 
 fn mn(lab: &Lab) -> Cmd {
@@ -76,34 +76,309 @@ fn build_and_custom_topology_with_routers() {
     nothing_left(&lab);
 }
 
+/// A directory of topology files beside the lab; mn runs in it, so that
+/// messages name the files as the user typed them.
+fn topologies(lab: &Lab, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = lab.dir.with_file_name("topos");
+    std::fs::create_dir_all(&dir).expect("topology dir");
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).expect("write topology");
+    }
+    dir
+}
+
+fn mn_in(lab: &Lab, dir: &std::path::Path) -> Cmd {
+    let mut cmd = mn(lab);
+    cmd.command().current_dir(dir);
+    cmd
+}
+
+/// Nothing was made: no lab contents, no ip netns entries.
+fn nothing_made(lab: &Lab) {
+    let entries = std::fs::read_dir(&lab.dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(entries, 0, "nothing in {}", lab.dir.display());
+    assert!(netns_entries(lab).is_empty(), "ip netns entries: {:?}", netns_entries(lab));
+}
+
 #[test]
-fn bad_input_creates_nothing() {
+fn bad_options_say_one_line_and_make_nothing() {
     let lab = Lab::new();
-    std::fs::create_dir_all(lab.dir.with_file_name("topos")).expect("dir");
-    let broken = lab.dir.with_file_name("topos").join("broken.sh");
-    std::fs::write(&broken, "host h1\nif then\n").expect("write");
-    let unknown = lab.dir.with_file_name("topos").join("unknown.sh");
-    std::fs::write(&unknown, "host h1\nlink h1 h9\n").expect("write");
-    let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["--topo".into(), "linear,0".into()], "linear,0"),
-        (vec!["--topo".into(), "nosuch".into()], "nosuch"),
-        (vec!["--link".into(), "tc,bw=abc".into()], "bw=abc"),
-        (vec!["--topo".into(), broken.display().to_string()], "syntax error"),
-        (vec!["--topo".into(), unknown.display().to_string()], "no node h9"),
-        (vec!["--test".into(), "nosuch".into()], "nosuch"),
-        (vec!["--frobnicate".into()], "unknown option"),
+    let dir = topologies(&lab, &[]);
+    let topos = "minimal, single,N, linear,K[,N], tree,DEPTH[,FANOUT]";
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["--topo"], "mn: --topo needs a value (see mn --help)".into()),
+        (vec!["--topo="], "mn: --topo needs a value (see mn --help)".into()),
+        (vec!["--test", "build", "--test"], "mn: --test needs a value (see mn --help)".into()),
+        (vec!["--topo", "linear,0"], "mn: --topo linear,0: '0' is not a positive number".into()),
+        (vec!["--topo", "tree,a"], "mn: --topo tree,a: 'a' is not a positive number".into()),
+        (
+            vec!["--topo", "tree,2,2,2"],
+            format!("mn: --topo tree,2,2,2: too many numbers (topologies: {topos})"),
+        ),
+        (vec!["--topo", "nosuch"], format!("mn: --topo nosuch: not a topology ({topos}) nor a file")),
+        (vec!["--topo", "."], "mn: --topo .: not a readable file".into()),
+        (
+            vec!["--link", "tc,foo=1"],
+            "mn: --link tc,foo=1: foo is not a link option (bw, delay, jitter, loss, queue, mtu)".into(),
+        ),
+        (
+            vec!["--link", "htb,bw=1"],
+            "mn: --link htb,bw=1: only tc links exist here (tc,bw=10,delay=5ms)".into(),
+        ),
+        (
+            vec!["--test", "nosuch"],
+            "mn: --test nosuch: not a test (pingall, pingallfull, pingpair, iperf, build, none)".into(),
+        ),
+        (vec!["--frobnicate"], "mn: unknown option --frobnicate (see mn --help)".into()),
+        (
+            vec!["-v", "loud"],
+            "mn: --verbosity loud: not a level (debug, info, output, warning, error)".into(),
+        ),
+        (
+            vec!["--ipbase", "10.0.0.0/33"],
+            "mn: --ipbase 10.0.0.0/33: not an IPv4 network such as 10.0.0.0/8".into(),
+        ),
     ];
     for (args, says) in cases {
-        let out = mn(&lab).args(["--test", "build"]).args(&args).code(1);
-        let lines: Vec<&str> = out.stderr.lines().collect();
-        out.check(
-            lines.len() == 1 && lines[0].starts_with("mn: ") && lines[0].contains(says),
-            "one clear line",
-        );
-        out.check(!out.stdout.contains("Creating network"), "nothing built");
+        let out = mn_in(&lab, &dir).args(["--test", "build"]).args(&args).code(1);
+        assert_error(&out, &says);
+        out.check(out.stdout.is_empty(), "nothing printed, nothing built");
     }
-    assert!(!lab.dir.exists() || std::fs::read_dir(&lab.dir).map(|d| d.count()).unwrap_or(0) == 0);
-    assert!(netns_entries(&lab).is_empty());
+    nothing_made(&lab);
+}
+
+#[test]
+fn the_size_bound_is_checked_before_anything_is_made() {
+    let lab = Lab::new();
+    let runaway = "for ((i = 1; ; i++)); do\n  host h$i\ndone\n";
+    let dir = topologies(&lab, &[("runaway.sh", runaway)]);
+    let cases = [
+        ("single,99999999999999999999", "would make 99999999999999999999 hosts; the limit is 10000"),
+        ("tree,20,20", "would make 104857600000000000000000000 hosts; the limit is 10000"),
+        ("tree,99999999999999999999,2", "would make more than 10^100 hosts; the limit is 10000"),
+        ("linear,100,101", "would make 10100 hosts; the limit is 10000"),
+        ("tree,12000,1", "would make 12001 nodes (1 hosts and 12000 switches); the limit is 12000"),
+    ];
+    for (topo, says) in cases {
+        let out = mn_in(&lab, &dir).args(["--test", "build", "--topo", topo]).code(1);
+        assert_error(&out, &format!("mn: --topo {topo} {says}"));
+    }
+    let out = mn_in(&lab, &dir).args(["--test", "build", "--topo", "runaway.sh"]).code(1);
+    assert_error(
+        &out,
+        "runaway.sh:2: host h10001: the topology would make more than 10000 hosts; the limit is 10000",
+    );
+    nothing_made(&lab);
+}
+
+#[test]
+fn a_deep_tree_is_made_without_recursion() {
+    // tree,5000,1 is 5000 switches in a chain and one host: bash's own
+    // recursion would crash long before that depth.
+    let out_file = std::env::temp_dir().join(unique("records"));
+    let run = Cmd::new("bash")
+        .arg(repo().join("scripts/lib/topo-run.sh"))
+        .arg(&out_file)
+        .args(["10000", "12000", "50000", "builtin", "tree", "5000", "1"])
+        .ok();
+    let records = std::fs::read_to_string(&out_file).expect("records");
+    let _ = std::fs::remove_file(&out_file);
+    let count = |verb: &str| records.lines().filter(|l| l.split('\x1f').nth(1) == Some(verb)).count();
+    run.check(count("switch") == 5000 && count("host") == 1 && count("link") == 5000, "the whole chain");
+    let last: Vec<&str> = records.lines().last().expect("a record").split('\x1f').collect();
+    assert_eq!(last, ["0", "link", "s1", "s2"], "the root's link comes last, as Mininet orders it");
+}
+
+#[test]
+fn topology_file_errors_name_the_file_and_line() {
+    let lab = Lab::new();
+    let dir = topologies(
+        &lab,
+        &[
+            ("unknown.sh", "host h1\nfrobnicate h2\nhost h3\n"),
+            ("syntax.sh", "host h1\nif then\n"),
+            ("nonode.sh", "host h1\nlink h1 h9\n"),
+            ("twice.sh", "host h1\nswitch s1\n\nhost h1\n"),
+            ("option.sh", "host h1\nswitch s1\nlink h1 s1 speed=5\n"),
+            ("blank.sh", "host h1\nswitch s1\nlink h1 s1 'bw=1 0'\n"),
+            ("infunction.sh", "row() {\n  host \"$1\"\n  link \"$1\" s9\n}\nswitch s1\nrow h1\n"),
+            ("exits.sh", "host h1\nexit 3\n"),
+            ("noname.sh", "host h1\nswitch s1\nlink '' s1\n"),
+            ("onelink.sh", "host h1\nlink h1\n"),
+            ("nocmd.sh", "host h1\ncmd h1\n"),
+            ("empty.sh", "# nothing\n"),
+        ],
+    );
+    let cases = [
+        (
+            "unknown.sh",
+            "unknown.sh:2: frobnicate: not a command (topology files use host, switch, router, link and cmd)",
+        ),
+        ("syntax.sh", "syntax.sh:2: syntax error near unexpected token `then'"),
+        ("nonode.sh", "nonode.sh:2: link h1 h9: no node 'h9' (define nodes before their links)"),
+        ("twice.sh", "twice.sh:4: host h1: h1 is defined twice"),
+        (
+            "option.sh",
+            "option.sh:3: link h1 s1: unknown option speed=5 (bw, delay, jitter, loss, queue, mtu, intf1, intf2, ip1, ip2)",
+        ),
+        ("blank.sh", "blank.sh:3: link h1 s1: bw=1 0: a value needs no blanks and no #"),
+        ("infunction.sh", "infunction.sh:3: link h1 s9: no node 's9' (define nodes before their links)"),
+        ("exits.sh", "mn: --topo exits.sh: the topology exited with status 3"),
+        ("noname.sh", "noname.sh:3: link  s1: no node '' (define nodes before their links)"),
+        ("onelink.sh", "onelink.sh:2: link: needs two nodes"),
+        ("nocmd.sh", "nocmd.sh:2: cmd: needs a node and a command"),
+        ("empty.sh", "mn: --topo empty.sh: no nodes"),
+    ];
+    for (file, says) in cases {
+        let out = mn_in(&lab, &dir).args(["--test", "build", "--topo", file]).code(1);
+        assert_error(&out, says);
+        out.check(out.stdout.is_empty(), "nothing built");
+    }
+    nothing_made(&lab);
+}
+
+#[test]
+fn tool_errors_come_back_with_the_topology_line() {
+    // Names and shaping values are checked by mnnode and mnlink only; mn
+    // says which line of the file made the value they refused.
+    let lab = Lab::new();
+    let dir = topologies(
+        &lab,
+        &[
+            ("delay.sh", "host h1\nhost h2\nswitch s1\nlink h1 s1 delay=5parsecs\nlink h2 s1\n"),
+            ("name.sh", "host h1\nhost h-2\nswitch s1\n"),
+            ("addr.sh", "host h1 ip=10.0.0.300/8\nswitch s1\nlink h1 s1\n"),
+        ],
+    );
+    let cases = [
+        ("delay.sh", "delay.sh:4: mnlink: --delay 5parsecs: "),
+        ("name.sh", "name.sh:2: mnnode: \"h-2\": "),
+        ("addr.sh", "addr.sh:1: mnlink: \"10.0.0.300/8\": "),
+    ];
+    for (file, starts) in cases {
+        let out = mn_in(&lab, &dir).args(["--test", "build", "--topo", file]).code(1);
+        out.check(out.stderr.lines().count() == 1 && out.stderr.starts_with(starts), starts);
+        nothing_left(&lab);
+    }
+    let out = mn_in(&lab, &dir).args(["--test", "build", "--link", "tc,bw=abc"]).code(1);
+    out.check(out.stderr.starts_with("mn: --link tc,bw=abc: mnlink: --bw abc: "), "the option named");
+    nothing_left(&lab);
+}
+
+#[test]
+fn a_topology_file_cannot_clobber_mn() {
+    // Today's names of mn's own variables and functions, set and defined
+    // by a topology: it runs in a process of its own.
+    let clobber = "bin=/nonexistent\nhosts=()\nlinks=()\nkind=\nprog=x\ntmp=/\nlib=/\n\
+        build() { echo clobbered; }\nmnnode() { :; }\nfail_at() { :; }\nset +e\n\
+        host h1\nhost h2\nswitch s1\nlink h1 s1\nlink h2 s1\n[[ -n ${NOPE:-} ]] && echo never\n";
+    let lab = Lab::new();
+    let dir = topologies(&lab, &[("clobber.sh", clobber)]);
+    let out = mn_in(&lab, &dir).args(["--topo", "clobber.sh", "--test", "pingall"]).ok();
+    out.check(out.stdout.contains("*** Results: 0% dropped (2/2 received)"), "mn unharmed");
+    out.check(!out.stdout.contains("clobbered"), "mn's build ran");
+    nothing_left(&lab);
+}
+
+#[test]
+fn a_topology_file_with_crlf_line_ends_works() {
+    let lab = Lab::new();
+    let dir =
+        topologies(&lab, &[("dos.sh", "host h1\r\nhost h2\r\nswitch s1\r\nlink h1 s1\r\nlink h2 s1\r\n")]);
+    let out = mn_in(&lab, &dir).args(["--topo", "dos.sh", "--test", "pingall"]).ok();
+    out.check(out.stdout.contains("h1 -> h2\n"), "names without \\r");
+    out.check(out.stdout.contains("*** Results: 0% dropped (2/2 received)"), "a working network");
+    nothing_left(&lab);
+}
+
+/// A PATH with everything the system has but ping.
+fn path_without_ping(lab: &Lab) -> std::path::PathBuf {
+    let dir = lab.dir.with_file_name("nopingbin");
+    std::fs::create_dir_all(&dir).expect("dir");
+    for from in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+        let Ok(entries) = std::fs::read_dir(from) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name != "ping" && !dir.join(&name).exists() {
+                let _ = std::os::unix::fs::symlink(entry.path(), dir.join(&name));
+            }
+        }
+    }
+    dir
+}
+
+#[test]
+fn missing_programs_are_named_before_anything_is_made() {
+    let lab = Lab::new();
+    let path = path_without_ping(&lab);
+    let out = mn(&lab).env("PATH", &path).args(["--test", "pingall"]).code(1);
+    assert_error(&out, "mn: ping not found (Debian package: iputils-ping)");
+    out.check(out.stdout.is_empty(), "nothing built");
+    nothing_made(&lab);
+    // The node shells are the PATH's bash, whatever bash runs mn.
+    let old_bash = lab.dir.with_file_name("oldbash");
+    std::fs::create_dir_all(&old_bash).expect("dir");
+    std::fs::write(old_bash.join("bash"), "#!/bin/sh\necho 4\n").expect("fake bash");
+    Cmd::new("chmod").arg("+x").arg(old_bash.join("bash")).ok();
+    let old_path = format!("{}:{}", old_bash.display(), std::env::var("PATH").unwrap_or_default());
+    let out = lab
+        .cmd("/bin/bash")
+        .arg(repo().join("scripts/mn"))
+        .env("MN_BIN", bin_dir())
+        .env("PATH", old_path)
+        .code(1);
+    assert_error(&out, "mn: bash 4: the node shells need bash 5 or later");
+    nothing_made(&lab);
+    // scripts/setup reads the same list: it would install exactly that.
+    let setup = Cmd::new(repo().join("scripts/setup")).env("PATH", &path).arg("--check").code(1);
+    assert_eq!(setup.stdout, "setup: missing: iputils-ping\n");
+}
+
+#[test]
+fn a_ping_that_cannot_run_is_an_error_not_a_drop() {
+    // h1's shell loses ping (its PATH); its pings are errors, reported
+    // with ping's own words, never counted as dropped; the test fails.
+    let lab = Lab::new();
+    let topo = "host h1\nhost h2\nswitch s1\nlink h1 s1\nlink h2 s1\ncmd h1 PATH=/nonexistent\n";
+    let dir = topologies(&lab, &[("noping.sh", topo)]);
+    let out = mn_in(&lab, &dir).args(["--topo", "noping.sh", "--test", "pingall", "-v", "output"]).code(1);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "h1 -> ?",
+            "h2 -> h1",
+            "*** Error: h1: ping could not run: bash: ping: command not found",
+            "*** Results: 0% dropped (1/1 received); 1 pings could not run",
+        ],
+        "{}",
+        out.stdout
+    );
+    nothing_left(&lab);
+}
+
+#[test]
+fn version_and_verbosity_levels() {
+    let lab = Lab::new();
+    let out = mn(&lab).arg("--version").ok();
+    assert_eq!(out.stdout, format!("mn {} (mn tools)\n", env!("CARGO_PKG_VERSION")));
+    // Run through a symlink (as an installed `mn` would be), mn finds its parts.
+    let link = lab.dir.with_file_name("mn");
+    std::os::unix::fs::symlink(repo().join("scripts/mn"), &link).expect("symlink");
+    let out = lab.cmd(&link).env("MN_BIN", bin_dir()).arg("--version").ok();
+    assert_eq!(out.stdout, format!("mn {} (mn tools)\n", env!("CARGO_PKG_VERSION")));
+    // output: the results only.
+    let out = mn(&lab).args(["--test", "pingall", "-v", "output"]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..3], ["h1 -> h2", "h2 -> h1", "*** Results: 0% dropped (2/2 received)"]);
+    out.check(lines.len() == 4 && lines[3].starts_with("completed in "), "nothing else");
+    // warning: nothing at all on success; debug: the tools' calls too.
+    let out = mn(&lab).args(["--test", "pingall", "--verbosity=warning"]).ok();
+    assert_eq!(out.stdout, "");
+    let out = mn(&lab).args(["--test", "build", "-vdebug"]).ok();
+    out.check(out.stderr.contains("*** mnnode add --kind host h1 h2\n"), "the tools' calls on stderr");
+    out.check(out.stdout.contains("*** Creating network"), "info too");
+    nothing_left(&lab);
 }
 
 /// A tmux server of our own, killed with the test.
@@ -261,20 +536,29 @@ fn clean_after_a_killed_mn() {
 
 #[test]
 fn scripts_are_shellcheck_clean() {
-    let scripts = [
+    let mut scripts: Vec<std::path::PathBuf> = [
         "scripts/mn",
+        "scripts/setup",
         "scripts/examples/bufferbloat/run.sh",
         "scripts/examples/bufferbloat/summary.sh",
         "scripts/topologies/tworouters.sh",
         "scripts/topologies/dumbbell.sh",
         ".ci/run",
-    ];
+    ]
+    .iter()
+    .map(|s| repo().join(s))
+    .collect();
+    let lib = std::fs::read_dir(repo().join("scripts/lib")).expect("scripts/lib");
+    scripts.extend(lib.flatten().map(|e| e.path()));
     let which = Cmd::new("sh").args(["-c", "command -v shellcheck"]).run();
     if !which.status.success() {
         mn_tests::skip("scripts_are_shellcheck_clean", "shellcheck is not installed");
         return;
     }
-    let out = Cmd::new("shellcheck").args(["-s", "bash"]).args(scripts.map(|s| repo().join(s))).run();
+    // -x: mn's parts are checked as mn sources them.
+    let mut check = Cmd::new("shellcheck").args(["-x", "-s", "bash"]).args(&scripts);
+    check.command().current_dir(repo());
+    let out = check.run();
     out.check(out.status.success(), "no shellcheck findings");
 }
 
@@ -298,4 +582,24 @@ fn closing_mns_output_early_still_tears_down() {
         netns_entries(&lab)
     );
     nothing_left(&lab);
+}
+
+#[test]
+fn help_and_man_page_document_options_and_exit_status() {
+    let lab = Lab::new();
+    let help = mn(&lab).arg("--help").ok().stdout;
+    let man = std::fs::read_to_string(repo().join("man/mn.1")).expect("man/mn.1");
+    for option in ["--verbosity", "--version", "--topo", "--test", "--keep", "--clean"] {
+        assert!(help.contains(option), "--help documents {option}:\n{help}");
+        assert!(man.contains(&option.replace('-', "\\-")), "mn(1) documents {option}");
+    }
+    assert!(
+        help.contains("Exit status:\n  0 success; 1 ") && help.contains("130 interrupted; 141"),
+        "{help}"
+    );
+    assert!(man.contains(".SH EXIT STATUS") && man.contains("141"), "mn(1) lists the exit statuses");
+    assert!(
+        help.contains("at most 10000 hosts, 12000 nodes") && man.contains("at most 10000"),
+        "the size bound"
+    );
 }

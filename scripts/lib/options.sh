@@ -1,0 +1,115 @@
+# shellcheck shell=bash
+# Sourced by scripts/mn: the command line, the help, and output at
+# Mininet's verbosity levels.
+# The parts share mn's globals; `shellcheck -x scripts/mn` checks them together.
+# shellcheck disable=SC2034,SC2154
+
+usage() {
+	cat <<'EOF'
+Usage: mn [options]
+
+Build a network of namespaced hosts and Linux-bridge switches, then run a
+test or open the CLI.
+
+Options:
+  --topo TOPO        minimal | single,N | linear,K[,N] | tree,DEPTH[,FANOUT]
+                     | FILE (a shell script using host, switch, router, link)
+                     (default: minimal; at most 10000 hosts, 12000 nodes)
+  --link tc,OPTS     shape every link: bw=MBIT delay=T jitter=T loss=PCT
+                     queue=PKTS, comma-separated (tc,bw=10,delay=5ms)
+  --ipbase CIDR      host addresses come from here (default: 10.0.0.0/8)
+  --mac              MAC addresses from host numbers (00:00:00:00:00:01, ...)
+  --ipv6-ll          give hosts IPv6 link-local addresses (and SLAAC)
+  --test TEST        pingall | pingallfull | pingpair | iperf | build | none:
+                     run it, tear down, exit non-zero if it failed
+  --keep             leave the network running on exit (clean with mn -c)
+  -c, --clean        remove everything a crashed run left in MN_DIR
+  -v, --verbosity L  debug | info | output | warning | error (default info;
+                     output: only results; debug: also the tools' calls)
+  --version          print the version
+  -h, --help         this help
+
+Programs:
+  mn checks bash 5, ping, tc (shaped links) and iperf3 (--test iperf) before
+  building anything; scripts/setup installs the missing ones (Debian).
+
+Exit status:
+  0 success; 1 bad options or topology, a missing program, a network that
+  could not be built, or a test that failed (pingall: any ping dropped or
+  unable to run); 130 interrupted; 141 output closed early.
+
+Environment:
+  MN_DIR   the lab directory (default /run/mn)
+  MN_BIN   where mnnode, mnlink and mnrun are (default: beside this
+           script's target/*/release, else PATH)
+EOF
+}
+
+# --- output ---------------------------------------------------------------------
+
+# Mininet's levels: debug info output warning error.
+levels=(debug info output warning error)
+level=1
+
+die() { printf '%s: %s\n' "$prog" "$*" >&2; exit 1; }
+say() { ((level > 1)) || printf '*** %s\n' "$*"; }
+info() { ((level > 1)) || printf '%s\n' "$*"; }
+output() { ((level > 2)) || printf '%s\n' "$*"; }
+debug() { # TOOL ARGS...: a tool's call, shortened
+	((level == 0)) || return 0
+	if (($# > 12)); then
+		printf '*** %s ... (%d more)\n' "${*:1:12}" $(($# - 12)) >&2
+	else
+		printf '*** %s\n' "$*" >&2
+	fi
+}
+
+set_level() { # NAME
+	local i
+	for i in "${!levels[@]}"; do
+		[[ ${levels[i]} == "$1" ]] && { level=$i; return 0; }
+	done
+	die "--verbosity $1: not a level (debug, info, output, warning, error)"
+}
+
+# --- the command line -------------------------------------------------------------
+
+topo=minimal test_name='' clean=0 opt_link='' ipbase=10.0.0.0/8 use_mac=0 ipv6_ll=0 keep=0 version=0
+
+parse_options() {
+	local opt value
+	while (($#)); do
+		opt=$1 value=''
+		case $opt in
+		--topo | --link | --ipbase | --test | --verbosity | -v)
+			(($# >= 2)) || die "$opt needs a value (see mn --help)"
+			value=$2
+			shift ;;
+		--topo=* | --link=* | --ipbase=* | --test=* | --verbosity=*)
+			value=${opt#*=} opt=${opt%%=*} ;;
+		-v?*) value=${opt#-v} opt=-v ;;
+		esac
+		case $opt in
+		--topo | --link | --ipbase | --test | --verbosity | -v) [[ -n $value ]] || die "$opt needs a value (see mn --help)" ;;
+		esac
+		case $opt in
+		--topo) topo=$value ;;
+		--link) opt_link=$value ;;
+		--ipbase) ipbase=$value ;;
+		--test) test_name=$value ;;
+		-v | --verbosity) set_level "$value" ;;
+		--mac) use_mac=1 ;;
+		--ipv6-ll) ipv6_ll=1 ;;
+		--keep) keep=1 ;;
+		-c | --clean) clean=1 ;;
+		--version) version=1 ;;
+		-h | --help) usage; exit 0 ;;
+		*) die "unknown option $opt (see mn --help)" ;;
+		esac
+		shift
+	done
+	case $test_name in
+	'' | pingall | pingallfull | pingpair | iperf | build | none) ;;
+	*) die "--test $test_name: not a test (pingall, pingallfull, pingpair, iperf, build, none)" ;;
+	esac
+}

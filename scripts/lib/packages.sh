@@ -1,0 +1,19 @@
+# shellcheck shell=bash
+# What mn and the tools need from the system, as COMMAND:DEBIAN_PACKAGE.
+# One list: scripts/setup installs what is missing (--dev: also what the
+# tests and CI use), and mn checks its programs against it before building
+# anything (`mn: ping not found (Debian package: iputils-ping)`).
+# shellcheck disable=SC2034 # read by scripts/setup and build.sh
+
+# mn, the tools, and the node shells' usual commands.
+run_packages=(
+	bash:bash ip:iproute2 tc:iproute2 ss:iproute2 ping:iputils-ping
+	iperf3:iperf3 ps:procps awk:mawk
+)
+
+# The tests, the man page check, the examples and CI.
+dev_packages=(
+	man:man-db groff:groff-base tmux:tmux shellcheck:shellcheck
+	gnuplot:gnuplot-nox make:make chrt:util-linux setpriv:util-linux
+	socat:socat sha256sum:coreutils
+)

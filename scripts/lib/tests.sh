@@ -1,0 +1,118 @@
+# shellcheck shell=bash
+# Sourced by scripts/mn: the tests (--test, and the CLI commands of the
+# same names).
+# The parts share mn's globals; `shellcheck -x scripts/mn` checks them together.
+# shellcheck disable=SC2154
+
+# Pings from every host to every other, all hosts at once; prints Mininet's
+# "h1 -> h2 h3" lines and the summary; fails when any ping is lost. A ping
+# that could not run (not installed, not permitted) is an error, reported
+# as such, never counted as dropped.
+pingall() { # [full]
+	local full=${1:-} h t sent=0 got=0 errors=0 out dir n verdict rest last=''
+	say "Ping: testing ping reachability"
+	dir=$tmp/ping
+	mkdir -p "$dir"
+	local targets=() calls=() stop='' old_trap
+	for t in "${hosts[@]}"; do targets+=("$t:${ip[$t]%/*}"); done
+	# Background jobs ignore SIGINT, and mnrun keeps it ignored: Ctrl-C is
+	# passed on as SIGTERM, then the calls are waited for as they stop.
+	old_trap=$(trap -p INT)
+	trap 'stop=1; kill -TERM "${calls[@]}" 2>/dev/null' INT
+	for h in "${hosts[@]}"; do
+		[[ $stop ]] && break
+		# ping exits 1 when no reply came, 2 on errors; "Network is
+		# unreachable" (a link down) is an answer too.
+		# shellcheck disable=SC2016
+		"$bin/mnrun" -n "$h" 'for t in '"${targets[*]}"'; do n=${t%%:*}; [ "$n" = "$MN_NODE" ] && continue
+			if r=$(ping -c1 -W1 "${t#*:}" 2>&1); then echo "ok $n ${r##*= }"; else c=$?
+			case $c:$r in 1:* | 2:*nreachable*) echo "lost $n" ;; *) r=${r%%$'\''\n'\''*}; echo "error $n ${r:-ping exited with status $c}" ;; esac; fi; done' \
+			>"$dir/$h" 2>"$dir/$h.err" &
+		calls+=($!)
+	done
+	[[ $stop ]] && kill -TERM "${calls[@]}" 2>/dev/null
+	wait || wait
+	eval "${old_trap:-trap - INT}"
+	local why=()
+	for h in "${hosts[@]}"; do
+		out=() n=0
+		while read -r verdict t rest; do
+			n=$((n + 1))
+			case $verdict in
+			ok)
+				sent=$((sent + 1)) got=$((got + 1))
+				if [[ -n $full ]]; then output "$h -> $t: 1/1, rtt min/avg/max/mdev $rest"; else out+=("$t"); fi ;;
+			lost)
+				sent=$((sent + 1))
+				if [[ -n $full ]]; then output "$h -> $t: 0/1"; else out+=(X); fi ;;
+			*)
+				errors=$((errors + 1))
+				[[ $last == "$h" ]] || why+=("$h: ping could not run: $rest")
+				last=$h
+				if [[ -n $full ]]; then output "$h -> $t: ping could not run"; else out+=('?'); fi ;;
+			esac
+		done <"$dir/$h"
+		# A call that failed as a whole (its node gone, say) answers for
+		# none of its pings.
+		if [[ -z $stop ]] && ((n < ${#hosts[@]} - 1)); then
+			errors=$((errors + ${#hosts[@]} - 1 - n))
+			read -r rest <"$dir/$h.err" || rest='no answer from its shell'
+			why+=("$h: $rest")
+		fi
+		[[ -n $full ]] || output "$h -> ${out[*]}"
+	done
+	rm -rf "$dir"
+	local dropped=0
+	((sent == 0)) || dropped=$(((sent - got) * 100 / sent))
+	for t in "${why[@]}"; do output "*** Error: $t"; done
+	if ((errors)); then
+		output "*** Results: ${dropped}% dropped ($got/$sent received); $errors pings could not run"
+		return 1
+	fi
+	output "*** Results: ${dropped}% dropped ($got/$sent received)"
+	((got == sent))
+}
+
+pingpair() {
+	local save=("${hosts[@]}") rc=0
+	((${#hosts[@]} >= 2)) || { output "pingpair needs two hosts"; return 1; }
+	hosts=("${save[@]:0:2}")
+	pingall || rc=$?
+	hosts=("${save[@]}")
+	return "$rc"
+}
+
+# TCP bandwidth between two hosts with iperf3, reported as Mininet does.
+# shellcheck disable=SC2120 # the CLI passes A B
+iperf() { # [A B]
+	((${#hosts[@]} >= 2)) || { output "iperf needs two hosts"; return 1; }
+	local a=${1:-${hosts[0]}} b=${2:-${hosts[-1]}} server client
+	[[ -n $a && -n $b && ${kind[$a]:-} && ${kind[$b]:-} ]] || { output "iperf: no such hosts: $a $b"; return 1; }
+	command -v iperf3 >/dev/null || { output "*** Error: iperf3 not found (Debian package: iperf3)"; return 1; }
+	say "Iperf: testing TCP bandwidth between $a and $b"
+	mnrun -n "$b" 'iperf3 -s -1 >/dev/null 2>&1 &' >/dev/null || return 1
+	local tries
+	for ((tries = 0; tries < 200; tries++)); do
+		mnrun -n "$b" 'ss -ltn | grep -q ":5201 "' && break
+	done
+	local json
+	json=$(mnrun -n "$a" "iperf3 -c ${ip[$b]%/*} -t 3 -J") || { output "iperf: the client failed"; return 1; }
+	server=$(rate "$json" sum_received) client=$(rate "$json" sum_sent)
+	output "*** Results: ['$server', '$client']"
+}
+
+rate() { # JSON KEY: "9.57 Mbits/sec"
+	local bps
+	bps=$(grep -A12 "\"$2\"" <<<"$1" | grep -m1 '"bits_per_second"' | tr -dc '0-9.')
+	awk -v b="${bps:-0}" 'BEGIN { printf "%.2f Mbits/sec", b / 1e6 }'
+}
+
+run_test() { # NAME
+	case $1 in
+	pingall) pingall ;;
+	pingallfull) pingall full ;;
+	pingpair) pingpair ;;
+	iperf) iperf ;; # the first host and the last
+	build | none) ;;
+	esac
+}

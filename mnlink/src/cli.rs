@@ -134,18 +134,22 @@ Shaping:
   Shaping applies to an end's egress. --bw is a token bucket filter (TBF)
   whose queue holds --queue full-size (1514-byte) frames: it counts bytes,
   because with GSO the kernel queues TCP data in packets of up to 64 KB.
+  Its bucket holds 4 ms of traffic (at least 15000 bytes): on a machine
+  that stalls for longer (a loaded or software-emulated one) --bw falls
+  short of its rate, where --rate does not.
   --delay, --jitter, --delay-distribution, --loss, --reorder, --duplicate,
   --corrupt and --rate need the kernel's netem qdisc; on a kernel without
   it they fail with a clear error before anything is made. With netem,
-  --queue is netem's limit in packets (Mininet's max_queue_size).
+  --queue is netem's limit in packets (Mininet's max_queue_size), and a
+  GSO packet of up to 64 KB counts as one.
   --rate is netem's own rate: each packet leaves after its transmission
-  time, with no burst and after the delay, in the same qdisc; use it to
-  model a slow link's serialization delay. Use --bw for a bottleneck whose
-  queue matters (bufferbloat, fairness): its queue counts bytes and its
-  bucket allows line-rate bursts, as a router's does. --reorder sends that
-  share of packets at once, ahead of the delayed ones. Times take us, ms
-  or s (ms when bare); percentages take an optional %. The kernel does
-  not report the delay distribution, so `list` cannot show it.
+  time, without bursts, in the same qdisc as the delay; use it to model a
+  slow link's serialization. Use --bw for a bottleneck whose queue
+  matters (bufferbloat, fairness): its queue counts bytes.
+  --reorder sends that share of packets at once, ahead of the delayed
+  ones. Times take us, ms or s (ms when bare); percentages take an
+  optional %. The kernel does not report the delay distribution, so
+  `list` cannot show it.
 
 Exit status:
   0 on success; 1 on any error, printed as `mnlink: what: why` (in a

@@ -91,20 +91,37 @@ pub enum Command {
 /// bad value gets the same one-line error, on the command line or in a batch.
 #[derive(Args, Debug, Default, Clone)]
 pub struct ShapingArgs {
-    /// Rate limit in Mbit/s (a token bucket with a packet queue).
+    /// Rate limit in Mbit/s (a token bucket with a byte queue; see mnlink --help).
     #[arg(long, value_name = "MBIT", allow_hyphen_values = true)]
     pub bw: Option<String>,
-    /// One-way delay, such as 5ms (needs the netem qdisc).
+    /// One-way delay, 0 to 60s, such as 5ms (needs the netem qdisc).
     #[arg(long, value_name = "T", allow_hyphen_values = true)]
     pub delay: Option<String>,
-    /// Delay jitter, such as 1ms (needs netem).
+    /// Delay jitter, 0 to 60s, such as 1ms (needs --delay).
     #[arg(long, value_name = "T", allow_hyphen_values = true)]
     pub jitter: Option<String>,
+    /// How the jitter is drawn: normal, pareto or paretonormal (uniform when
+    /// not given; needs --jitter).
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
+    pub delay_distribution: Option<String>,
     /// Random loss in percent, 0 to 100 (needs netem).
     #[arg(long, value_name = "PCT", allow_hyphen_values = true)]
     pub loss: Option<String>,
-    /// Queue limit in full-size packets (default 1000 when shaping).
-    #[arg(long, value_name = "PKTS", allow_hyphen_values = true)]
+    /// Percent of packets sent at once, ahead of delayed ones (needs --delay).
+    #[arg(long, value_name = "PCT", allow_hyphen_values = true)]
+    pub reorder: Option<String>,
+    /// Percent of packets sent twice (needs netem).
+    #[arg(long, value_name = "PCT", allow_hyphen_values = true)]
+    pub duplicate: Option<String>,
+    /// Percent of packets with one random bit flipped (needs netem).
+    #[arg(long, value_name = "PCT", allow_hyphen_values = true)]
+    pub corrupt: Option<String>,
+    /// netem's own rate in Mbit/s: no bursts, a packet queue (see mnlink --help).
+    #[arg(long, value_name = "MBIT", allow_hyphen_values = true)]
+    pub rate: Option<String>,
+    /// Queue limit in full-size packets (default 1000 when shaping;
+    /// Mininet's max_queue_size).
+    #[arg(long, visible_alias = "max-queue-size", value_name = "PKTS", allow_hyphen_values = true)]
     pub queue: Option<String>,
 }
 
@@ -125,11 +142,25 @@ Signals:
   root namespace (of a --root node) arrives there already tagged.
 
 Shaping:
-  --bw is a token bucket filter (TBF) whose queue holds --queue full-size
-  (1514-byte) frames: it counts bytes, because with GSO the kernel queues
-  TCP data in packets of up to 64 KB. --delay, --jitter and --loss need the kernel's netem
-  qdisc; on a kernel without it they fail with a clear error before
-  anything is made. Times take us, ms or s (ms when bare).
+  Shaping applies to an end's egress. --bw is a token bucket filter (TBF)
+  whose queue holds --queue full-size (1514-byte) frames: it counts bytes,
+  because with GSO the kernel queues TCP data in packets of up to 64 KB.
+  Its bucket holds 4 ms of traffic (at least 15000 bytes): on a machine
+  that stalls for longer (a loaded or software-emulated one) --bw falls
+  short of its rate, where --rate does not.
+  --delay, --jitter, --delay-distribution, --loss, --reorder, --duplicate,
+  --corrupt and --rate need the kernel's netem qdisc; on a kernel without
+  it they fail with a clear error before anything is made. With netem,
+  --queue is netem's limit in packets (Mininet's max_queue_size), and a
+  GSO packet of up to 64 KB counts as one.
+  --rate is netem's own rate: each packet leaves after its transmission
+  time, without bursts, in the same qdisc as the delay; use it to model a
+  slow link's serialization. Use --bw for a bottleneck whose queue
+  matters (bufferbloat, fairness): its queue counts bytes.
+  --reorder sends that share of packets at once, ahead of the delayed
+  ones. Times take us, ms or s (ms when bare); percentages take an
+  optional %. The kernel does not report the delay distribution, so
+  `list` cannot show it.
 
 Exit status:
   0 on success; 1 on any error, printed as `mnlink: what: why` (in a
@@ -142,6 +173,7 @@ Environment:
 
 Examples:
   mnlink add h1-eth0 s1-eth1 --bw 10 --queue 100
+  mnlink add h1-eth0 s1-eth1 --delay 20ms --jitter 5ms --loss 1%
   mnlink addr h1-eth0 10.0.0.1/8
   mnlink down h1-eth0; mnlink up h1-eth0
   mnlink list s1

@@ -3,14 +3,28 @@
 # has a queue of QUEUE packets, a bulk TCP flow across it, and pings
 # measuring the round-trip time meanwhile. Writes "seconds,rtt_ms" lines.
 #
-#   h1 --- s1 ==(BW Mbit/s, QUEUE packets)== s2 --- h2
+#   h1 --(RTT)-- s1 ==(BW Mbit/s, QUEUE packets)== s2 --- h2
 #
-# Usage: run.sh QUEUE OUT.csv   (BIN, BW, DURATION, TCP from the environment)
+# The h1-s1 link delays each direction by half of RTT ms (the propagation
+# delay of the path) where the kernel has netem; without netem the run
+# goes on without it and says so. The delay sits before the bottleneck on
+# purpose (see README: TCP small queues).
+#
+# Usage: run.sh QUEUE OUT.csv   (BIN, BW, DURATION, TCP, RTT from the environment)
 set -euo pipefail
 queue=$1 out=$2
 bin=${BIN:?set BIN to where mnnode, mnlink and mnrun are}
-bw=${BW:-10} duration=${DURATION:-12} cc=${TCP:-cubic}
+bw=${BW:-10} duration=${DURATION:-12} cc=${TCP:-cubic} rtt=${RTT:-20}
 PATH=$bin:$PATH
+
+delay=
+if [ "$rtt" != 0 ]; then
+	if unshare -n tc qdisc add dev lo root netem delay 1ms 2>/dev/null; then
+		delay="--delay $(awk -v r="$rtt" 'BEGIN { printf "%gms", r / 2 }')"
+	else
+		echo "run.sh: this kernel has no netem: no ${rtt} ms propagation delay (see README)" >&2
+	fi
+fi
 
 MN_DIR=$(mktemp -d)/bufferbloat-q$queue
 export MN_DIR
@@ -19,7 +33,7 @@ trap 'mnnode clean; rm -rf "$(dirname "$MN_DIR")"' EXIT
 mnnode add h1 h2
 mnnode add --kind switch s1 s2
 mnlink -b - <<LINKS
-add h1-eth0 s1-eth1
+add h1-eth0 s1-eth1 $delay
 add h2-eth0 s2-eth1
 add s1-eth2 s2-eth2 --bw $bw --queue $queue
 addr h1-eth0 10.0.0.1/24

@@ -54,8 +54,12 @@ pub fn restart(lab: &Lab, name: &str) -> Result<()> {
     let mut joined = Vec::new();
     if !node.root {
         let open = |what: &str, flags: OFlag| {
-            nix::fcntl::open(format!("/proc/{}/{what}", node.pid).as_str(), flags | OFlag::O_CLOEXEC, Mode::empty())
-                .map_err(|e| anyhow!("{name}: open the shell's {what}: {}", e.desc()))
+            nix::fcntl::open(
+                format!("/proc/{}/{what}", node.pid).as_str(),
+                flags | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| anyhow!("{name}: open the shell's {what}: {}", e.desc()))
         };
         let net = open("ns/net", OFlag::O_RDONLY)?;
         let mnt = open("ns/mnt", OFlag::O_RDONLY)?;

@@ -15,5 +15,5 @@ run_packages=(
 dev_packages=(
 	man:man-db groff:groff-base tmux:tmux shellcheck:shellcheck
 	gnuplot:gnuplot-nox make:make chrt:util-linux setpriv:util-linux
-	socat:socat sha256sum:coreutils
+	socat:socat sha256sum:coreutils jq:jq prlimit:util-linux
 )

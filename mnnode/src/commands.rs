@@ -161,6 +161,10 @@ fn clean(verbose: bool) -> Result<ExitCode> {
     // Keep going after an error: remove all that can be, report it all.
     errors.extend(reap::remove(&lab, &nodes, false).err().map(|e| e.to_string()));
     let namespaces = reap::end_unregistered(&lab, &unfinished);
+    if !unfinished.is_empty() {
+        let names: Vec<&str> = unfinished.iter().map(String::as_str).collect();
+        netlink::runtime()?.block_on(reap::delete_untagged_root_bridges(&lab, &names));
+    }
     for name in &unfinished {
         // Its entry, if it got one, holds the namespace its shell was in.
         if let Some(&inode) = namespaces.get(name) {

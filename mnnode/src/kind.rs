@@ -152,10 +152,15 @@ pub(crate) async fn configure(node: &Node, opts: &AddOptions, lab_id: &str) -> R
         let stp = if opts.stp { BridgeStpState::KernelStp } else { BridgeStpState::Disabled };
         // Multicast is flooded, as Open vSwitch does by default: snooping
         // the MLD reports every new port sends costs more than it saves.
-        let msg = LinkBridge::new(bridge)
+        let mut msg = LinkBridge::new(bridge)
             .append_info_data(InfoBridge::StpState(stp))
             .append_info_data(InfoBridge::MulticastSnooping(false))
             .build();
+        if opts.root {
+            // Known as ours from its birth, even before the tag below.
+            msg.attributes
+                .push(rtnetlink::packet_route::link::LinkAttribute::Group(crate::tag::group_of(lab_id)));
+        }
         conn.handle
             .link()
             .add(msg)

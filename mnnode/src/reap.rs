@@ -245,6 +245,30 @@ pub async fn delete_root_links(lab: &Lab, roots: &[&str]) {
     }
 }
 
+/// Deletes the bridges in the root namespace that `--root` switches of
+/// unfinished nodes left untagged (an add killed between creating and
+/// tagging): bridges named after one of `names`, without an alias, in
+/// this lab's interface group.
+pub async fn delete_untagged_root_bridges(lab: &Lab, names: &[&str]) {
+    if names.is_empty() {
+        return;
+    }
+    let Ok(conn) = netlink::connect_here() else { return };
+    let group = crate::tag::group_of(&lab.id);
+    for link in netlink::links(&conn.handle).await.unwrap_or_default() {
+        let ours = netlink::link_name(&link).is_some_and(|n| names.contains(&n))
+            && netlink::link_alias(&link).is_none_or(str::is_empty)
+            && netlink::link_kind(&link) == Some(&rtnetlink::packet_route::link::InfoKind::Bridge)
+            && link
+                .attributes
+                .iter()
+                .any(|a| matches!(a, rtnetlink::packet_route::link::LinkAttribute::Group(g) if *g == group));
+        if ours {
+            let _ = conn.handle.link().del(link.header.index).execute().await;
+        }
+    }
+}
+
 /// Waits (briefly) until the kernel has removed these interfaces, which it
 /// does when their peers' namespaces are torn down.
 async fn wait_gone(lab: &Lab, peers: &[(String, String)]) {

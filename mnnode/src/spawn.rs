@@ -372,7 +372,10 @@ fn rollback(lab: &Lab, rt: &tokio::runtime::Runtime, nodes: &mut [Starting]) {
     // A root switch's bridge outlives its shell.
     let roots: Vec<&str> = nodes.iter().filter(|s| s.node.root).map(|s| s.node.name.as_str()).collect();
     if !roots.is_empty() {
-        rt.block_on(reap::delete_root_links(lab, &roots));
+        rt.block_on(async {
+            reap::delete_root_links(lab, &roots).await;
+            reap::delete_untagged_root_bridges(lab, &roots).await;
+        });
     }
     for s in nodes.iter_mut() {
         if let Some(pid) = s.child.take() {

@@ -51,6 +51,17 @@ impl Tag {
     }
 }
 
+/// The interface group (IFLA_GROUP) a `--root` switch's bridge is created
+/// in, derived from the lab id. The kernel ignores an alias given in the
+/// request that creates a link, but not a group: a bridge left untagged by
+/// an add killed between creating and tagging it is still known as this
+/// lab's by its group and its name (a node directory never finished).
+pub fn group_of(lab_id: &str) -> u32 {
+    let bits = lab_id.get(..8).and_then(|h| u32::from_str_radix(h, 16).ok()).unwrap_or(0);
+    // Never group 0, every interface's default.
+    bits.max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +76,14 @@ mod tests {
         assert!(!tag.is_of("a:b", "s1"));
         assert!(!tag.is_of("a:bc", "h1"), "another lab whose name starts the same");
         assert_eq!(Tag::parse("uplink"), None);
+    }
+
+    #[test]
+    fn groups_come_from_the_lab_id_and_are_never_the_default() {
+        assert_eq!(group_of("00000a0b1c2d3e4f"), 0xa0b);
+        assert_eq!(group_of("0000000000000000"), 1);
+        assert_eq!(group_of("ffffffff00000000"), u32::MAX);
+        assert_eq!(group_of("short"), 1);
     }
 
     #[test]

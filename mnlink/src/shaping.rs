@@ -144,20 +144,25 @@ impl Shaping {
                 }
             }
         }
-        for (name, pct) in [
-            ("loss", self.loss),
-            ("reorder", self.reorder),
-            ("duplicate", self.duplicate),
-            ("corrupt", self.corrupt),
-        ] {
-            if let Some(p) = pct {
-                s += &format!(" {name} {p}%");
-            }
+        for (name, p) in self.percentages() {
+            s += &format!(" {name} {p}%");
         }
         if let Some(r) = self.netem_rate {
             s += &format!(" rate {r}bit");
         }
         Some(s + &format!(" limit {queue}"))
+    }
+
+    /// The netem percentages that are set, by their tc names.
+    fn percentages(&self) -> impl Iterator<Item = (&'static str, f64)> {
+        [
+            ("loss", self.loss),
+            ("reorder", self.reorder),
+            ("duplicate", self.duplicate),
+            ("corrupt", self.corrupt),
+        ]
+        .into_iter()
+        .filter_map(|(name, pct)| Some((name, pct?)))
     }
 
     /// tc batch lines that shape `dev` (or clear it when empty).
@@ -202,15 +207,8 @@ impl fmt::Display for Shaping {
         if let Some(d) = self.distribution {
             parts.push(format!("delay-distribution={}", d.name()));
         }
-        for (name, pct) in [
-            ("loss", self.loss),
-            ("reorder", self.reorder),
-            ("duplicate", self.duplicate),
-            ("corrupt", self.corrupt),
-        ] {
-            if let Some(p) = pct {
-                parts.push(format!("{name}={}%", trim(p)));
-            }
+        for (name, p) in self.percentages() {
+            parts.push(format!("{name}={}%", trim(p)));
         }
         if let Some(r) = self.netem_rate {
             parts.push(format!("rate={}", rate_text(r)));

@@ -7,7 +7,7 @@
 //! Bounded: 50 trials, each in a fresh lab. The delays come from a seeded
 //! PRNG; a failure prints MN_SEED, and `MN_SEED=N cargo test --test fuzz`
 //! repeats the run.
-use mn_tests::{Lab, Started, eventually, netns_entries, unique};
+use mn_tests::{Lab, Rng, Started, eventually, netns_entries, unique};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,28 +21,6 @@ const TRIALS: usize = 50;
 /// --cpu, that shell's cgroup (mn-LAB-c3). Its leftovers are printed, and
 /// removed by the test, but do not fail it. Set to true once core lands.
 const ADD_SIGKILL_ASSERTED: bool = true;
-
-/// xorshift64*: enough randomness for delays, no crate needed.
-struct Rng(u64);
-
-impl Rng {
-    fn for_test(test: &str) -> Rng {
-        let seed = std::env::var("MN_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-        eprintln!("{test}: MN_SEED={seed}");
-        Rng(seed | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
-    }
-}
 
 /// What a trial interrupts.
 #[derive(Debug, Clone, Copy)]

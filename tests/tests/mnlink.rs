@@ -1,7 +1,7 @@
 //! mnlink against real nodes: veth pairs born in their namespaces, bridge
 //! ports, addresses, up/down, shaping measured with iperf3, netem by
 //! detection, batches, list, and bad input.
-use mn_tests::{Lab, assert_error, eventually, unique};
+use mn_tests::{Lab, Rng, assert_error, eventually, unique};
 use std::time::Duration;
 
 fn lab_with(hosts: &[&str], switches: &[&str]) -> Lab {
@@ -374,29 +374,6 @@ fn list_without_a_lab_is_empty() {
 fn killed_before_starting(out: &mn_tests::Output, signal: i32) -> bool {
     use std::os::unix::process::ExitStatusExt;
     out.status.signal() == Some(signal) && out.stderr.is_empty()
-}
-
-/// A small seeded PRNG (xorshift64*): random delays that differ from run
-/// to run, and a failing run repeated with the MN_SEED it printed.
-struct Rng(u64);
-
-impl Rng {
-    fn for_test(test: &str) -> Rng {
-        let seed = std::env::var("MN_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-        eprintln!("{test}: MN_SEED={seed}");
-        Rng(seed | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
 }
 
 /// Interfaces of the root namespace whose names start with `prefix`, with

@@ -15,7 +15,8 @@ find_tools() {
 			if [[ -x $built ]]; then bin=${built%/mnnode}; break; fi
 		done
 	fi
-	if [[ -z $bin ]] && built=$(command -v mnnode); then bin=${built%/mnnode}; fi
+	# type -P: mnnode is also the name of a function below.
+	if [[ -z $bin ]] && built=$(type -P mnnode); then bin=${built%/mnnode}; fi
 	for tool in mnnode mnlink mnrun; do
 		[[ -x ${bin:-/nonexistent}/$tool ]] || die "$tool not found (build with cargo build --release, or set MN_BIN)"
 	done

@@ -146,10 +146,15 @@ impl Lab {
             Some(id) => id,
             None if is_empty(fd.as_fd(), &dir)? => write_marker(fd.as_fd(), &dir)?,
             None if is_older_lab(fd.as_fd(), &dir)? => write_marker(fd.as_fd(), &dir)?,
-            None => bail!(
-                "{}: not a lab directory (no {MARKER} marker) and not empty; refusing to make a lab in it",
-                dir.display()
-            ),
+            // Another mnnode may have marked it since we looked (mn adds
+            // hosts and switches at once): then it is a lab after all.
+            None => match read_marker(fd.as_fd(), &dir)? {
+                Some(id) => id,
+                None => bail!(
+                    "{}: not a lab directory (no {MARKER} marker) and not empty; refusing to make a lab in it",
+                    dir.display()
+                ),
+            },
         };
         Ok(Lab { dir, name, id, fd })
     }

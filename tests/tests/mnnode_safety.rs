@@ -385,3 +385,20 @@ fn ctrl_c_during_add_undoes_the_whole_call() {
     assert_eq!(shells_of(&lab), Vec::<i32>::new(), "no shell left");
     assert_eq!(std::fs::read_dir(&lab.dir).expect("lab").count(), 1, "only the marker is left");
 }
+
+#[test]
+fn concurrent_adds_into_a_new_lab_share_its_marker() {
+    // mn adds hosts and switches at once into a lab that does not exist
+    // yet: the one that marks it second must find the marker, not take the
+    // directory for a stranger's.
+    for round in 0..5 {
+        let lab = Lab::new();
+        let hosts = lab.cmd("mnnode").args(["add", "a1", "a2"]).start();
+        let switches = lab.cmd("mnnode").args(["add", "--kind", "switch", "b1"]).start();
+        for out in [hosts.finish(), switches.finish()] {
+            out.check(out.status.success(), &format!("both adds succeed (round {round})"));
+        }
+        let list = lab.cmd("mnnode").arg("list").ok();
+        assert_eq!(list.stdout.lines().count(), 4, "{}", list.stdout);
+    }
+}

@@ -12,10 +12,18 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+mod feature;
 mod lab;
+mod launcher;
+mod links;
 pub mod man;
+mod rng;
 
+pub use feature::{Feature, require};
 pub use lab::{Lab, survivors, ticks};
+pub use launcher::{mn, nothing_left, topologies};
+pub use links::{Fifo, ifnames, lab_with, listed, mnlink, qdiscs};
+pub use rng::Rng;
 
 /// More output than any test needs: the rest is dropped.
 const MAX_OUTPUT: usize = 256 << 20;
@@ -57,48 +65,6 @@ pub fn require_root() {
         SAID.call_once(|| skip("every test", "the mn tests drive the kernel and need root"));
         std::process::exit(0);
     }
-}
-
-/// A kernel feature some tests need, and that some kernels lack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Feature {
-    /// The netem qdisc (sch_netem): delay, jitter, loss.
-    Netem,
-    /// The unified cgroup hierarchy (v2) at /sys/fs/cgroup.
-    Cgroup2,
-}
-
-impl Feature {
-    /// Whether this kernel has it, probed without touching the host's own
-    /// interfaces.
-    pub fn present(self) -> bool {
-        match self {
-            Feature::Netem => Command::new("unshare")
-                .args(["-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success()),
-            Feature::Cgroup2 => mnexec::is_cgroup2(Path::new("/sys/fs/cgroup")),
-        }
-    }
-
-    fn absent_reason(self) -> &'static str {
-        match self {
-            Feature::Netem => "this kernel has no sch_netem (runs in the VM leg)",
-            Feature::Cgroup2 => "/sys/fs/cgroup is not cgroup v2 (runs in the VM leg)",
-        }
-    }
-}
-
-/// Whether `test` can run here: when `feature` is absent, says so on
-/// stderr (SKIPPED test: why) and returns false.
-pub fn require(test: &str, feature: Feature) -> bool {
-    let present = feature.present();
-    if !present {
-        skip(test, feature.absent_reason());
-    }
-    present
 }
 
 /// Reports a skipped check so that it shows in the test run's output even
@@ -369,15 +335,6 @@ pub fn assert_error(out: &Output, line: &str) {
     );
 }
 
-/// Asserts that an error message is one line in the tool's format.
-pub fn assert_one_line_error(out: &Output, tool: &str) {
-    let lines: Vec<&str> = out.stderr.lines().collect();
-    out.check(
-        lines.len() == 1 && lines[0].starts_with(&format!("{tool}: ")),
-        &format!("one line of stderr starting with `{tool}: `"),
-    );
-}
-
 /// The inode of a process's namespace of the given kind (`net`, `mnt`...).
 pub fn ns_inode(pid: i32, kind: &str) -> Option<u64> {
     mnnode::procfs::ns_inode(pid, kind)
@@ -432,29 +389,4 @@ pub fn command_name(pid: i32) -> Option<String> {
 /// Whether a process is alive (not gone, not a zombie).
 pub fn alive(pid: i32) -> bool {
     mnnode::procfs::stat(pid).is_some_and(|s| !s.is_dead())
-}
-
-/// A small seeded PRNG (xorshift64*) for random delays in tests: they
-/// differ from run to run, and a failing run is repeated with the MN_SEED
-/// it printed. No crate needed.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn for_test(test: &str) -> Rng {
-        let seed = std::env::var("MN_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-        eprintln!("{test}: MN_SEED={seed}");
-        Rng(seed | 1)
-    }
-
-    /// A number below `n` (0 when `n` is 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
-    }
 }

@@ -1,20 +1,9 @@
-//! scripts/mn: the launcher's tests, topologies, the CLI (driven through
-//! tmux), cleaning up after a crash, and bad input.
-use mn_tests::{Cmd, Lab, assert_error, bin_dir, eventually, netns_entries, repo, unique};
+//! scripts/mn: the launcher's tests, topologies, bad input, its scripts,
+//! help and man page. The CLI is tested in mn_cli.rs.
+use mn_tests::{
+    Cmd, Lab, assert_error, bin_dir, eventually, mn, netns_entries, nothing_left, repo, topologies, unique,
+};
 use std::time::Duration;
-
-fn mn(lab: &Lab) -> Cmd {
-    lab.cmd(repo().join("scripts/mn"))
-        .env("MN_BIN", bin_dir())
-        .env("MN_HISTORY", lab.dir.with_file_name("history"))
-}
-
-/// Nothing of the lab is left: no nodes, no ip netns entries.
-fn nothing_left(lab: &Lab) {
-    let out = lab.cmd("mnnode").arg("list").ok();
-    out.check(out.stdout.lines().count() == 1, "no nodes left");
-    assert!(netns_entries(lab).is_empty(), "ip netns entries left: {:?}", netns_entries(lab));
-}
 
 #[test]
 fn pingall_on_the_builtin_topologies() {
@@ -74,17 +63,6 @@ fn build_and_custom_topology_with_routers() {
         "h1 and h2 reach each other through two routers",
     );
     nothing_left(&lab);
-}
-
-/// A directory of topology files beside the lab; mn runs in it, so that
-/// messages name the files as the user typed them.
-fn topologies(lab: &Lab, files: &[(&str, &str)]) -> std::path::PathBuf {
-    let dir = lab.dir.with_file_name("topos");
-    std::fs::create_dir_all(&dir).expect("topology dir");
-    for (name, text) in files {
-        std::fs::write(dir.join(name), text).expect("write topology");
-    }
-    dir
 }
 
 fn mn_in(lab: &Lab, dir: &std::path::Path) -> Cmd {
@@ -381,159 +359,6 @@ fn version_and_verbosity_levels() {
     nothing_left(&lab);
 }
 
-/// A tmux server of our own, killed with the test.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(lab: &Lab, mn_args: &str) -> Tmux {
-        let socket = unique("mntmux");
-        let script = repo().join("scripts/mn");
-        let command = format!(
-            "env MN_DIR={} MN_BIN={} MN_HISTORY={} TMPDIR={} {} {mn_args}; echo MN-EXITED $?; sleep 600",
-            lab.dir.display(),
-            bin_dir().display(),
-            lab.dir.with_file_name("history").display(),
-            lab.dir.with_file_name("").display(),
-            script.display()
-        );
-        Cmd::new("tmux").args(["-L", &socket, "new-session", "-d", "-x", "160", "-y", "50", &command]).ok();
-        Tmux { socket }
-    }
-
-    fn screen(&self) -> String {
-        Cmd::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-S", "-1000"]).run().stdout
-    }
-
-    fn send(&self, keys: &[&str]) {
-        Cmd::new("tmux").args(["-L", &self.socket, "send-keys"]).args(keys).ok();
-    }
-
-    /// Types a line and waits until `expect` has appeared `times` times.
-    fn line(&self, text: &str, expect: &str) {
-        let before = self.screen().matches(expect).count();
-        self.send(&[text, "Enter"]);
-        self.wait_for(expect, before + 1);
-    }
-
-    fn wait_for(&self, text: &str, times: usize) {
-        let seen = eventually(Duration::from_secs(60), || self.screen().matches(text).count() >= times);
-        assert!(seen, "waited for {text:?} ({times}x) in:\n{}", self.screen());
-    }
-
-    /// The pid of mn itself (the pane runs a shell that runs mn).
-    fn mn_pid(&self) -> i32 {
-        let out = Cmd::new("tmux").args(["-L", &self.socket, "display-message", "-p", "#{pane_pid}"]).ok();
-        let pane: i32 = out.stdout.trim().parse().expect("pane pid");
-        let children =
-            std::fs::read_to_string(format!("/proc/{pane}/task/{pane}/children")).expect("children");
-        children.split_whitespace().next().and_then(|p| p.parse().ok()).expect("mn's pid")
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Cmd::new("tmux").args(["-L", &self.socket, "kill-server"]).run();
-    }
-}
-
-#[test]
-fn the_cli() {
-    let lab = Lab::new();
-    let tmux = Tmux::start(&lab, "--topo single,2");
-    tmux.wait_for("mininet>", 1);
-    tmux.line("nodes", "h1 h2 s1");
-    tmux.line("h1 ping -c1 h2", "1 received");
-    tmux.line("net", "h1 h1-eth0:s1-eth1");
-    tmux.line("bogus", "*** Unknown command: bogus");
-    // Ctrl-C stops a running command and the CLI carries on.
-    tmux.send(&["h1 ping h2", "Enter"]);
-    tmux.wait_for("icmp_seq=2", 1);
-    let prompts = tmux.screen().matches("mininet>").count();
-    tmux.send(&["C-c"]);
-    tmux.wait_for("mininet>", prompts + 1);
-    tmux.line("h1 echo after-interrupt", "after-interrupt\n");
-    // A link down makes pingall fail; up restores it.
-    tmux.line("link s1 h1 down", "mininet>");
-    tmux.line("pingall", "dropped");
-    assert!(tmux.screen().contains("*** Results: 100% dropped (0/2 received)"), "{}", tmux.screen());
-    tmux.line("link s1 h1 up", "mininet>");
-    tmux.line("pingall", "0% dropped (2/2 received)");
-    tmux.line("exit", "MN-EXITED 0");
-    nothing_left(&lab);
-}
-
-/// The mnrun processes mn has running, at any depth.
-fn mnruns_of(mn: i32) -> Vec<i32> {
-    use mnnode::procfs;
-    let descends = |mut pid: i32| {
-        while let Some(stat) = procfs::stat(pid) {
-            if stat.ppid == mn {
-                return true;
-            }
-            if stat.ppid <= 1 {
-                break;
-            }
-            pid = stat.ppid;
-        }
-        false
-    };
-    let is_mnrun = |pid: i32| mn_tests::command_name(pid).is_some_and(|name| name == "mnrun");
-    procfs::pids().into_iter().filter(|&pid| is_mnrun(pid) && descends(pid)).collect()
-}
-
-#[test]
-fn ctrl_c_stops_a_pingall() {
-    // h1 cut off from its switch (its port out of the bridge, its link up):
-    // each of its 7 pings waits a second. pingall's calls run in the
-    // background, where SIGINT is ignored and mnrun keeps it so: mn passes
-    // Ctrl-C on, and the prompt comes back once every call has stopped,
-    // having sent far fewer than the 56 pings of a whole run.
-    let lab = Lab::new();
-    let tmux = Tmux::start(&lab, "--topo single,8");
-    tmux.wait_for("mininet>", 1);
-    tmux.line("s1 ip link set s1-eth1 nomaster", "mininet>");
-    let prompts = tmux.screen().matches("mininet>").count();
-    tmux.send(&["pingall", "Enter"]);
-    let mn = tmux.mn_pid();
-    assert!(eventually(Duration::from_secs(10), || mnruns_of(mn).len() == 8), "pingall runs");
-    tmux.send(&["C-c"]);
-    tmux.wait_for("mininet>", prompts + 1);
-    assert_eq!(mnruns_of(mn), Vec::<i32>::new(), "calls left running:\n{}", tmux.screen());
-    let screen = tmux.screen();
-    let sent = screen
-        .lines()
-        .rev()
-        .find_map(|l| l.split_once("*** Results:").and_then(|(_, r)| r.split_once('/')))
-        .and_then(|(_, r)| r.split_whitespace().next()?.parse::<u32>().ok())
-        .unwrap_or_else(|| panic!("a results line in:\n{screen}"));
-    assert!(sent < 56, "pingall was interrupted, yet sent {sent}:\n{screen}");
-    tmux.line("h1 echo after-interrupt", "after-interrupt\n");
-    tmux.line("exit", "MN-EXITED 0");
-    nothing_left(&lab);
-}
-
-#[test]
-fn clean_after_a_killed_mn() {
-    let lab = Lab::new();
-    let tmux = Tmux::start(&lab, "--topo single,3");
-    tmux.wait_for("mininet>", 1);
-    let inodes: Vec<u64> =
-        ["h1", "h2", "s1"].iter().filter_map(|n| mn_tests::ns_inode(lab.node_pid(n), "net")).collect();
-    // SAFETY: killing the mn this test's tmux started.
-    unsafe { libc::kill(tmux.mn_pid(), libc::SIGKILL) };
-    let out = mn(&lab).arg("-c").ok();
-    out.check(
-        out.stdout.contains("removed host h1") && out.stdout.contains("removed switch s1"),
-        "says what it removed",
-    );
-    nothing_left(&lab);
-    for inode in inodes {
-        assert!(mn_tests::pids_in_ns("net", inode).is_empty());
-    }
-}
-
 #[test]
 fn scripts_are_shellcheck_clean() {
     let mut scripts: Vec<std::path::PathBuf> = [
@@ -563,14 +388,6 @@ fn scripts_are_shellcheck_clean() {
     check.command().current_dir(repo());
     let out = check.run();
     out.check(out.status.success(), "no shellcheck findings");
-}
-
-#[test]
-fn cli_input_from_a_pipe_is_never_eaten_by_a_node() {
-    let lab = Lab::new();
-    let out = mn(&lab).args(["--topo", "minimal"]).stdin("h1 cat\nnodes\nexit\n").ok();
-    out.check(out.stdout.contains("available nodes are:"), "the line after `h1 cat` still ran");
-    nothing_left(&lab);
 }
 
 #[test]

@@ -5,16 +5,15 @@
 //! Tests that need the netem qdisc are gated (`SKIPPED ...` on a kernel
 //! without it; the VM leg runs them under a stock Debian kernel, software
 //! emulated, so bounds allow for a slow guest but still tell a working
-//! option from a missing one). The bad-input and byte-FIFO tests run
-//! everywhere.
-use mn_tests::{Feature, Lab, Output, assert_error, eventually, require};
+//! option from a missing one). The byte-FIFO test runs everywhere; the
+//! bad-input tests are in netem_input.rs.
+use mn_tests::{Feature, Lab, eventually, lab_with, mnlink, qdiscs, require};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// The tests of this file take turns: in a software-emulated guest two at
-/// once (iperf3 beside 500 pings a second, or beside the dozens of tool
-/// runs of a bad-input table) starve each other and measure the guest
-/// instead of the link.
+/// once (iperf3 beside 500 pings a second) starve each other and measure
+/// the guest instead of the link.
 static TURN: Mutex<()> = Mutex::new(());
 
 fn turn() -> MutexGuard<'static, ()> {
@@ -24,19 +23,6 @@ fn turn() -> MutexGuard<'static, ()> {
 /// Whether `test` can run here (netem present), and its turn.
 fn netem_turn(test: &str) -> Option<MutexGuard<'static, ()>> {
     require(test, Feature::Netem).then(turn)
-}
-
-fn lab_with(hosts: &[&str], switches: &[&str]) -> Lab {
-    let lab = Lab::new();
-    lab.cmd("mnnode").arg("add").args(hosts).ok();
-    if !switches.is_empty() {
-        lab.cmd("mnnode").args(["add", "--kind", "switch"]).args(switches).ok();
-    }
-    lab
-}
-
-fn mnlink(lab: &Lab, args: &[&str]) -> Output {
-    lab.cmd("mnlink").args(args).ok()
 }
 
 /// h1 - h2 directly, addressed 10.0.0.1 and .2; `shaping` on both ends.
@@ -56,13 +42,6 @@ fn two_hops(shaping: &[&str]) -> Lab {
     mnlink(&lab, &["addr", "h1-eth0", "10.0.0.1/24"]);
     mnlink(&lab, &["addr", "h2-eth0", "10.0.0.2/24"]);
     lab
-}
-
-/// The qdiscs of one interface, as the kernel reports them (tc -j).
-fn qdiscs(lab: &Lab, node: &str, dev: &str) -> Vec<serde_json::Value> {
-    let out = lab.cmd("mnrun").args([node, &format!("tc -j qdisc show dev {dev}")]).ok();
-    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("tc -j output");
-    json.as_array().expect("a qdisc array").clone()
 }
 
 /// What one ping run saw.
@@ -133,7 +112,7 @@ fn iperf_mbits(lab: &Lab, secs: u32) -> f64 {
     json["end"]["sum_received"]["bits_per_second"].as_f64().expect("a rate") / 1e6
 }
 
-// ---- Everywhere: the byte FIFO, bad input, absence ----
+// ---- Everywhere: the byte FIFO ----
 
 #[test]
 fn a_queue_alone_is_a_byte_fifo_in_the_kernel() {
@@ -150,77 +129,6 @@ fn a_queue_alone_is_a_byte_fifo_in_the_kernel() {
     assert_eq!((q[0]["kind"].as_str(), q[0]["options"]["limit"].as_u64()), (Some("bfifo"), Some(20 * 1514)));
     let out = mnlink(&lab, &["list"]);
     out.check(out.stdout.contains("h1-eth0: queue=50; h2-eth0: queue=20"), "list reads both back");
-}
-
-#[test]
-fn bad_shaping_fails_before_anything_is_made() {
-    let _turn = turn();
-    let lab = lab_with(&["h1", "h2"], &[]);
-    mnlink(&lab, &["add", "h1-eth0", "h2-eth0", "--bw", "10"]);
-    for (options, message) in [
-        (&["--delay", "-5ms"][..], "--delay -5ms: out of range (0 to 60s)"),
-        (&["--delay", "2min"][..], "--delay 2min: not a time (such as 5ms, 1.5s or 100us)"),
-        (&["--delay", "5ms", "--jitter", "90s"][..], "--jitter 90s: out of range (0 to 60s)"),
-        (&["--loss", "101%"][..], "--loss 101%: not a percentage from 0 to 100"),
-        (&["--duplicate", "-1"][..], "--duplicate -1: not a percentage from 0 to 100"),
-        (&["--corrupt", "lots"][..], "--corrupt lots: not a percentage from 0 to 100"),
-        (&["--delay", "5ms", "--reorder", "200"][..], "--reorder 200: not a percentage from 0 to 100"),
-        (&["--rate", "-1"][..], "--rate -1: not a rate (a positive number of Mbit/s, such as 10 or 0.5)"),
-        (&["--max-queue-size", "0"][..], "--queue 0: not a number of packets (1 to 1000000)"),
-        (&["--jitter", "1ms"][..], "--jitter needs --delay (the jitter varies the delay)"),
-        (
-            &["--reorder", "25%"][..],
-            "--reorder needs --delay (reordered packets are the ones sent without it)",
-        ),
-        (
-            &["--delay", "5ms", "--delay-distribution", "normal"][..],
-            "--delay-distribution needs --jitter (it shapes how the jitter is drawn)",
-        ),
-        (
-            &["--delay", "5ms", "--jitter", "1ms", "--delay-distribution", "gauss"][..],
-            "--delay-distribution gauss: not a distribution (normal, pareto or paretonormal)",
-        ),
-    ] {
-        let out = lab.cmd("mnlink").args(["add", "h1-eth1", "h2-eth1"]).args(options).code(1);
-        assert_error(&out, &format!("mnlink: {message}"));
-        let out = lab.cmd("mnlink").args(["set", "h1-eth0"]).args(options).code(1);
-        assert_error(&out, &format!("mnlink: {message}"));
-    }
-    let pid = lab.node_pid("h1").to_string();
-    let out = lab.cmd("mnexec").args(["-a", &pid, "ls", "/sys/class/net"]).ok();
-    assert_eq!(out.stdout, "h1-eth0\nlo\n", "no link was made");
-    let out = mnlink(&lab, &["list"]);
-    out.check(out.stdout.contains(" bw=10Mbit queue=1000\n"), "the old shaping stands");
-}
-
-#[test]
-fn new_netem_options_fail_cleanly_without_netem() {
-    if Feature::Netem.present() {
-        mn_tests::skip(
-            "new_netem_options_fail_cleanly_without_netem",
-            "this kernel has sch_netem (the netem tests below cover it)",
-        );
-        return;
-    }
-    let _turn = turn();
-    let lab = lab_with(&["h1", "h2"], &[]);
-    for (options, named) in [
-        (&["--delay", "5ms", "--reorder", "10"][..], "--delay"),
-        (&["--delay", "5ms", "--jitter", "1ms", "--delay-distribution", "pareto"][..], "--delay"),
-        (&["--duplicate", "1"][..], "--duplicate"),
-        (&["--corrupt", "1"][..], "--corrupt"),
-        (&["--rate", "5"][..], "--rate"),
-        (&["--bw", "10", "--rate", "5", "--queue", "10"][..], "--rate"),
-    ] {
-        let out = lab.cmd("mnlink").args(["add", "h1-eth0", "h2-eth0"]).args(options).code(1);
-        assert_error(
-            &out,
-            &format!("mnlink: {named} needs the netem qdisc, which this kernel lacks (sch_netem)"),
-        );
-    }
-    let pid = lab.node_pid("h1").to_string();
-    let out = lab.cmd("mnexec").args(["-a", &pid, "ls", "/sys/class/net"]).ok();
-    assert_eq!(out.stdout, "lo\n", "no link was made");
 }
 
 // ---- With netem ----

@@ -93,11 +93,11 @@ pub fn environment(node: &str, fifo: &Path, log: &Path) -> [(&'static str, OsStr
     ]
 }
 
+/// The descriptor limit the shell's hooks restore before each command:
+/// the caller's, from before mnnode raised its own.
 fn nofile() -> u64 {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit fills the struct we own.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    if ok && limit.rlim_cur != libc::RLIM_INFINITY { limit.rlim_cur.max(64) } else { 1024 }
+    let limit = crate::limits::original_nofile();
+    if limit.rlim_cur != libc::RLIM_INFINITY { limit.rlim_cur.max(64) } else { 1024 }
 }
 
 /// Where a foreground command's stdio comes from and goes to.

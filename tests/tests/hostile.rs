@@ -348,3 +348,26 @@ fn timeouts_bound_interrupting_what_a_killed_mnrun_left() {
     // Without -t this call would try for GRACE + GIVE_UP, then fail.
     lab.cmd("mnrun").args(["-t", "0.5", "h1", "echo x"]).code(124);
 }
+
+#[test]
+fn exit_ends_the_command_even_where_it_trapped_or_ignored_sigint() {
+    let lab = lab_h1();
+    for trap in ["trap '' INT", "trap 'echo caught' INT"] {
+        let out = run(&lab, &format!("{trap}; false || exit 3; echo after"));
+        out.check(out.code() == Some(3) && out.stdout.is_empty(), &format!("{trap}: exit 3, nothing after"));
+    }
+    assert_eq!(run(&lab, "echo ok").stdout, "ok\n");
+}
+
+#[test]
+fn commands_get_the_callers_descriptor_limit_not_mnnodes_raised_one() {
+    let lab = Lab::new();
+    // A soft limit below the hard one, as most shells have it.
+    lab.cmd("prlimit")
+        .args(["--nofile=1000:4096", "--"])
+        .arg(mn_tests::bin("mnnode"))
+        .args(["add", "h1"])
+        .ok();
+    let out = run(&lab, "ulimit -Sn; ulimit -Hn");
+    assert_eq!(out.stdout, "1000\n4096\n");
+}

@@ -42,7 +42,7 @@ __mn() {
 __mn_status() {
   [[ $__mn_live ]] || return 0
   __mn_live=
-  builtin local f m=/proc/self/fd/60 s=/proc/self/fd/61 nonce= IFS=' '
+  builtin local f m=/proc/self/fd/60 s=/proc/self/fd/61 nonce= IFS=' ' GLOBIGNORE=
   if ! [[ $m -ef $__mn_m && $s -ef $__mn_s ]]; then
     m= s=
     for f in /proc/self/fd/*; do
@@ -87,6 +87,8 @@ exit() {
   if [[ $# -gt 0 ]]; then __mn_x=$1; fi
   [[ $__mn_x =~ ^-?[0-9]+$ ]] || __mn_x=2
   __mn_x=$(( __mn_x & 255 ))
+  # The command may have trapped or ignored INT: the line must end anyway.
+  builtin trap - INT
   builtin kill -INT "$$"
 }
 # The EXIT trap. In the shell itself: it is ending (set -e and a failure,
@@ -113,7 +115,13 @@ __mn_fatal() {
 }
 # `ulimit` changes soft limits unless told -H: bash's own default (both)
 # would keep the shell from raising the descriptor limit its hooks need.
-ulimit() { builtin ulimit -S "$@"; }
+ulimit() {
+  builtin local a
+  for a in "$@"; do
+    if [[ $a == -*[HS]* ]]; then builtin ulimit "$@"; return; fi
+  done
+  builtin ulimit -S "$@"
+}
 # Reports how the shell ended and execs a fresh one in the same process
 # (same pid, namespaces and cgroup) on the same FIFO and log: the spare
 # descriptors 63 and 62 taken at the first start. Nothing is opened by path;

@@ -402,3 +402,49 @@ fn concurrent_adds_into_a_new_lab_share_its_marker() {
         assert_eq!(list.stdout.lines().count(), 4, "{}", list.stdout);
     }
 }
+
+/// An overlay mount for one test, unmounted when dropped.
+struct Overlay(PathBuf);
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_lab_on_a_filesystem_without_o_tmpfile_is_marked_all_the_same() {
+    // overlayfs (a container's /run, the VM leg's /tmp) has no O_TMPFILE.
+    let lab = Lab::new();
+    let base = lab.parent().join("ovl");
+    for part in ["lower", "upper", "work", "merged"] {
+        std::fs::create_dir_all(base.join(part)).expect("mkdir");
+    }
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        base.join("lower").display(),
+        base.join("upper").display(),
+        base.join("work").display()
+    );
+    let merged = base.join("merged");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o", &opts])
+        .arg(&merged)
+        .status()
+        .expect("run mount");
+    assert!(mounted.success(), "mount an overlay");
+    let _overlay = Overlay(merged.clone());
+    let dir = merged.join("lab");
+    lab.cmd("mnnode").env("MN_DIR", &dir).args(["add", "h1"]).ok();
+    let marker = std::fs::read_to_string(dir.join(".mn-lab")).expect("the marker");
+    assert!(marker.starts_with("mn-lab 1\nid="), "{marker}");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("lab")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into())
+        .collect();
+    assert_eq!(names.len(), 2, "the marker and h1, no temporary file: {names:?}");
+    let out = lab.cmd("mnrun").env("MN_DIR", &dir).args(["h1", "echo ok"]).ok();
+    assert_eq!(out.stdout, "ok\n");
+    lab.cmd("mnnode").env("MN_DIR", &dir).arg("clean").ok();
+}

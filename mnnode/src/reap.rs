@@ -14,6 +14,7 @@ use nix::unistd::Pid;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 /// How long processes may keep appearing (a fork bomb) before we give up.
@@ -128,12 +129,20 @@ pub fn end_unregistered(lab: &Lab, names: &[String]) -> HashMap<String, u64> {
         })
         .collect();
     let me = std::process::id() as i32;
+    let me_uid = nix::unistd::geteuid().as_raw();
     let own = procfs::ns_inode(me, "net");
     let mut nodes = Vec::new();
     for pid in procfs::pids().into_iter().filter(|&pid| pid != me) {
         let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
         let Some(name) = env.split(|&b| b == 0).find_map(|var| wanted.get(var)) else { continue };
         let (Some(stat), Some(netns)) = (procfs::stat(pid), procfs::ns_inode(pid, "net")) else { continue };
+        // A node shell leads its own session and runs as us: anything else
+        // that merely carries the variable (a program started from a node,
+        // another user's) is not a shell of ours.
+        let ours = std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| m.uid() == me_uid);
+        if stat.sid != pid || !ours {
+            continue;
+        }
         let root = Some(netns) == own;
         if !root {
             found.insert(name.to_string(), netns);

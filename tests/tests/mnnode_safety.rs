@@ -448,3 +448,29 @@ fn a_lab_on_a_filesystem_without_o_tmpfile_is_marked_all_the_same() {
     assert_eq!(out.stdout, "ok\n");
     lab.cmd("mnnode").env("MN_DIR", &dir).arg("clean").ok();
 }
+
+#[test]
+fn clean_ends_only_session_leaders_that_look_like_an_unfinished_nodes_shell() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1"]).ok();
+    // An unfinished node: a directory with a FIFO and no record, as an add
+    // killed mid-start leaves it.
+    let dir = lab.dir.join("u1");
+    std::fs::create_dir(&dir).expect("mkdir");
+    chmod(&dir, 0o700);
+    assert!(std::process::Command::new("mkfifo").arg(dir.join("fifo")).status().expect("mkfifo").success());
+    // A process that merely carries that node's variable, in no session of
+    // its own (a program a user started with it, say).
+    let mut bystander = std::process::Command::new("sleep")
+        .arg("300")
+        .env("__MN_FIFO", dir.join("fifo"))
+        .spawn()
+        .expect("start sleep");
+    let pid = bystander.id() as i32;
+    lab.cmd("mnnode").arg("clean").ok();
+    let survived = alive(pid);
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+    assert!(survived, "clean left a process that is not a node shell alone");
+    assert!(!dir.exists(), "the unfinished node's directory went");
+}

@@ -61,7 +61,8 @@ pub struct NodeDir {
 pub enum Entry {
     /// A node's record.
     Node(Node),
-    /// A FIFO but no readable record: a node whose `add` never finished.
+    /// A FIFO but no readable record, or nothing at all: a node whose
+    /// `add` never finished.
     Unfinished,
     /// Neither: not the tools' to touch.
     Foreign,
@@ -224,7 +225,10 @@ impl Lab {
         let fifo = fstatat(dir.fd(), FIFO, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW);
         let is_fifo = fifo.is_ok_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFIFO.bits());
         let has_record = fstatat(dir.fd(), RECORD, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_ok();
-        Ok(if is_fifo || has_record { Entry::Unfinished } else { Entry::Foreign })
+        // Empty: an add killed between claiming the name and making its
+        // FIFO (removing an empty directory loses nothing of anyone's).
+        let empty = !is_fifo && !has_record && is_empty(dir.fd(), &dir.path)?;
+        Ok(if is_fifo || has_record || empty { Entry::Unfinished } else { Entry::Foreign })
     }
 
     /// A node whose shell is alive, or why not.

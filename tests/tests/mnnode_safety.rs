@@ -474,3 +474,16 @@ fn clean_ends_only_session_leaders_that_look_like_an_unfinished_nodes_shell() {
     assert!(survived, "clean left a process that is not a node shell alone");
     assert!(!dir.exists(), "the unfinished node's directory went");
 }
+
+#[test]
+fn clean_removes_the_empty_directory_of_an_add_killed_right_after_claiming_a_name() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "h1"]).ok();
+    // What an add killed between mkdir and mkfifo leaves.
+    let claimed = lab.dir.join("c1");
+    std::fs::create_dir(&claimed).expect("mkdir");
+    chmod(&claimed, 0o700);
+    lab.cmd("mnnode").arg("clean").ok();
+    assert!(!claimed.exists(), "the claimed name is free again");
+    assert_eq!(std::fs::read_dir(&lab.dir).expect("lab").count(), 1, "only the marker is left");
+}

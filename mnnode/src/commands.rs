@@ -163,7 +163,11 @@ fn clean(verbose: bool) -> Result<ExitCode> {
     let namespaces = reap::end_unregistered(&lab, &unfinished);
     if !unfinished.is_empty() {
         let names: Vec<&str> = unfinished.iter().map(String::as_str).collect();
-        netlink::runtime()?.block_on(reap::delete_untagged_root_bridges(&lab, &names));
+        // A --root switch's bridge, tagged or not yet, outlives the shell.
+        netlink::runtime()?.block_on(async {
+            reap::delete_root_links(&lab, &names).await;
+            reap::delete_untagged_root_bridges(&lab, &names).await;
+        });
     }
     for name in &unfinished {
         // Its entry, if it got one, holds the namespace its shell was in.

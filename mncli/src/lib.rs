@@ -25,6 +25,22 @@ pub fn io_error(what: impl std::fmt::Display, err: &io::Error) -> anyhow::Error 
     anyhow::anyhow!("{what}: {}", os_error(err))
 }
 
+/// `bytes` random bytes from the kernel, as lowercase hex: nonces, ids.
+pub fn random_hex(bytes: usize) -> anyhow::Result<String> {
+    let mut buf = vec![0u8; bytes];
+    let mut filled = 0;
+    while filled < bytes {
+        // SAFETY: getrandom fills the part of the buffer we own.
+        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), bytes - filled, 0) };
+        match n {
+            n if n > 0 => filled += n as usize,
+            _ if nix::errno::Errno::last() == nix::errno::Errno::EINTR => {}
+            _ => anyhow::bail!("getrandom: {}", nix::errno::Errno::last().desc()),
+        }
+    }
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Whether an error comes down to a closed pipe on our side.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {

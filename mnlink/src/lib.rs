@@ -26,7 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 fn run_cli(cli: Cli) -> Result<ExitCode> {
     mnnode::require_root()?;
-    raise_fd_limit();
+    mnnode::limits::raise_nofile();
     let signals = Interrupts::block()?;
     let rt = mnnode::netlink::runtime()?;
     let outcome = match (cli.batch, cli.command) {
@@ -106,14 +106,6 @@ fn sentence(text: &str) -> String {
 /// `what: why` for an I/O error.
 pub(crate) fn io(what: impl std::fmt::Display, err: &std::io::Error) -> anyhow::Error {
     mncli::io_error(what, err)
-}
-
-/// A batch can touch thousands of nodes: allow all the descriptors we may.
-fn raise_fd_limit() {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-    }
 }
 
 /// SIGINT, SIGTERM and SIGHUP, held back for the whole run so that none

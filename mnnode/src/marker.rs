@@ -34,11 +34,7 @@ pub(crate) fn read_marker(fd: BorrowedFd, dir: &Path) -> Result<Option<String>> 
 /// Marks a directory as a lab with a fresh random id; returns the id (the
 /// one another mnnode wrote first, should two race).
 pub(crate) fn write_marker(fd: BorrowedFd, dir: &Path) -> Result<String> {
-    let mut bytes = [0u8; 8];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| mncli::io_error("/dev/urandom", &e))?;
-    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let id = mncli::random_hex(8)?;
     let path = dir.join(MARKER);
     let text = format!("mn-lab 1\nid={id}\n");
     // Written whole before it gets its name: no one ever reads a marker

@@ -191,10 +191,18 @@ pub fn fifo_problem(dir: &NodeDir, pid: i32) -> Option<String> {
         };
         return Some(format!("{} is {what}, not the node's FIFO", path.display()));
     }
-    match nix::sys::stat::stat(format!("/proc/{pid}/fd/{FIFO_FD}").as_str()) {
-        Ok(held) if (held.st_dev, held.st_ino) == (st.st_dev, st.st_ino) => None,
-        _ => Some(format!("{} is not the FIFO the node's shell reads", path.display())),
+    if is_shells_fifo(&st, pid) {
+        None
+    } else {
+        Some(format!("{} is not the FIFO the node's shell reads", path.display()))
     }
+}
+
+/// Whether the file `st` describes is the FIFO the shell `pid` reads (the
+/// one it keeps on [`FIFO_FD`]).
+pub fn is_shells_fifo(st: &nix::sys::stat::FileStat, pid: i32) -> bool {
+    nix::sys::stat::stat(format!("/proc/{pid}/fd/{FIFO_FD}").as_str())
+        .is_ok_and(|held| (held.st_dev, held.st_ino) == (st.st_dev, st.st_ino))
 }
 
 #[cfg(test)]

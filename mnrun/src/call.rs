@@ -113,8 +113,8 @@ impl Channel<'_> {
     /// of a command a killed mnrun left running), that command is
     /// interrupted first.
     fn exchange(&mut self, req: &Request, left: Option<u64>) -> Result<Exchange> {
-        let sentinel = nonce()?;
-        let nonce = nonce()?;
+        let sentinel = mncli::random_hex(12)?;
+        let nonce = mncli::random_hex(12)?;
         let command = memfd(&shell::command_file(&nonce, &sentinel, &req.command))?;
         let (status_r, status_w) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).context("pipe")?;
@@ -198,16 +198,6 @@ fn pidfd(pid: i32) -> Option<OwnedFd> {
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     // SAFETY: a descriptor we just received and now own.
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-fn nonce() -> Result<String> {
-    let mut bytes = [0u8; 12];
-    // SAFETY: getrandom fills the buffer we own.
-    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    if n != bytes.len() as isize {
-        bail!("getrandom: {}", Errno::last().desc());
-    }
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn memfd(content: &[u8]) -> Result<OwnedFd> {

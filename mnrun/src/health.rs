@@ -27,9 +27,7 @@ pub fn open_fifo(dir: &NodeDir, node: &Node) -> Result<OwnedFd> {
 
 fn same_as_shell(fifo: &OwnedFd, pid: i32) -> Option<String> {
     let ours = fstat(fifo).ok()?;
-    let held = nix::sys::stat::stat(format!("/proc/{pid}/fd/{}", shell::FIFO_FD).as_str()).ok()?;
-    ((ours.st_dev, ours.st_ino) != (held.st_dev, held.st_ino))
-        .then(|| "its FIFO was replaced while mnrun opened it".to_string())
+    (!shell::is_shells_fifo(&ours, pid)).then(|| "its FIFO was replaced while mnrun opened it".to_string())
 }
 
 /// Whether the shell sits idle without having reported: blocked reading

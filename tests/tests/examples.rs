@@ -12,21 +12,24 @@ fn reported_median(stdout: &str, queue: u32) -> f64 {
         .unwrap_or_else(|| panic!("no median RTT for queue {queue} in:\n{stdout}"))
 }
 
+/// Runs `make TARGET` in an example's directory, its results in `out`, the
+/// tools from this build, and `vars` on top; asserts success.
+fn make(out: &std::path::Path, example: &str, target: &str, vars: &[&str]) -> mn_tests::Output {
+    Cmd::new("make")
+        .arg("-C")
+        .arg(repo().join("scripts/examples").join(example))
+        .arg(target)
+        .arg(format!("OUT={}", out.display()))
+        .arg(format!("BIN={}", bin_dir().display()))
+        .args(vars)
+        .ok()
+}
+
 #[test]
 fn bufferbloat_shows_rtt_growing_with_the_queue() {
     mn_tests::require_root();
     let out = std::env::temp_dir().join(mn_tests::unique("bufferbloat"));
-    let example = repo().join("scripts/examples/bufferbloat");
-    let make = |target: &str| {
-        Cmd::new("make")
-            .arg("-C")
-            .arg(&example)
-            .arg(target)
-            .arg(format!("OUT={}", out.display()))
-            .arg(format!("BIN={}", bin_dir().display()))
-            .args(["QUEUES=10 200", "DURATION=5"])
-            .ok()
-    };
+    let make = |target: &str| make(&out, "bufferbloat", target, &["QUEUES=10 200", "DURATION=5"]);
     let run = make("all");
     let (small, large) = (reported_median(&run.stdout, 10), reported_median(&run.stdout, 200));
     run.check(
@@ -57,17 +60,7 @@ fn rtt_fairness_favours_the_shorter_rtt() {
         return;
     }
     let out = std::env::temp_dir().join(mn_tests::unique("rtt-fairness"));
-    let example = repo().join("scripts/examples/rtt-fairness");
-    let make = |target: &str| {
-        Cmd::new("make")
-            .arg("-C")
-            .arg(&example)
-            .arg(target)
-            .arg(format!("OUT={}", out.display()))
-            .arg(format!("BIN={}", bin_dir().display()))
-            .arg("DURATION=10")
-            .ok()
-    };
+    let make = |target: &str| make(&out, "rtt-fairness", target, &["DURATION=10"]);
     let run = make("all");
     let (short, long) = (reported_mbits(&run.stdout, 10), reported_mbits(&run.stdout, 80));
     eprintln!("rtt-fairness: {short} Mbit/s at 10 ms, {long} Mbit/s at 80 ms");

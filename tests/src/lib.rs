@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 mod feature;
@@ -278,14 +278,11 @@ impl Started {
             }
             std::thread::sleep(Duration::from_millis(1));
         };
+        // Both pipes are watched at once: a daemon holding stdout open must
+        // not use up the time in which stderr's last words arrive.
         let linger = Instant::now() + Duration::from_secs(2);
-        for (rx, buf) in [(&self.stdout, &mut self.raw_stdout), (&self.stderr, &mut self.raw_stderr)] {
-            while let Some(left) = linger.checked_duration_since(Instant::now()) {
-                match rx.recv_timeout(left) {
-                    Ok(chunk) if buf.len() < MAX_OUTPUT => buf.extend(chunk),
-                    _ => break,
-                }
-            }
+        while !self.take_output() && Instant::now() < linger {
+            std::thread::sleep(Duration::from_millis(1));
         }
         Output {
             status,
@@ -300,14 +297,23 @@ impl Started {
         self.finish_within(TIMEOUT)
     }
 
-    fn take_output(&mut self) {
+    /// Collects the output read so far; whether both pipes have closed.
+    fn take_output(&mut self) -> bool {
+        let mut closed = true;
         for (rx, buf) in [(&self.stdout, &mut self.raw_stdout), (&self.stderr, &mut self.raw_stderr)] {
-            for chunk in rx.try_iter() {
-                if buf.len() < MAX_OUTPUT {
-                    buf.extend(chunk);
+            loop {
+                match rx.try_recv() {
+                    Ok(chunk) if buf.len() < MAX_OUTPUT => buf.extend(chunk),
+                    Ok(_) => {}
+                    Err(TryRecvError::Empty) => {
+                        closed = false;
+                        break;
+                    }
+                    Err(TryRecvError::Disconnected) => break,
                 }
             }
         }
+        closed
     }
 }
 

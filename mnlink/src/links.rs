@@ -153,9 +153,11 @@ impl Links {
     }
 
     pub async fn del(&mut self, end: &Endpoint) -> Result<()> {
-        let index = self.link(end).await?.header.index;
+        self.link(end).await?;
         let handle = self.place(&end.node).await?.conn.handle.clone();
-        handle.link().del(index).execute().await.map_err(|e| anyhow!("del {end}: {}", netlink::describe(&e)))
+        netlink::del_by_name(&handle, &end.ifname)
+            .await
+            .map_err(|e| anyhow!("del {end}: {}", netlink::describe(&e)))
     }
 
     /// Brings both ends of the pair up or down, as Mininet's `link` does.

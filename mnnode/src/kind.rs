@@ -179,9 +179,7 @@ pub(crate) async fn configure(node: &Node, opts: &AddOptions, lab_id: &str) -> R
             let msg = rtnetlink::LinkUnspec::new_with_name(bridge).alias(tag.format()).build();
             if let Err(e) = conn.handle.link().set(msg).execute().await {
                 // Untagged, nothing would ever find it again.
-                if let Ok(Some(link)) = netlink::link_by_name(&conn.handle, bridge).await {
-                    let _ = conn.handle.link().del(link.header.index).execute().await;
-                }
+                let _ = netlink::del_by_name(&conn.handle, bridge).await;
                 bail!("{}: tag bridge {bridge}: {}", node.name, netlink::describe(&e));
             }
         }

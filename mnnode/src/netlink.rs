@@ -131,6 +131,14 @@ pub async fn link_by_name(handle: &Handle, name: &str) -> Result<Option<LinkMess
     }
 }
 
+/// Deletes the link of this name. In a namespace several labs share (the
+/// root), never by a dumped index: an end moved in from a private
+/// namespace keeps its index there when it is free, so an index read a
+/// moment ago may already name another lab's new end.
+pub async fn del_by_name(handle: &Handle, name: &str) -> Result<(), rtnetlink::Error> {
+    handle.link().del_with_message(rtnetlink::LinkUnspec::new_with_name(name).build()).execute().await
+}
+
 /// The first IPv4 address outside loopback, in interface order.
 pub async fn first_ipv4(handle: &Handle) -> Result<Option<Ipv4Addr>, rtnetlink::Error> {
     let addrs: Vec<_> = handle.address().get().execute().try_collect().await?;

@@ -249,7 +249,9 @@ pub async fn delete_root_links(lab: &Lab, roots: &[&str]) {
     for link in netlink::links(&conn.handle).await.unwrap_or_default() {
         let tag = netlink::link_alias(&link).and_then(Tag::parse);
         if tag.is_some_and(|t| roots.iter().any(|&n| t.is_of(&lab.id, n))) {
-            let _ = conn.handle.link().del(link.header.index).execute().await;
+            if let Some(name) = netlink::link_name(&link) {
+                let _ = netlink::del_by_name(&conn.handle, name).await;
+            }
         }
     }
 }
@@ -272,8 +274,8 @@ pub async fn delete_untagged_root_bridges(lab: &Lab, names: &[&str]) {
                 .attributes
                 .iter()
                 .any(|a| matches!(a, rtnetlink::packet_route::link::LinkAttribute::Group(g) if *g == group));
-        if ours {
-            let _ = conn.handle.link().del(link.header.index).execute().await;
+        if let (true, Some(name)) = (ours, netlink::link_name(&link)) {
+            let _ = netlink::del_by_name(&conn.handle, name).await;
         }
     }
 }

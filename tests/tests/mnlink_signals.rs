@@ -25,15 +25,8 @@ fn root_ifaces(prefix: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The two batch tests over --root nodes take turns. Run at once, in
-/// two labs, the signal test at times found a root end it had just made
-/// gone before tc shaped it ("Cannot find device"); alone, each passes
-/// every time. The cause is not understood yet (see the issue note).
-static ROOT_BATCHES: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn signals_mid_batch_finish_or_undo_the_line() {
-    let _turn = ROOT_BATCHES.lock().unwrap_or_else(|e| e.into_inner());
     let mut rng = Rng::for_test("signals_mid_batch_finish_or_undo_the_line");
     let signals = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")];
     // Far more lines than can run before the signal: the batch is always
@@ -114,7 +107,6 @@ fn signals_mid_batch_finish_or_undo_the_line() {
 
 #[test]
 fn sigkill_mid_batch_leaves_nothing_clean_cannot_find() {
-    let _turn = ROOT_BATCHES.lock().unwrap_or_else(|e| e.into_inner());
     let mut rng = Rng::for_test("sigkill_mid_batch_leaves_nothing_clean_cannot_find");
     // Trial 0 runs whole, to learn how long a batch takes: the kills land
     // at random points within that span.

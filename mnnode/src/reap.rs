@@ -26,12 +26,13 @@ pub fn end_processes(nodes: &[Node]) -> Result<()> {
     let own_ns = procfs::ns_inode(me, "net");
     // inode -> Some(cookie) while it still has to be proved ours.
     let mut namespaces: HashMap<u64, Option<u64>> = HashMap::new();
-    let mut roots: Vec<i32> = Vec::new();
+    // A --root shell by pid and start: (pid, start).
+    let mut roots: Vec<(i32, u64)> = Vec::new();
     for node in nodes {
         let alive = node.is_running();
         if node.root {
             if alive {
-                roots.push(node.pid);
+                roots.push((node.pid, node.start));
             }
         } else if alive {
             if let Some(inode) = procfs::ns_inode(node.pid, "net") {
@@ -47,7 +48,12 @@ pub fn end_processes(nodes: &[Node]) -> Result<()> {
     let deadline = Instant::now() + KILL_DEADLINE;
     let mut pause = Duration::from_micros(500);
     loop {
-        let victims = find_victims(me, &mut namespaces, &roots);
+        // A killed shell's pid may be taken by a stranger meanwhile (a new
+        // session leader, say, with the same sid): its sessions are no
+        // longer ours to follow.
+        roots.retain(|&(pid, start)| procfs::stat(pid).is_none_or(|s| s.start == start));
+        let pids: Vec<i32> = roots.iter().map(|&(pid, _)| pid).collect();
+        let victims = find_victims(me, &mut namespaces, &pids);
         if victims.is_empty() {
             return Ok(());
         }

@@ -64,6 +64,11 @@ pub fn restart(lab: &Lab, name: &str) -> Result<()> {
         let net = open("ns/net", OFlag::O_RDONLY)?;
         let mnt = open("ns/mnt", OFlag::O_RDONLY)?;
         let cwd = open("cwd", OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+        // Still the shell the record names: its pid was not taken by
+        // another process while we opened them.
+        if !node.is_running() {
+            bail!("node {name} is not running (its shell ended while it was being restarted)");
+        }
         steps.push(Prepared::Join { net: net.as_raw_fd(), mnt: mnt.as_raw_fd(), cwd: cwd.as_raw_fd() });
         joined.extend([net, mnt, cwd]);
     }

@@ -5,8 +5,8 @@
 //! had when the request was sent (its direct children then, and their
 //! descendants): earlier background jobs are never touched, even those that
 //! catch SIGINT themselves (`iperf3 -s &`). Without that list (the command
-//! of a killed mnrun), the processes that started since the request's
-//! clock tick are the command's.
+//! of a killed mnrun), the shell's children started since the request's
+//! clock tick, and their descendants, are the command's.
 use mnnode::procfs;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -143,7 +143,9 @@ impl Target {
     /// The command's running processes.
     fn processes(&self) -> Vec<procfs::Stat> {
         let tree = procfs::Tree::snapshot();
-        let spared = |s: &procfs::Stat| match &self.spare {
+        // An older job is a child of the shell's from before the request;
+        // what it starts later is its own, never the command's.
+        let older_job = |s: &procfs::Stat| match &self.spare {
             Some(old) => old.contains(&s.pid) && s.start <= self.since,
             None => s.start < self.since,
         };
@@ -151,10 +153,10 @@ impl Target {
         let mut todo = vec![self.shell];
         while let Some(pid) = todo.pop() {
             for child in tree.children(pid) {
-                if self.spare.is_some() && pid == self.shell && spared(child) {
-                    continue; // an older job: its whole subtree is spared
+                if pid == self.shell && older_job(child) {
+                    continue; // its whole subtree is spared
                 }
-                if !child.is_dead() && (self.spare.is_some() || !spared(child)) {
+                if !child.is_dead() {
                     found.push(*child);
                 }
                 todo.push(child.pid);

@@ -153,3 +153,28 @@ fn a_call_whose_shell_is_restarted_says_so() {
     out.check(out.code() == Some(0) && out.stdout == "queued\n", "the queued call ran");
     assert_eq!(lab.cmd("mnrun").args(["h1", "echo ok"]).ok().stdout, "ok\n");
 }
+
+#[test]
+fn settling_a_killed_calls_command_spares_what_older_jobs_start_later() {
+    let lab = lab_h1();
+    // An older job that keeps starting children which heed SIGINT, and
+    // notes how each ended (2: killed by SIGINT).
+    let log = lab.parent().join("job-log");
+    let job = format!(
+        "perl -e '$SIG{{INT}} = q(DEFAULT); while (1) {{ my $r = system(q(sleep 0.05)); \
+         open(my $f, q(>>), q({})); print $f qq($r\\n); close $f }}' &",
+        log.display()
+    );
+    let job: i32 = lab.cmd("mnrun").args(["h1", &job]).ok().stdout.trim().parse().expect("pid");
+    let shell = lab.node_pid("h1");
+    let mut call = lab.cmd("mnrun").args(["h1", "sleep 100"]).start();
+    assert!(eventually(Duration::from_secs(5), || mnnode::procfs::children(shell)
+        .is_some_and(|c| c.iter().any(|&p| mn_tests::command_name(p).is_some_and(|n| n == "sleep")))));
+    call.signal(libc::SIGKILL);
+    call.finish();
+    // The next call stops the left command: sleep 100, and nothing of the job.
+    assert_eq!(lab.cmd("mnrun").args(["h1", "echo next"]).ok().stdout, "next\n");
+    assert!(alive(job), "the older job lives");
+    let ends = std::fs::read_to_string(&log).expect("the job's log");
+    assert!(ends.lines().count() > 1 && ends.lines().all(|l| l == "0"), "the job's children: {ends:?}");
+}

@@ -167,7 +167,7 @@ fn settling_a_killed_calls_command_spares_what_older_jobs_start_later() {
     );
     let job: i32 = lab.cmd("mnrun").args(["h1", &job]).ok().stdout.trim().parse().expect("pid");
     let shell = lab.node_pid("h1");
-    let mut call = lab.cmd("mnrun").args(["h1", "sleep 100"]).start();
+    let call = lab.cmd("mnrun").args(["h1", "sleep 100"]).start();
     assert!(eventually(Duration::from_secs(5), || mnnode::procfs::children(shell)
         .is_some_and(|c| c.iter().any(|&p| mn_tests::command_name(p).is_some_and(|n| n == "sleep")))));
     call.signal(libc::SIGKILL);

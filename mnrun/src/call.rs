@@ -112,15 +112,18 @@ impl Channel<'_> {
     /// Sends one request and waits for its status. With `left` (the start
     /// of a command a killed mnrun left running), that command is
     /// interrupted first.
-    fn exchange(&mut self, req: &Request, left: Option<u64>) -> Result<Exchange> {
+    fn exchange(&mut self, req: &Request, left: Option<lock::Left>) -> Result<Exchange> {
         let sentinel = mncli::random_hex(12)?;
         let nonce = mncli::random_hex(12)?;
         let command = memfd(&shell::command_file(&nonce, &sentinel, &req.command))?;
         let (status_r, status_w) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).context("pipe")?;
-        let since = left.unwrap_or_else(procfs::now_ticks);
-        // A command left by a killed mnrun is known only by its start.
-        let spare = if left.is_some() { None } else { procfs::children(self.node.pid) };
+        let orphan = left.is_some();
+        let (since, spare) = match left {
+            Some(left) => (left.since, left.older),
+            None => (procfs::now_ticks(), procfs::children(self.node.pid)),
+        };
+        let record = lock::record(since, spare.as_deref());
         let target = stop::Target { shell: self.node.pid, since, spare };
         let mut run = Running::new(target, self.deadline, nonce.clone(), sentinel);
         // The shell opens these by path: they must live until the status.
@@ -155,14 +158,14 @@ impl Channel<'_> {
         );
         keep.extend([command, status_w]);
 
-        if left.is_some() {
+        if orphan {
             // The shell itself is left alone unless it stays busy: idle, a
             // SIGINT could cut short the line we are about to send.
             run.target.interrupt_processes();
             run.stopping = Stopping::Orphan(Instant::now() + Duration::from_secs(1));
         }
         // Should we die from here on, the next caller finds this record.
-        lock::write_record(&self.lock, &format!("{} {since}\n", std::process::id()))?;
+        lock::write_record(&self.lock, &record)?;
         let sent =
             relay::write_all_until(&self.fifo, line.as_bytes(), poll_timeout(self.deadline, Instant::now()))
                 .map_err(|_| anyhow!("node {} is not running", self.node.name))?;

@@ -57,12 +57,46 @@ pub fn take_turn(lock: &OwnedFd, signals: &Signals, deadline: Option<Instant>) -
     }
 }
 
-/// The clock tick of the command a killed mnrun left, if any.
-pub fn read_record(lock: &OwnedFd) -> Option<u64> {
-    let mut buf = [0u8; 64];
-    let n = nix::sys::uio::pread(lock, &mut buf, 0).ok()?;
-    let text = std::str::from_utf8(&buf[..n]).ok()?;
-    text.split_whitespace().nth(1)?.parse().ok()
+/// What a killed mnrun left: its command's clock tick and, when it knew
+/// them, the shell's children (older jobs) at that moment.
+pub struct Left {
+    pub since: u64,
+    pub older: Option<Vec<i32>>,
+}
+
+/// The record a call keeps while its command runs: `PID SINCE : [OLDER...]`,
+/// or `PID SINCE -` when the shell's children could not be listed.
+pub fn record(since: u64, older: Option<&[i32]>) -> String {
+    let mut text = format!("{} {since}", std::process::id());
+    match older {
+        Some(pids) => {
+            text += " :";
+            for pid in pids {
+                text += &format!(" {pid}");
+            }
+        }
+        None => text += " -",
+    }
+    text + "\n"
+}
+
+/// The command a killed mnrun left, if any.
+pub fn read_record(lock: &OwnedFd) -> Option<Left> {
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = nix::sys::uio::pread(lock, &mut buf, text.len() as i64) {
+        text.extend_from_slice(&buf[..n]);
+    }
+    let text = std::str::from_utf8(&text).ok()?;
+    let mut words = text.split_whitespace().skip(1);
+    let since = words.next()?.parse().ok()?;
+    // Without the list (`-`, or a record of an older mnrun), the start
+    // alone tells older jobs.
+    let older = match words.next() {
+        Some(":") => words.map(|p| p.parse().ok()).collect(),
+        _ => None,
+    };
+    Some(Left { since, older })
 }
 
 pub fn write_record(lock: &OwnedFd, record: &str) -> Result<()> {
@@ -74,4 +108,37 @@ pub fn write_record(lock: &OwnedFd, record: &str) -> Result<()> {
 
 pub fn clear_record(lock: &OwnedFd) {
     let _ = nix::unistd::ftruncate(lock, 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Option<Left> {
+        let file = OwnedFd::from(tempfile_with(text));
+        read_record(&file)
+    }
+
+    fn tempfile_with(text: &str) -> std::fs::File {
+        let path =
+            std::env::temp_dir().join(format!("mnrun-lock-test-{}-{}", std::process::id(), text.len()));
+        std::fs::write(&path, text).expect("write");
+        let file = std::fs::File::open(&path).expect("open");
+        let _ = std::fs::remove_file(&path);
+        file
+    }
+
+    #[test]
+    fn records_keep_the_older_jobs() {
+        let left = read(&record(42, Some(&[7, 8]))).expect("a record");
+        assert_eq!((left.since, left.older), (42, Some(vec![7, 8])));
+        let left = read(&record(42, Some(&[]))).expect("a record");
+        assert_eq!((left.since, left.older), (42, Some(vec![])));
+        let left = read(&record(42, None)).expect("a record");
+        assert_eq!((left.since, left.older), (42, None));
+        let left = read("123 42\n").expect("an older mnrun's record");
+        assert_eq!((left.since, left.older), (42, None));
+        assert!(read("").is_none());
+        assert!(read("123 x\n").is_none());
+    }
 }

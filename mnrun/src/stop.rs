@@ -4,9 +4,10 @@
 //! The command is every descendant of the shell except the jobs it already
 //! had when the request was sent (its direct children then, and their
 //! descendants): earlier background jobs are never touched, even those that
-//! catch SIGINT themselves (`iperf3 -s &`). Without that list (the command
-//! of a killed mnrun), the shell's children started since the request's
-//! clock tick, and their descendants, are the command's.
+//! catch SIGINT themselves (`iperf3 -s &`). The list outlives a killed
+//! mnrun in the lock's record; without it (a record of an older mnrun), the
+//! shell's children started since the request's clock tick, and their
+//! descendants, are the command's.
 use mnnode::procfs;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;

@@ -87,6 +87,7 @@ add_nodes() { # KIND LABEL NAMES...: starts the call, in the background
 	show "$label" "$@"
 	local extra=()
 	[[ $k == host ]] && ((ipv6_ll)) && extra=(--ipv6-ll)
+	[[ $k == switch ]] && ((stp)) && extra=(--stp)
 	mnnode add --kind "$k" "${extra[@]}" "$@" 2>"$tmp/add-$k" &
 	adding+=($!) adding_kind+=("$k")
 }
@@ -135,6 +136,7 @@ build() {
 		[[ $i == "$failed" || ! -s $tmp/add-$i ]] || cat "$tmp/add-$i" >&2
 	done
 	[[ -z $failed ]] || node_error "$failed"
+	stp_prepare
 	say "Adding links:"
 	if ((${#links[@]} <= 64)); then
 		local l a b pairs=''

@@ -82,7 +82,7 @@ fn nothing_made(lab: &Lab) {
 fn bad_options_say_one_line_and_make_nothing() {
     let lab = Lab::new();
     let dir = topologies(&lab, &[]);
-    let topos = "minimal, single,N, linear,K[,N], tree,DEPTH[,FANOUT]";
+    let topos = "minimal, single,N, linear,K[,N], tree,DEPTH[,FANOUT], reversed,N, torus,X,Y[,N], fattree,K";
     let cases: Vec<(Vec<&str>, String)> = vec![
         (vec!["--topo"], "mn: --topo needs a value (see mn --help)".into()),
         (vec!["--topo="], "mn: --topo needs a value (see mn --help)".into()),

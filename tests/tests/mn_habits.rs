@@ -1,5 +1,6 @@
 //! scripts/mn as a Mininet user drives it: the torus, reversed and fattree
-//! topologies.
+//! topologies, and the launcher options --nat, --arp, --pre/--post,
+//! --host, --switch, --controller, --wait and --innamespace.
 use mn_tests::{Cmd, Lab, assert_error, mn, netns_entries, nothing_left, topologies};
 
 fn mn_in(lab: &Lab, dir: &std::path::Path) -> Cmd {
@@ -117,6 +118,180 @@ fn bad_topology_arguments_say_one_line_and_make_nothing() {
     ];
     for (topo, says) in cases {
         let out = mn_in(&lab, &dir).args(["--test", "build", "--topo", topo]).code(1);
+        assert_error(&out, says);
+        out.check(out.stdout.is_empty(), "nothing printed, nothing built");
+    }
+    nothing_made(&lab);
+}
+
+// --- the launcher options -------------------------------------------------
+
+/// A namespace outside every lab, linked to the root namespace: the
+/// "internet" a NAT node reaches. Removed on drop, with the lab's NAT table.
+struct Outside {
+    ns: String,
+    veth: String,
+    table: Option<String>,
+}
+
+impl Outside {
+    fn new(net: &str) -> Outside {
+        let ns = mn_tests::unique("mnout");
+        let veth = format!("mo{}", std::process::id() % 100_000);
+        let o = Outside { ns: ns.clone(), veth: veth.clone(), table: None };
+        let sh = format!(
+            "ip netns add {ns} && ip link add {veth} type veth peer name out0 netns {ns} && \
+             ip addr add {net}.1/24 dev {veth} && ip link set {veth} up && \
+             ip -n {ns} addr add {net}.2/24 dev out0 && ip -n {ns} link set out0 up"
+        );
+        Cmd::new("sh").args(["-c", &sh]).ok();
+        o
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = Cmd::new("ip").args(["link", "del", &self.veth]).run();
+        let _ = Cmd::new("ip").args(["netns", "del", &self.ns]).run();
+        if let Some(table) = &self.table {
+            let _ = Cmd::new("nft").args(["delete", "table", "ip", table]).run();
+        }
+    }
+}
+
+#[test]
+fn nat_gives_hosts_a_way_out_and_goes_with_clean() {
+    let lab = Lab::new();
+    let mut outside = Outside::new("198.51.100");
+    let forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("ip_forward");
+    let out = mn(&lab).args(["--nat", "--topo", "single,2", "--keep", "--test", "pingall"]).ok();
+    out.check(out.stdout.contains("*** Starting NAT nat0 (10.255.255.254/8)"), "the NAT node");
+    out.check(out.stdout.contains("*** Results: 0% dropped (2/2 received)"), "hosts still reach each other");
+    let table = format!("mn-nat-{}", lab.id());
+    outside.table = Some(table.clone());
+    let route = lab.cmd("mnrun").args(["h2", "ip route show default"]).ok();
+    assert_eq!(
+        route.stdout.split_whitespace().take(3).collect::<Vec<_>>(),
+        ["default", "via", "10.255.255.254"]
+    );
+    // The outside namespace has no route back to 10/8: only a masqueraded
+    // ping is answered.
+    let ping = lab.cmd("mnrun").args(["h2", "ping -c1 -W5 198.51.100.2"]).ok();
+    ping.check(ping.stdout.contains("1 received"), "h2 reaches the outside through nat0");
+    let rules = Cmd::new("nft").args(["list", "table", "ip", &table]).ok();
+    rules.check(rules.stdout.contains("masquerade"), "MASQUERADE in the lab's table");
+    // One network with --nat at a time: nat0-eth0 lives in the root namespace.
+    let other = Lab::new();
+    let out = mn(&other).args(["--nat", "--test", "build"]).code(1);
+    assert_error(
+        &out,
+        "mn: --nat: nat0-eth0 already exists in the root namespace (another network's NAT? mn -c removes it)",
+    );
+    mn(&lab).arg("-c").ok();
+    nothing_left(&lab);
+    let gone = Cmd::new("nft").args(["list", "table", "ip", &table]).run();
+    gone.check(!gone.status.success(), "the table went with mn -c");
+    let gone = Cmd::new("ip").args(["link", "show", "nat0-eth0"]).run();
+    gone.check(!gone.status.success(), "nat0's end went with mn -c");
+    assert_eq!(std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("ip_forward"), forward);
+    // Without --keep the teardown removes it all the same.
+    let out = mn(&lab).args(["--nat", "--test", "build"]).ok();
+    out.check(out.stdout.contains("*** Starting NAT nat0"), "built");
+    let gone = Cmd::new("nft").args(["list", "table", "ip", &table]).run();
+    gone.check(!gone.status.success(), "the table went with the teardown");
+    nothing_left(&lab);
+}
+
+#[test]
+fn static_arp_pre_and_post_scripts_and_a_cpu_share() {
+    let lab = Lab::new();
+    let dir = topologies(
+        &lab,
+        &[
+            ("pre.cli", "# before the test\nh1 ip neigh show nud permanent\nh1 echo pre-ran\n"),
+            ("post.cli", "sh echo post-ran\n"),
+        ],
+    );
+    let out = mn_in(&lab, &dir)
+        .args(["--topo", "single,3", "--arp", "--pre", "pre.cli", "--post", "post.cli"])
+        .args(["--host", "cfs,cpu=0.25", "--switch", "lxbr", "--controller", "none", "--wait", "--keep"])
+        .args(["--test", "pingall"])
+        .ok();
+    let text = &out.stdout;
+    let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s:?} in\n{text}"));
+    // --pre's commands ran before the test, --post's after.
+    assert!(at("*** Running --pre pre.cli") < at("pre-ran") && at("pre-ran") < at("*** Ping:"));
+    assert!(at("*** Results: 0% dropped (6/6 received)") < at("*** Running --post post.cli"));
+    assert!(at("*** Running --post post.cli") < at("post-ran"));
+    // Every host knows every other's MAC before any ping: 2 permanent entries.
+    let permanent: Vec<&str> = text.lines().map(str::trim_end).filter(|l| l.ends_with("PERMANENT")).collect();
+    assert_eq!(permanent.len(), 2, "{text}");
+    let mac = lab.cmd("mnrun").args(["h2", "cat /sys/class/net/h2-eth0/address"]).ok().stdout;
+    assert!(
+        permanent.iter().any(|l| l.starts_with("10.0.0.2 dev h1-eth0 lladdr ") && l.contains(mac.trim()))
+    );
+    // cpu=F is Mininet's share of the whole machine; mnnode's is of one CPU.
+    let cores =
+        Cmd::new("getconf").arg("_NPROCESSORS_ONLN").ok().stdout.trim().parse::<f64>().expect("cores");
+    let record = std::fs::read_to_string(lab.dir.join("h3/node")).expect("h3's record");
+    let cpu: f64 =
+        record.lines().find_map(|l| l.strip_prefix("cpu=")).expect("a cpu limit").parse().expect("a number");
+    assert!((cpu - 0.25 * cores).abs() < 0.001, "cpu={cpu} for {cores} cores");
+    mn(&lab).arg("-c").ok();
+    // A failed test still runs --post, and keeps its status.
+    let dir = topologies(&lab, &[("down.cli", "link s1 h1 down\n")]);
+    let out =
+        mn_in(&lab, &dir).args(["--pre", "down.cli", "--post", "post.cli", "--test", "pingall"]).code(1);
+    out.check(out.stdout.contains("*** Results: 100% dropped (0/2 received)"), "the test failed");
+    out.check(out.stdout.contains("post-ran"), "--post ran all the same");
+    nothing_left(&lab);
+}
+
+#[test]
+fn bad_launcher_options_say_one_line_and_make_nothing() {
+    let lab = Lab::new();
+    let dir = topologies(&lab, &[]);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--innamespace"],
+            "mn: --innamespace: not supported (every node already has namespaces of its own; there is no control network)",
+        ),
+        (vec!["--switch", "ovsk"], "mn: --switch ovsk: not available (lxbr, lxbr,stp=1: Linux bridges)"),
+        (
+            vec!["--controller", "ref"],
+            "mn: --controller ref: not available (none: Linux bridges need no controller)",
+        ),
+        (
+            vec!["--host", "rt"],
+            "mn: --host rt: real-time scheduling (rt) is not supported (process, cfs[,cpu=F])",
+        ),
+        (vec!["--host", "vm"], "mn: --host vm: not a host class (process, cfs[,cpu=F])"),
+        (
+            vec!["--host", "cfs,cpu=2"],
+            "mn: --host cfs,cpu=2: cpu=2 is not a fraction of the machine (0 < F <= 1)",
+        ),
+        (
+            vec!["--host", "cfs,cpu=x"],
+            "mn: --host cfs,cpu=x: cpu=x is not a fraction of the machine (0 < F <= 1)",
+        ),
+        (vec!["--host", "cfs,mem=1"], "mn: --host cfs,mem=1: mem=1 is not an option of cfs (cpu=F)"),
+        (vec!["--host", "process,cpu=.5"], "mn: --host process,cpu=.5: cpu= needs cfs (--host cfs,cpu=.5)"),
+        (vec!["--pre", "nofile"], "mn: --pre nofile: not a readable file"),
+        (vec!["--post", "."], "mn: --post .: not a readable file"),
+        (vec!["--switch="], "mn: --switch needs a value (see mn --help)"),
+        (
+            vec!["--nat", "--topo", "topo.sh"],
+            "mn: --nat: the topology has no switch to attach the NAT node to",
+        ),
+        (
+            vec!["--nat", "--ipbase", "10.0.0.0/30"],
+            "mn: --nat: --ipbase 10.0.0.0/30 has no address left for nat0",
+        ),
+        (vec!["--arp", "extra"], "mn: unknown option extra (see mn --help)"),
+    ];
+    std::fs::write(dir.join("topo.sh"), "host h1\nhost h2\nlink h1 h2\n").expect("topo.sh");
+    for (args, says) in cases {
+        let out = mn_in(&lab, &dir).args(["--test", "build"]).args(&args).code(1);
         assert_error(&out, says);
         out.check(out.stdout.is_empty(), "nothing printed, nothing built");
     }

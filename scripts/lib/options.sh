@@ -81,16 +81,16 @@ parse_options() {
 	while (($#)); do
 		opt=$1 value=''
 		case $opt in
-		--topo | --link | --ipbase | --test | --verbosity | -v | --switch | --controller | --host | --pre | --post)
+		--topo | --link | --ipbase | --test | --verbosity | -v | --custom | --switch | --controller | --host | --pre | --post)
 			(($# >= 2)) || die "$opt needs a value (see mn --help)"
 			value=$2
 			shift ;;
-		--topo=* | --link=* | --ipbase=* | --test=* | --verbosity=* | --switch=* | --controller=* | --host=* | --pre=* | --post=*)
+		--topo=* | --link=* | --ipbase=* | --test=* | --verbosity=* | --custom=* | --switch=* | --controller=* | --host=* | --pre=* | --post=*)
 			value=${opt#*=} opt=${opt%%=*} ;;
 		-v?*) value=${opt#-v} opt=-v ;;
 		esac
 		case $opt in
-		--topo | --link | --ipbase | --test | --verbosity | -v | --switch | --controller | --host | --pre | --post) [[ -n $value ]] || die "$opt needs a value (see mn --help)" ;;
+		--topo | --link | --ipbase | --test | --verbosity | -v | --custom | --switch | --controller | --host | --pre | --post) [[ -n $value ]] || die "$opt needs a value (see mn --help)" ;;
 		esac
 		case $opt in
 		--topo) topo=$value ;;
@@ -102,6 +102,7 @@ parse_options() {
 		--ipv6-ll) ipv6_ll=1 ;;
 		--keep) keep=1 ;;
 		-c | --clean) clean=1 ;;
+		--custom) custom_files+=("$value") ;;
 		--switch) parse_switch_option "$value" ;;
 		--controller) parse_controller_option "$value" ;;
 		--host) parse_host_option "$value" ;;

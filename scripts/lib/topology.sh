@@ -31,7 +31,7 @@ origin() { # AT
 	case $1 in
 	-*) origin=$1 ;;
 	0) origin="--topo $topo" ;;
-	*) origin=$topo:$1 ;;
+	*) origin=${topo_file:-$topo}:$1 ;;
 	esac
 }
 
@@ -159,6 +159,7 @@ builtins='minimal, single,N, linear,K[,N], tree,DEPTH[,FANOUT], reversed,N, toru
 load_topology() {
 	local name args=() want=() a
 	name=${topo%%,*}
+	! custom_topology || return 0
 	case $name in
 	minimal | single | linear | tree | reversed | torus | fattree)
 		IFS=, read -r -a args <<<"${topo#"$name"}"
@@ -204,7 +205,8 @@ load_topology() {
 
 run_topology() { # MODE ARGS...
 	local rc=0 verb a b rest more
-	"$BASH" "$lib/topo-run.sh" "$tmp/records" "$max_hosts" "$max_nodes" "$max_links" "$@" </dev/null || rc=$?
+	# (made: custom.sh's shim has written the records already.)
+	[[ $1 == made ]] || "$BASH" "$lib/topo-run.sh" "$tmp/records" "$max_hosts" "$max_nodes" "$max_links" "$@" </dev/null || rc=$?
 	while IFS=$'\x1f' read -r line verb a b rest; do
 		# Thousands of records: plain hosts and links stay inline.
 		case $verb in

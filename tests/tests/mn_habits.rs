@@ -1,6 +1,7 @@
 //! scripts/mn as a Mininet user drives it: the torus, reversed and fattree
-//! topologies, and the launcher options --nat, --arp, --pre/--post,
-//! --host, --switch, --controller, --wait and --innamespace.
+//! topologies, Mininet custom topology files (--custom), and the launcher
+//! options --nat, --arp, --pre/--post, --host, --switch, --controller,
+//! --wait and --innamespace.
 use mn_tests::{Cmd, Lab, assert_error, mn, netns_entries, nothing_left, topologies};
 
 fn mn_in(lab: &Lab, dir: &std::path::Path) -> Cmd {
@@ -122,6 +123,221 @@ fn bad_topology_arguments_say_one_line_and_make_nothing() {
         out.check(out.stdout.is_empty(), "nothing printed, nothing built");
     }
     nothing_made(&lab);
+}
+
+// --- Mininet custom topology files (--custom) -----------------------------
+
+/// A custom file as Mininet users write them: build() with arguments,
+/// TCLink with shaping, explicit ports and interface names, ip= and mac=,
+/// an old-style __init__ topology, and a main block that never runs here.
+const SITES: &str = r#"#!/usr/bin/env python3
+"""Two sites joined by a shaped WAN link."""
+from mininet.topo import Topo
+from mininet.net import Mininet
+from mininet.link import TCLink
+from mininet.node import OVSKernelSwitch, Host
+from mininet.cli import CLI
+from mininet.log import setLogLevel, info
+from mininet.util import irange, dumpNodeConnections
+
+
+class TwoSites(Topo):
+    "n hosts on each of two switches; the switches share a shaped link."
+
+    def build(self, n=2, bw=10):
+        left = self.addSwitch('s1', dpid='0000000000000001')
+        right = self.addSwitch('s2')
+        for i in irange(1, n):
+            self.addLink(self.addHost('h%d' % i), left)
+        for i in irange(n + 1, 2 * n):
+            host = self.addHost('h%d' % i, ip='10.0.1.%d/8' % i, mac='00:00:00:00:01:%02x' % i)
+            self.addLink(host, right, port2=10 + i)
+        self.addLink(left, right, cls=TCLink, bw=bw, loss=0, max_queue_size=100,
+                     intfName1='s1-wan', intfName2='s2-wan')
+
+
+class Pair(Topo):
+    "Old style: everything in __init__."
+
+    def __init__(self, **opts):
+        Topo.__init__(self, **opts)
+        a = self.addHost('alice', cls=Host, defaultRoute='via 10.0.0.254')
+        b = self.addHost('bob')
+        sw = self.addSwitch('sw1')
+        self.addLink(a, sw, port1=3)
+        self.addLink(sw, b)
+
+
+topos = {
+    'sites': (lambda n=2, bw=10: TwoSites(n=n, bw=bw)),
+    'pair': (lambda: Pair()),
+}
+
+if __name__ == '__main__':
+    setLogLevel('info')
+    net = Mininet(topo=TwoSites(), link=TCLink)
+    net.start()
+    CLI(net)
+"#;
+
+/// Three switches in a ring, with a host each: a loop.
+const RING: &str = r#"from mininet.topo import Topo
+
+class Ring(Topo):
+    def build(self, k=3):
+        switches = [self.addSwitch('s%d' % i) for i in range(1, k + 1)]
+        for i, s in enumerate(switches):
+            self.addLink(self.addHost('h%d' % (i + 1)), s)
+        for i in range(k):
+            self.addLink(switches[i], switches[(i + 1) % k])
+
+topos = {'ring': Ring}
+"#;
+
+#[test]
+fn a_custom_file_builds_as_mininet_would() {
+    let lab = Lab::new();
+    let dir = topologies(&lab, &[("sites.py", SITES)]);
+    let out = mn_in(&lab, &dir)
+        .args(["--custom", "sites.py", "--topo", "sites,3,bw=5", "--keep", "--test", "pingall"])
+        .ok();
+    out.check(out.stdout.contains("h1 h2 h3 h4 h5 h6\n"), "hosts in Mininet's natural order");
+    out.check(out.stdout.contains("*** Results: 0% dropped (30/30 received)"), "every pair reaches");
+    let pairs = link_pairs(&lab);
+    for (a, b) in
+        [("h1-eth0", "s1-eth1"), ("h3-eth0", "s1-eth3"), ("h4-eth0", "s2-eth14"), ("h6-eth0", "s2-eth16")]
+    {
+        assert!(has_pair(&pairs, a, b), "{a} {b} in {pairs:?}");
+    }
+    let list = lab.cmd("mnlink").arg("list").ok().stdout;
+    let wan = list.lines().find(|l| l.starts_with("s1-wan")).expect("the WAN link");
+    assert_eq!(
+        wan.split_whitespace().collect::<Vec<_>>(),
+        ["s1-wan", "s2-wan", "up", "bw=5Mbit", "queue=100"]
+    );
+    assert_eq!(lab.cmd("mnnode").args(["ip", "h2"]).ok().stdout, "10.0.0.2\n");
+    assert_eq!(lab.cmd("mnnode").args(["ip", "h5"]).ok().stdout, "10.0.1.5\n");
+    let mac = lab.cmd("mnrun").args(["h5", "cat /sys/class/net/h5-eth0/address"]).ok();
+    assert_eq!(mac.stdout, "00:00:00:00:01:05\n");
+    mn(&lab).arg("-c").ok();
+    nothing_left(&lab);
+
+    // Old style, a port of our choosing, defaultRoute; a built-in
+    // topology still works beside the file.
+    let out = mn_in(&lab, &dir)
+        .args(["--custom", "sites.py", "--topo", "pair", "--keep", "--test", "pingall"])
+        .ok();
+    out.check(out.stdout.contains("*** Results: 0% dropped (2/2 received)"), "alice and bob");
+    assert!(has_pair(&link_pairs(&lab), "alice-eth3", "sw1-eth1"), "port1=3");
+    let route = lab.cmd("mnrun").args(["alice", "ip route show default"]).ok();
+    assert_eq!(route.stdout.split_whitespace().take(3).collect::<Vec<_>>(), ["default", "via", "10.0.0.254"]);
+    mn(&lab).arg("-c").ok();
+    let out =
+        mn_in(&lab, &dir).args(["--custom", "sites.py", "--topo", "single,2", "--test", "pingall"]).ok();
+    out.check(out.stdout.contains("*** Results: 0% dropped (2/2 received)"), "a built-in topology");
+    nothing_left(&lab);
+}
+
+#[test]
+fn a_custom_topology_with_a_loop_runs_spanning_tree() {
+    let lab = Lab::new();
+    let dir = topologies(&lab, &[("ring.py", RING)]);
+    let out = mn_in(&lab, &dir).args(["--custom", "ring.py", "--topo", "ring,4", "--test", "pingall"]).ok();
+    out.check(out.stdout.contains("*** Waiting for the spanning tree to settle on 4 switches\n"), "STP");
+    out.check(out.stdout.contains("\n1 ports blocked\n"), "the ring is cut once");
+    out.check(out.stdout.contains("*** Results: 0% dropped (12/12 received)"), "every pair reaches");
+    nothing_left(&lab);
+}
+
+#[test]
+fn custom_files_with_mistakes_say_one_line_and_make_nothing() {
+    let lab = Lab::new();
+    let head = "from mininet.topo import Topo\nfrom mininet.link import TCLink\n\n";
+    let files: Vec<(String, String)> = [
+        ("htb.py", "class T(Topo):\n    def build(self):\n        h = self.addHost('h1')\n        s = self.addSwitch('s1')\n        self.addLink(h, s, cls=TCLink, bw=10,\n                     use_htb=True)\n\ntopos = {'t': lambda: T()}\n"),
+        ("cpu.py", "class T(Topo):\n    def build(self):\n        self.addHost('h1', cpu=0.5)\n\ntopos = {'t': lambda: T()}\n"),
+        ("ovs.py", "class T(Topo):\n    def build(self):\n        self.addSwitch('s1', protocols='OpenFlow13')\n\ntopos = {'t': lambda: T()}\n"),
+        ("raises.py", "class T(Topo):\n    def build(self, n):\n        for i in range(n):\n            self.addHost('h%d' % i)\n        raise ValueError('n is too small: %d' % n)\n\ntopos = {'t': lambda n=1: T(n)}\n"),
+        ("name.py", "class T(Topo):\n    def build(self):\n        self.addHost(nme)\n\ntopos = {'t': lambda: T()}\n"),
+        ("syntax.py", "topos = {\n"),
+        ("nolink.py", "class T(Topo):\n    def build(self):\n        self.addHost('h1')\n        self.addLink('h1', 's9')\n\ntopos = {'t': lambda: T()}\n"),
+        ("runs.py", "from mininet.net import Mininet\nnet = Mininet()\ntopos = {}\n"),
+        ("twice.py", "class T(Topo):\n    def build(self):\n        self.addHost('h1')\n        self.addHost('h-2')\n\ntopos = {'t': lambda: T()}\n"),
+        ("runaway.py", "class T(Topo):\n    def build(self):\n        i = 0\n        while True:\n            i += 1\n            self.addHost('h%d' % i)\n\ntopos = {'t': lambda: T()}\n"),
+    ]
+    .iter()
+    .map(|(name, body)| (name.to_string(), format!("{head}{body}")))
+    .collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(n, b)| (n.as_str(), b.as_str())).collect();
+    let dir = topologies(&lab, &refs);
+    let topos = "minimal, single,N, linear,K[,N], tree,DEPTH[,FANOUT], reversed,N, torus,X,Y[,N], fattree,K";
+    let cases: Vec<(&str, &str, String)> = vec![
+        ("htb.py", "t", "htb.py:8: addLink('h1', 's1'): unsupported parameter use_htb=True".into()),
+        (
+            "cpu.py",
+            "t",
+            "cpu.py:6: addHost('h1'): unsupported parameter cpu=0.5 (use mn --host cfs,cpu=F for every host)".into(),
+        ),
+        (
+            "ovs.py",
+            "t",
+            "ovs.py:6: addSwitch('s1'): unsupported parameter protocols='OpenFlow13' (mn builds Linux bridges)".into(),
+        ),
+        ("raises.py", "t,2", "raises.py:8: ValueError: n is too small: 2".into()),
+        ("name.py", "t", "name.py:6: NameError: name 'nme' is not defined".into()),
+        ("syntax.py", "t", "syntax.py:4: SyntaxError: '{' was never closed".into()),
+        ("nolink.py", "t", "nolink.py:7: addLink('h1', 's9'): no node 's9' (add nodes before their links)".into()),
+        (
+            "runs.py",
+            "t",
+            "runs.py:5: Mininet(...) is not available under mn --custom: mn reads the file for its topos and builds the network itself".into(),
+        ),
+        ("twice.py", "t", "twice.py:7: mnnode: \"h-2\": ".into()),
+        (
+            "runaway.py",
+            "t",
+            "runaway.py:9: host h10001: the topology would make more than 10000 hosts; the limit is 10000".into(),
+        ),
+        ("htb.py", "nosuch", format!("mn: --topo nosuch: not a topology of htb.py (t) nor built in ({topos})")),
+    ];
+    for (file, topo, says) in cases {
+        let out = mn_in(&lab, &dir).args(["--custom", file, "--topo", topo, "--test", "build"]).code(1);
+        if says.ends_with(": ") {
+            out.check(out.stderr.lines().count() == 1 && out.stderr.starts_with(&says), &says);
+            nothing_left(&lab);
+        } else {
+            assert_error(&out, &says);
+            out.check(out.stdout.is_empty(), "nothing printed, nothing built");
+        }
+    }
+    let out = mn_in(&lab, &dir).args(["--custom", "nofile.py", "--test", "build"]).code(1);
+    assert_error(&out, "mn: --custom nofile.py: not a readable file");
+    mn(&lab).arg("-c").ok();
+    nothing_left(&lab);
+}
+
+#[test]
+fn custom_link_delay_jitter_and_loss_reach_netem() {
+    if !mn_tests::require("custom_link_delay_jitter_and_loss_reach_netem", mn_tests::Feature::Netem) {
+        return;
+    }
+    let lab = Lab::new();
+    let topo = "from mininet.topo import Topo\nfrom mininet.link import TCLink\n\n\
+        class Wan(Topo):\n    def build(self, delay='5ms'):\n        a, b = self.addHost('a'), self.addHost('b')\n\
+        \x20       s = self.addSwitch('s1')\n        self.addLink(a, s, cls=TCLink, delay=delay, jitter='1ms', loss=1)\n\
+        \x20       self.addLink(b, s)\n\ntopos = {'wan': lambda delay='5ms': Wan(delay)}\n";
+    let dir = topologies(&lab, &[("wan.py", topo)]);
+    let out = mn_in(&lab, &dir)
+        .args(["--custom", "wan.py", "--topo", "wan,20ms", "--keep", "--test", "build"])
+        .ok();
+    out.check(out.stdout.contains("(a, s1) (b, s1)"), "built");
+    let list = lab.cmd("mnlink").arg("list").ok().stdout;
+    let line = list.lines().find(|l| l.starts_with("a-eth0")).expect("a's link");
+    for want in ["delay=20ms", "jitter=1ms", "loss=1%"] {
+        assert!(line.contains(want), "{want} in {line}");
+    }
+    mn(&lab).arg("-c").ok();
+    nothing_left(&lab);
 }
 
 // --- the launcher options -------------------------------------------------
@@ -278,6 +494,7 @@ fn bad_launcher_options_say_one_line_and_make_nothing() {
         (vec!["--host", "process,cpu=.5"], "mn: --host process,cpu=.5: cpu= needs cfs (--host cfs,cpu=.5)"),
         (vec!["--pre", "nofile"], "mn: --pre nofile: not a readable file"),
         (vec!["--post", "."], "mn: --post .: not a readable file"),
+        (vec!["--custom"], "mn: --custom needs a value (see mn --help)"),
         (vec!["--switch="], "mn: --switch needs a value (see mn --help)"),
         (
             vec!["--nat", "--topo", "topo.sh"],

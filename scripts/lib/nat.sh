@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by scripts/mn: --nat, as Mininet's addNAT: a node nat0 in the
-# root namespace, linked to the first switch, holding the last address of
-# --ipbase; every host gets a default route through it, and the root
+# root namespace, linked to the first switch, holding the next address of
+# --ipbase after the hosts'; every host gets a default route through it, and the root
 # namespace forwards and masquerades what the hosts send elsewhere.
 #
 # The rules are one nftables table per lab, ip mn-nat-LABID, whose comment
@@ -21,12 +21,12 @@ nat_plan() {
 	[[ -n $sw ]] || die "--nat: the topology has no switch to attach the NAT node to"
 	[[ -z ${kind[$nat_name]:-} ]] || die "--nat: the topology already has a node named $nat_name"
 	size=$((1 << (32 - prefix)))
-	((${#hosts[@]} < size - 2)) || die "--nat: --ipbase $ipbase has no address left for $nat_name"
+	((${#hosts[@]} + 1 < size - 1)) || die "--nat: --ipbase $ipbase has no address left for $nat_name"
 	# nat0's end lives in the root namespace: one network with --nat at a time.
 	! ip link show dev "$nat_name-eth0" >/dev/null 2>&1 ||
 		die "--nat: $nat_name-eth0 already exists in the root namespace (another network's NAT? mn -c removes it)"
 	ip2int net "$base"
-	int2ip nat_ip $(((net & ~(size - 1) & 0xffffffff) + size - 2))
+	int2ip nat_ip $(((net & ~(size - 1) & 0xffffffff) + ${#hosts[@]} + 1))
 	nat_ip+=/$prefix
 	nats=("$nat_name")
 	kind[$nat_name]=host ip[$nat_name]=$nat_ip first_if[$nat_name]=$nat_name-eth0 node_at[$nat_name]=--nat

@@ -511,3 +511,30 @@ fn bad_launcher_options_say_one_line_and_make_nothing() {
     }
     nothing_made(&lab);
 }
+
+#[test]
+fn help_and_man_page_document_the_new_options_and_topologies() {
+    let lab = Lab::new();
+    let help = mn(&lab).arg("--help").ok().stdout;
+    let man = std::fs::read_to_string(mn_tests::repo().join("man/mn.1")).expect("man/mn.1");
+    for option in [
+        "--custom",
+        "--switch",
+        "--controller",
+        "--host",
+        "--nat",
+        "--arp",
+        "--pre",
+        "--post",
+        "--wait",
+        "--innamespace",
+        "reversed,N",
+        "torus,X,Y[,N]",
+        "fattree,K",
+    ] {
+        assert!(help.contains(option), "--help documents {option}:\n{help}");
+        let roff = option.replace('-', "\\-").replace(",N", ",\\fR\\fIN").replace(",X", ",\\fR\\fIX");
+        let bare = option.split([',', '[']).next().unwrap_or(option).replace('-', "\\-");
+        assert!(man.contains(&roff) || man.contains(&format!("\\fB{bare}")), "mn(1) documents {option}");
+    }
+}

@@ -91,6 +91,7 @@ nat_clean() {
 	table=$(nft list table ip "mn-nat-$lab_id" 2>/dev/null) || return 0
 	[[ $table =~ ip_forward\ was\ ([01]) ]] && forward=${BASH_REMATCH[1]}
 	nft delete table ip "mn-nat-$lab_id" || return 1
+	info "removed NAT table ip mn-nat-$lab_id"
 	[[ -n $forward ]] || return 0
 	nft list tables ip 2>/dev/null | grep -q ' mn-nat-' || echo "$forward" >/proc/sys/net/ipv4/ip_forward
 }

@@ -538,3 +538,24 @@ fn help_and_man_page_document_the_new_options_and_topologies() {
         assert!(man.contains(&roff) || man.contains(&format!("\\fB{bare}")), "mn(1) documents {option}");
     }
 }
+
+#[test]
+fn switch_lxbr_stp_1_turns_on_a_quick_spanning_tree() {
+    let lab = Lab::new();
+    let out =
+        mn(&lab).args(["--switch", "lxbr,stp=1", "--topo", "linear,2", "--keep", "--test", "pingall"]).ok();
+    out.check(
+        out.stdout.contains("*** Waiting for the spanning tree to settle on 2 switches\n0 ports blocked\n"),
+        "STP",
+    );
+    out.check(out.stdout.contains("*** Results: 0% dropped (2/2 received)"), "a working network");
+    // The kernel's STP, with the shortest forward delay it allows (2 s, in
+    // hundredths) and hellos every second.
+    let bridge = lab
+        .cmd("mnrun")
+        .args(["s2", "cd /sys/class/net/s2/bridge && cat stp_state forward_delay hello_time"])
+        .ok();
+    assert_eq!(bridge.stdout.split_whitespace().collect::<Vec<_>>(), ["1", "200", "100"]);
+    mn(&lab).arg("-c").ok();
+    nothing_left(&lab);
+}

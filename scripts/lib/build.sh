@@ -87,6 +87,8 @@ add_nodes() { # KIND LABEL NAMES...: starts the call, in the background
 	show "$label" "$@"
 	local extra=()
 	[[ $k == host ]] && ((ipv6_ll)) && extra=(--ipv6-ll)
+	[[ $k == switch ]] && ((stp)) && extra=(--stp)
+	[[ $k == host ]] && extra+=("${host_opts[@]}")
 	mnnode add --kind "$k" "${extra[@]}" "$@" 2>"$tmp/add-$k" &
 	adding+=($!) adding_kind+=("$k")
 }
@@ -128,6 +130,7 @@ build() {
 	add_nodes host hosts "${hosts[@]}"
 	add_nodes switch switches "${switches[@]}"
 	add_nodes router routers "${routers[@]}"
+	nat_add
 	for i in "${!adding[@]}"; do
 		wait "${adding[i]}" || failed=${failed:-${adding_kind[i]}}
 	done
@@ -135,6 +138,7 @@ build() {
 		[[ $i == "$failed" || ! -s $tmp/add-$i ]] || cat "$tmp/add-$i" >&2
 	done
 	[[ -z $failed ]] || node_error "$failed"
+	stp_prepare
 	say "Adding links:"
 	if ((${#links[@]} <= 64)); then
 		local l a b pairs=''
@@ -173,6 +177,7 @@ teardown() {
 	fi
 	say "Stopping network"
 	mnnode clean
+	nat_clean
 	say "Done"
 }
 

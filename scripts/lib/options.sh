@@ -13,8 +13,24 @@ test or open the CLI.
 
 Options:
   --topo TOPO        minimal | single,N | linear,K[,N] | tree,DEPTH[,FANOUT]
+                     | reversed,N | torus,X,Y[,N] | fattree,K (K even)
                      | FILE (a shell script using host, switch, router, link)
-                     (default: minimal; at most 10000 hosts, 12000 nodes)
+                     | NAME[,ARGS] from a --custom file
+                     (default: minimal; at most 10000 hosts, 12000 nodes;
+                     torus and fattree have loops: spanning tree runs)
+  --custom FILE      a Mininet custom topology file (Python: Topo classes
+                     and topos = {'NAME': ...}), read without Mininet
+  --switch SWITCH    lxbr (Linux bridges, the default) | lxbr,stp=1
+  --controller C     none (Linux bridges need no controller)
+  --host HOST        process (default) | cfs[,cpu=F]: each host limited to
+                     F of the machine (all its cores, as Mininet)
+  --nat              a NAT node nat0 on the first switch: hosts reach the
+                     root namespace's networks through it (masqueraded)
+  --arp              static ARP entries between every pair of hosts
+  --pre FILE         CLI commands to run before the test or CLI
+  --post FILE        CLI commands to run after the test or CLI
+  --wait             accepted: switches are ready once built
+  --innamespace      not supported: every node has namespaces of its own
   --link tc,OPTS     shape every link: bw=MBIT delay=T jitter=T loss=PCT
                      queue=PKTS, comma-separated (tc,bw=10,delay=5ms)
   --ipbase CIDR      host addresses come from here (default: 10.0.0.0/8)
@@ -30,8 +46,9 @@ Options:
   -h, --help         this help
 
 Programs:
-  mn checks bash 5, ping, tc (shaped links) and iperf3 (--test iperf) before
-  building anything; scripts/setup installs the missing ones (Debian).
+  mn checks bash 5, ping, tc (shaped links), iperf3 (--test iperf), python3
+  (--custom) and nft (--nat) before building anything; scripts/setup
+  installs the missing ones (Debian).
 
 Exit status:
   0 success; 1 bad options or topology, a missing program, a network that
@@ -81,16 +98,16 @@ parse_options() {
 	while (($#)); do
 		opt=$1 value=''
 		case $opt in
-		--topo | --link | --ipbase | --test | --verbosity | -v)
+		--topo | --link | --ipbase | --test | --verbosity | -v | --custom | --switch | --controller | --host | --pre | --post)
 			(($# >= 2)) || die "$opt needs a value (see mn --help)"
 			value=$2
 			shift ;;
-		--topo=* | --link=* | --ipbase=* | --test=* | --verbosity=*)
+		--topo=* | --link=* | --ipbase=* | --test=* | --verbosity=* | --custom=* | --switch=* | --controller=* | --host=* | --pre=* | --post=*)
 			value=${opt#*=} opt=${opt%%=*} ;;
 		-v?*) value=${opt#-v} opt=-v ;;
 		esac
 		case $opt in
-		--topo | --link | --ipbase | --test | --verbosity | -v) [[ -n $value ]] || die "$opt needs a value (see mn --help)" ;;
+		--topo | --link | --ipbase | --test | --verbosity | -v | --custom | --switch | --controller | --host | --pre | --post) [[ -n $value ]] || die "$opt needs a value (see mn --help)" ;;
 		esac
 		case $opt in
 		--topo) topo=$value ;;
@@ -102,6 +119,16 @@ parse_options() {
 		--ipv6-ll) ipv6_ll=1 ;;
 		--keep) keep=1 ;;
 		-c | --clean) clean=1 ;;
+		--custom) custom_files+=("$value") ;;
+		--switch) parse_switch_option "$value" ;;
+		--controller) parse_controller_option "$value" ;;
+		--host) parse_host_option "$value" ;;
+		--pre) pre_script=$value ;;
+		--post) post_script=$value ;;
+		--nat) nat=1 ;;
+		--arp) static_arp=1 ;;
+		--wait) opt_wait=1 ;;
+		--innamespace) die "--innamespace: not supported (every node already has namespaces of its own; there is no control network)" ;;
 		--version) version=1 ;;
 		-h | --help) usage; exit 0 ;;
 		*) die "unknown option $opt (see mn --help)" ;;

@@ -9,6 +9,7 @@
 run_packages=(
 	bash:bash ip:iproute2 tc:iproute2 ss:iproute2 ping:iputils-ping
 	iperf3:iperf3 ps:procps awk:mawk
+	nft:nftables python3:python3
 )
 
 # The tests, the man page check, the examples and CI.

@@ -142,6 +142,62 @@ __mn_tree_make() { # LEVEL: a switch (pushed) or a host (the child to link)
 	fi
 }
 
+# Mininet's SingleSwitchReversedTopo: host i on the switch's port N-i+1.
+__mn_topo_reversed() { # N
+	local i
+	switch s1
+	for ((i = 1; i <= $1; i++)); do
+		host "h$i"
+		__mn_records+=("0"$'\x1f'"link"$'\x1f'"h$i"$'\x1f'"s1"$'\x1f'"intf2=s1-eth$(($1 - i + 1))")
+	done
+}
+
+# Mininet's TorusTopo: sIxJ with N hosts each (hIxJ, or hIxJxK), then each
+# switch linked to its right and lower neighbours, wrapping around.
+__mn_topo_torus() { # X Y N
+	local i j k loc
+	for ((i = 1; i <= $1; i++)); do
+		for ((j = 1; j <= $2; j++)); do
+			loc=${i}x$j
+			switch "s$loc"
+			for ((k = 1; k <= $3; k++)); do
+				if (($3 == 1)); then host "h$loc"; link "h$loc" "s$loc"; else host "h${loc}x$k"; link "h${loc}x$k" "s$loc"; fi
+			done
+		done
+	done
+	for ((i = 1; i <= $1; i++)); do
+		for ((j = 1; j <= $2; j++)); do
+			link "s${i}x$j" "s${i}x$((j % $2 + 1))"
+			link "s${i}x$j" "s$((i % $1 + 1))x$j"
+		done
+	done
+}
+
+# A k-ary fat-tree (Al-Fares et al.): k pods of k/2 edge switches (eP_E,
+# k/2 hosts each) and k/2 aggregation switches (aP_A), each edge switch
+# linked to every aggregation switch of its pod; aggregation switch A of
+# every pod linked to core switches cA_1..cA_k/2. Ports: edges count hosts
+# first, aggregation switches edges first, cores pods in order.
+__mn_topo_fattree() { # K
+	local half=$(($1 / 2)) p e a c h=0
+	for ((a = 1; a <= half; a++)); do
+		for ((c = 1; c <= half; c++)); do switch "c${a}_$c"; done
+	done
+	for ((p = 1; p <= $1; p++)); do
+		for ((a = 1; a <= half; a++)); do switch "a${p}_$a"; done
+		for ((e = 1; e <= half; e++)); do
+			switch "e${p}_$e"
+			for ((c = 1; c <= half; c++)); do host "h$((++h))"; link "h$h" "e${p}_$e"; done
+		done
+		for ((e = 1; e <= half; e++)); do
+			for ((a = 1; a <= half; a++)); do link "e${p}_$e" "a${p}_$a"; done
+		done
+		for ((a = 1; a <= half; a++)); do
+			for ((c = 1; c <= half; c++)); do link "a${p}_$a" "c${a}_$c"; done
+		done
+	done
+}
+
 case $__mn_mode in
 builtin)
 	__mn_fast

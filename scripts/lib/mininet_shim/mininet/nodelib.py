@@ -1,0 +1,2 @@
+"""mininet.nodelib"""
+from mininet.node import LinuxBridge, NAT, Node  # noqa: F401

@@ -33,6 +33,11 @@ Programs:
   mn checks bash 5, ping, tc (shaped links) and iperf3 (--test iperf) before
   building anything; scripts/setup installs the missing ones (Debian).
 
+CLI (without --test; `help` and `help CMD` at the mininet> prompt):
+  nodes net links intfs ports dump pingall pingallfull pingpair pingpairfull
+  iperf iperfudp link switch wait time xterm x py px sh source noecho exit,
+  and NODE CMD; Tab completes commands and node names.
+
 Exit status:
   0 success; 1 bad options or topology, a missing program, a network that
   could not be built, or a test that failed (pingall: any ping dropped or

@@ -11,6 +11,11 @@ find_tools() {
 	bin=${MN_BIN:-}
 	local built tool
 	if [[ -z $bin ]]; then
+		# Installed (make install): mn in PREFIX/lib/mn-tools, the tools in PREFIX/bin.
+		[[ $here != */lib/mn-tools ]] || built=$here/../../bin
+		[[ ! -x ${built:-}/mnnode ]] || bin=$(cd "$built" && pwd)
+	fi
+	if [[ -z $bin ]]; then
 		for built in "$here"/../target/*/release/mnnode "$here"/../target/release/mnnode; do
 			if [[ -x $built ]]; then bin=${built%/mnnode}; break; fi
 		done

@@ -45,8 +45,8 @@ Exit status:
 
 Environment:
   MN_DIR   the lab directory (default /run/mn)
-  MN_BIN   where mnnode, mnlink and mnrun are (default: beside this
-           script's target/*/release, else PATH)
+  MN_BIN   where mnnode, mnlink and mnrun are (default: PREFIX/bin when
+           installed, else beside this script's target/*/release, else PATH)
 EOF
 }
 

@@ -177,7 +177,8 @@ cli_py() { # EXPR
 	elif [[ $1 =~ ^\ *([A-Za-z0-9_.-]+)\.cmd\(\ *[\'\"](.*)[\'\"]\ *\)\ *$ ]] && is_node "${BASH_REMATCH[1]}"; then
 		echo "*** py: this CLI is a shell, not Python; use: ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
 	else
-		echo "*** py: this CLI is a shell, not Python: it knows NODE.IP(), NODE.MAC(), NODE.intfNames(), net.hosts and net.switches; for the rest run shell commands (NODE CMD, sh CMD); h1.IP() is h1 ip -4 addr"
+		echo "*** py: this CLI is a shell, not Python; py knows NODE.IP(), NODE.MAC(), NODE.intfNames(), net.hosts, net.switches"
+		echo "*** for the rest run shell commands: NODE CMD (h1 ip -4 addr), sh CMD"
 	fi
 }
 

@@ -109,7 +109,11 @@ fn py_answers_the_common_forms_and_explains_the_rest() {
     );
     tmux.line("py net.switches", "[<Switch s1: s1-eth1:None,s1-eth2:None pid=");
     tmux.line("py h1.cmd('ip -4 addr')", "*** py: this CLI is a shell, not Python; use: h1 ip -4 addr");
-    tmux.line("py [n for n in net]", "it knows NODE.IP(), NODE.MAC(), NODE.intfNames(), net.hosts");
+    tmux.line("py [n for n in net]", "*** for the rest run shell commands: NODE CMD (h1 ip -4 addr), sh CMD");
+    assert_eq!(
+        answer(&tmux, "py [n for n in net]")[0],
+        "*** py: this CLI is a shell, not Python; py knows NODE.IP(), NODE.MAC(), NODE.intfNames(), net.hosts, net.switches"
+    );
     tmux.line("px x = 1", "*** px: this CLI is a shell, not Python");
     tmux.line("exit", "MN-EXITED 0");
     nothing_left(&lab);

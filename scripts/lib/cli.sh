@@ -21,7 +21,7 @@ Documented commands (help CMD: that command's line):
   switch S start|stop       bring all ports of switch S up or down
   wait                      wait for the switches (Linux bridges: at once)
   time CMD                  run the CLI command CMD and say how long it took
-  xterm | x NODE...         an interactive shell in NODE (tmux window, xterm)
+  xterm | x NODE...         a shell in NODE (tmux window, xterm); x NODE CMD: CMD
   py | px EXPR              NODE.IP(), NODE.MAC(), NODE.intfNames(), net.hosts
   sh CMD                    run CMD in the root shell
   source FILE               read commands from FILE
@@ -119,7 +119,7 @@ cli_line() { # LINE
 	switch) cli_switch "${words[@]}" ;;
 	wait) cli_wait ;;
 	time) cli_time "$rest" || return 1 ;;
-	x) cli_x "${words[@]}" ;;
+	x) read -r first rest <<<"$rest"; cli_x "$first" ${rest:+"$rest"} ;;
 	xterm) cli_xterm "${words[@]}" ;;
 	py) cli_py "$rest" ;;
 	px) cli_px "$rest" ;;

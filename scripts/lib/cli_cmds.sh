@@ -134,31 +134,35 @@ bridge_ports() { # SWITCH up|down
 
 # An interactive shell in a node's namespaces: a tmux window when mn runs
 # inside tmux, an xterm when there is a display.
-cli_xterm() { # NODE... (x NODE [CMD] too)
+cli_xterm() { # NODE...
 	(($#)) || { echo "usage: xterm NODE..."; return 0; }
 	local n
 	for n in "$@"; do is_node "$n" || { echo "*** Error: node '$n' not in network"; return 0; }; done
-	[[ -x $bin/mnexec ]] || { echo "*** Error: $bin/mnexec not found (build it with cargo build --release)"; return 0; }
-	read_pids
-	for n in "$@"; do
-		local shell=("$bin/mnexec" -a "${node_pid[$n]}" env MN_NODE="$n" bash)
-		if [[ -n ${TMUX:-} ]] && command -v tmux >/dev/null; then
-			tmux new-window -n "$n" "${shell[*]@Q}"
-		elif [[ -n ${DISPLAY:-} ]]; then
-			command -v xterm >/dev/null || { echo "*** Error: xterm not found (Debian package: xterm)"; return 0; }
-			xterm -title "Node: $n" -e "${shell[@]}" </dev/null >/dev/null 2>&1 &
-			disown
-		else
-			echo "*** Error: no terminal to open for $n: run mn inside tmux, or with a DISPLAY (or use: $n CMD)"
-			return 0
-		fi
-	done
+	for n in "$@"; do open_terminal "$n" || return 0; done
 }
 
-cli_x() { # NODE [CMD]: as xterm, but one node, optionally running CMD
+cli_x() { # NODE [CMD]: one node's terminal, running CMD instead of a shell
 	(($#)) || { echo "usage: x NODE [CMD]"; return 0; }
-	(($# == 1)) || { echo "*** Error: x NODE CMD: run it with $1 $(printf '%s ' "${@:2}")or open a shell with x $1"; return 0; }
-	cli_xterm "$1"
+	is_node "$1" || { echo "*** Error: node '$1' not in network"; return 0; }
+	open_terminal "$1" "${*:2}" || true
+}
+
+open_terminal() { # NODE [CMD]
+	local n=$1 run=(bash)
+	[[ -z ${2:-} ]] || run=(bash -c "$2")
+	[[ -x $bin/mnexec ]] || { echo "*** Error: $bin/mnexec not found (build it with cargo build --release)"; return 1; }
+	read_pids
+	local command=("$bin/mnexec" -a "${node_pid[$n]}" env MN_NODE="$n" "${run[@]}")
+	if [[ -n ${TMUX:-} ]] && command -v tmux >/dev/null; then
+		tmux new-window -n "$n" "${command[*]@Q}"
+	elif [[ -n ${DISPLAY:-} ]]; then
+		command -v xterm >/dev/null || { echo "*** Error: xterm not found (Debian package: xterm)"; return 1; }
+		xterm -title "Node: $n" -e "${command[@]}" </dev/null >/dev/null 2>&1 &
+		disown
+	else
+		echo "*** Error: no terminal to open for $n: run mn inside tmux, or with a DISPLAY (or use: $n CMD)"
+		return 1
+	fi
 }
 
 # This CLI is a shell, not Python; the common Mininet forms are answered.

@@ -5,12 +5,18 @@
 use mn_tests::{Lab, Tmux, eventually, mn, nothing_left};
 use std::time::Duration;
 
-/// The lines of the screen after the last prompt that shows `command`.
+/// The lines a command printed: those after the last prompt that shows it,
+/// up to the next prompt (waited for: the command must have finished).
 fn answer(tmux: &Tmux, command: &str) -> Vec<String> {
-    let screen = tmux.screen();
     let typed = format!("mininet> {command}");
-    let after = screen.rsplit_once(&typed).map(|(_, rest)| rest).unwrap_or_default();
-    after.lines().skip(1).take_while(|l| !l.starts_with("mininet>")).map(String::from).collect()
+    let after = || {
+        let screen = tmux.screen();
+        screen.rsplit_once(&typed).map(|(_, rest)| rest.to_string()).unwrap_or_default()
+    };
+    let done =
+        eventually(Duration::from_secs(60), || after().lines().skip(1).any(|l| l.starts_with("mininet>")));
+    assert!(done, "no prompt after {command:?}:\n{}", tmux.screen());
+    after().lines().skip(1).take_while(|l| !l.starts_with("mininet>")).map(String::from).collect()
 }
 
 #[test]
@@ -36,7 +42,7 @@ fn listing_commands_in_mininet_shapes() {
         answer(&tmux, "help iperfudp"),
         ["iperfudp BW [A B]         UDP bandwidth at rate BW (such as 10M)"]
     );
-    tmux.line("help x", "an interactive shell in NODE");
+    tmux.line("help x", "a shell in NODE (tmux window, xterm)");
     tmux.line("help frob", "*** No help on frob");
     tmux.line("exit", "MN-EXITED 0");
     nothing_left(&lab);
@@ -212,5 +218,36 @@ fn mn_help_and_man_page_list_the_cli_commands() {
         assert!(man.contains(&format!("\\fB{command}\\fR")), "mn(1) documents {command}");
         assert!(cli_help.contains(&format!(" {command} ")), "the CLI's help lists {command}");
     }
+    nothing_left(&lab);
+}
+
+#[test]
+fn xterm_with_a_display_starts_an_xterm_in_the_node() {
+    // A stand-in xterm that writes down how it was called.
+    let lab = Lab::new();
+    let stubs = lab.dir.with_file_name("xbin");
+    std::fs::create_dir_all(&stubs).expect("dir");
+    let called = lab.dir.with_file_name("xterm-called");
+    let stub =
+        format!("#!/bin/sh\nprintf '%s|' \"$@\" >>{}\necho >>{}\n", called.display(), called.display());
+    std::fs::write(stubs.join("xterm"), stub).expect("stub");
+    mn_tests::Cmd::new("chmod").arg("+x").arg(stubs.join("xterm")).ok();
+    let path = format!("{}:{}", stubs.display(), std::env::var("PATH").unwrap_or_default());
+    let out = mn(&lab)
+        .env("TMUX", "")
+        .env("DISPLAY", ":99")
+        .env("PATH", path)
+        .stdin("xterm h1\nx h2 ip link\nsh sleep 1\nh1 echo pid $MN_NODE $$\nexit\n")
+        .ok();
+    let pid = out.stdout.lines().find_map(|l| l.strip_prefix("pid h1 ")).expect("h1's pid").to_string();
+    let mnexec = mn_tests::bin_dir().join("mnexec").display().to_string();
+    let calls = std::fs::read_to_string(&called).expect("xterm was called");
+    let mut calls: Vec<&str> = calls.lines().collect();
+    calls.sort();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0], format!("-title|Node: h1|-e|{mnexec}|-a|{pid}|env|MN_NODE=h1|bash|"));
+    assert!(
+        calls[1].starts_with("-title|Node: h2|-e|") && calls[1].ends_with("|env|MN_NODE=h2|bash|-c|ip link|")
+    );
     nothing_left(&lab);
 }

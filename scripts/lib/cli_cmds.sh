@@ -215,7 +215,8 @@ cli_commands() {
 }
 
 # Bound to Tab: completes the word before the cursor with a command or a
-# node name (first word), a node name or a file (later words). Several
+# node name (first word), a command (after help), a node name or a file
+# (later words). Several
 # candidates: their common prefix, and the list printed above the prompt.
 cli_complete() {
 	local IFS=$' \t\n'
@@ -223,6 +224,8 @@ cli_complete() {
 	local cur=${before##*[ ]} candidates=() matches=() w
 	if [[ $before == "$cur" ]]; then
 		mapfile -t candidates < <(cli_commands; all_nodes)
+	elif [[ $before =~ ^\ *help\ +[^\ ]*$ ]]; then
+		mapfile -t candidates < <(cli_commands)
 	else
 		mapfile -t candidates < <(all_nodes; compgen -f -- "$cur")
 	fi

@@ -189,6 +189,15 @@ fn tab_completes_commands_and_node_names() {
     );
     tmux.send(&["completed", "Enter"]);
     tmux.wait_for("s1 completed\n", 1);
+    // After help, a command.
+    tmux.send(&["help iperfu", "Tab"]);
+    assert!(
+        eventually(Duration::from_secs(10), || tmux.screen().contains("help iperfudp")),
+        "{}",
+        tmux.screen()
+    );
+    tmux.send(&["Enter"]);
+    tmux.wait_for("UDP bandwidth at rate BW", 1);
     tmux.line("exit", "MN-EXITED 0");
     nothing_left(&lab);
 }

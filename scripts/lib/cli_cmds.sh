@@ -189,7 +189,8 @@ cli_py() { # EXPR
 py_node() { # NODE IP|MAC|intfNames|name
 	local n=$1 i
 	case $2 in
-	IP) if [[ -n ${ip[$n]:-} ]]; then echo "${ip[$n]%/*}"; else echo None; fi ;;
+	IP) # the first interface's, as Mininet's defaultIntf
+		if [[ -n ${first_if[$n]:-} ]]; then if_ip "$n" "${first_if[$n]}"; else echo None; fi ;;
 	MAC)
 		i=${first_if[$n]:-}
 		[[ -n $i ]] || { echo None; return 0; }

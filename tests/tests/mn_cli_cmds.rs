@@ -260,3 +260,29 @@ fn xterm_with_a_display_starts_an_xterm_in_the_node() {
     );
     nothing_left(&lab);
 }
+
+#[test]
+fn dump_and_py_show_every_interface_of_a_router() {
+    let lab = Lab::new();
+    let topo = mn_tests::repo().join("scripts/topologies/tworouters.sh");
+    let out = mn(&lab)
+        .arg("--topo")
+        .arg(&topo)
+        .args(["-v", "output"])
+        .stdin("dump\npy r1.IP()\npy r2.intfNames()\nintfs\nexit\n")
+        .ok();
+    let r1 = line_starting(&out.stdout, "<Router r1: ");
+    assert_eq!(
+        r1.split_once(" pid=").map(|(a, _)| a),
+        Some("<Router r1: r1-eth0:10.1.0.1,r1-eth1:10.12.0.1")
+    );
+    out.check(out.stdout.contains("\n10.1.0.1\n"), "r1's first interface's address");
+    out.check(out.stdout.contains("\n['r2-eth0', 'r2-eth1']\n"), "r2's interfaces");
+    out.check(out.stdout.contains("\nr1: r1-eth0,r1-eth1\n"), "intfs");
+    nothing_left(&lab);
+}
+
+/// The line of `text` that starts with `start`.
+fn line_starting<'a>(text: &'a str, start: &str) -> &'a str {
+    text.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no {start:?} in:\n{text}"))
+}

@@ -23,8 +23,6 @@ ZSHDIR := $(PREFIX)/share/zsh/site-functions
 FISHDIR := $(PREFIX)/share/fish/vendor_completions.d
 
 TOOLS := mnexec mnnode mnlink mnrun
-PARTS := $(notdir $(wildcard scripts/lib/*.sh))
-TOPOLOGIES := $(notdir $(wildcard scripts/topologies/*.sh))
 MANPAGES := $(notdir $(wildcard man/*.1))
 BASH_COMPLETIONS := $(notdir $(wildcard completions/bash/*))
 ZSH_COMPLETIONS := $(notdir $(wildcard completions/zsh/_*))
@@ -42,8 +40,9 @@ install: all
 		$(DESTDIR)$(MANDIR) $(DESTDIR)$(BASHDIR) $(DESTDIR)$(ZSHDIR) $(DESTDIR)$(FISHDIR)
 	install -m 755 $(addprefix $(BUILD_DIR)/,$(TOOLS)) $(DESTDIR)$(BINDIR)/
 	install -m 755 scripts/mn $(DESTDIR)$(LIBDIR)/mn
-	install -m 644 $(addprefix scripts/lib/,$(PARTS)) $(DESTDIR)$(LIBDIR)/lib/
-	install -m 644 $(addprefix scripts/topologies/,$(TOPOLOGIES)) $(DESTDIR)$(LIBDIR)/topologies/
+	# mn's parts, whatever they are (shell, a Python shim, ...), and the examples.
+	cp -R scripts/lib/. $(DESTDIR)$(LIBDIR)/lib/
+	cp -R scripts/topologies/. $(DESTDIR)$(LIBDIR)/topologies/
 	ln -sfn ../lib/mn-tools/mn $(DESTDIR)$(BINDIR)/mn
 	install -m 644 $(addprefix man/,$(MANPAGES)) $(DESTDIR)$(MANDIR)/
 	install -m 644 $(addprefix completions/bash/,$(BASH_COMPLETIONS)) $(DESTDIR)$(BASHDIR)/

@@ -34,8 +34,8 @@ EOF
 
 # help CMD: the help line of CMD (a line lists its command and aliases).
 cli_help_for() { # CMD
-	local line
-	line=$(cli_help | grep -E "^  ([^ ]+ \| )*$1( |\$)" | head -1)
+	local line=''
+	[[ ! $1 =~ ^[a-z][a-z0-9-]*$ ]] || line=$(cli_help | grep -E "^  ([^ ]+ \| )*$1( |\$)" | head -1)
 	if [[ -n $line ]]; then echo "${line#  }"; else echo "*** No help on $1"; fi
 }
 

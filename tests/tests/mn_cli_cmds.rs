@@ -44,6 +44,7 @@ fn listing_commands_in_mininet_shapes() {
     );
     tmux.line("help x", "a shell in NODE (tmux window, xterm)");
     tmux.line("help frob", "*** No help on frob");
+    tmux.line("help [", "*** No help on [");
     tmux.line("exit", "MN-EXITED 0");
     nothing_left(&lab);
 }

@@ -241,7 +241,9 @@ cli_complete() {
 		common+=' '
 		[[ -d ${matches[0]} ]] && common=${matches[0]}/
 	else
-		printf '%s\n' "${matches[*]}"
+		# Readline has put the cursor at the line's start: the line typed
+		# stays above the list, as bash's own completion shows it.
+		printf 'mininet> %s\n%s\n' "$READLINE_LINE" "${matches[*]}"
 	fi
 	READLINE_LINE=${before%"$cur"}$common$after
 	READLINE_POINT=$((${#before} - ${#cur} + ${#common}))

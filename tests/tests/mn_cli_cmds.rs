@@ -179,7 +179,7 @@ fn tab_completes_commands_and_node_names() {
     tmux.wait_for("s1: s1-eth1,s1-eth2", 1);
     // Several: listed above the prompt.
     tmux.send(&["pingp", "Tab"]);
-    tmux.wait_for("pingpair pingpairfull", 1);
+    tmux.wait_for("mininet> pingp\npingpair pingpairfull\nmininet> pingpair", 1);
     tmux.send(&["C-u"]);
     // A node name in a later word (the directory holds no file named s*).
     tmux.send(&["h1 echo s", "Tab"]);

@@ -144,7 +144,7 @@ cli_xterm() { # NODE...
 cli_x() { # NODE [CMD]: one node's terminal, running CMD instead of a shell
 	(($#)) || { echo "usage: x NODE [CMD]"; return 0; }
 	is_node "$1" || { echo "*** Error: node '$1' not in network"; return 0; }
-	open_terminal "$1" "${*:2}" || true
+	open_terminal "$1" "$(substitute "${*:2}")" || true
 }
 
 open_terminal() { # NODE [CMD]

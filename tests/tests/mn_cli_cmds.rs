@@ -247,7 +247,7 @@ fn xterm_with_a_display_starts_an_xterm_in_the_node() {
         .env("TMUX", "")
         .env("DISPLAY", ":99")
         .env("PATH", path)
-        .stdin("xterm h1\nx h2 ip link\nsh sleep 1\nh1 echo pid $MN_NODE $$\nexit\n")
+        .stdin("xterm h1\nx h2 ping -c1 h1\nsh sleep 1\nh1 echo pid $MN_NODE $$\nexit\n")
         .ok();
     let pid = out.stdout.lines().find_map(|l| l.strip_prefix("pid h1 ")).expect("h1's pid").to_string();
     let mnexec = mn_tests::bin_dir().join("mnexec").display().to_string();
@@ -257,7 +257,8 @@ fn xterm_with_a_display_starts_an_xterm_in_the_node() {
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert_eq!(calls[0], format!("-title|Node: h1|-e|{mnexec}|-a|{pid}|env|MN_NODE=h1|bash|"));
     assert!(
-        calls[1].starts_with("-title|Node: h2|-e|") && calls[1].ends_with("|env|MN_NODE=h2|bash|-c|ip link|")
+        calls[1].starts_with("-title|Node: h2|-e|")
+            && calls[1].ends_with("|env|MN_NODE=h2|bash|-c|ping -c1 10.0.0.1|")
     );
     nothing_left(&lab);
 }

@@ -84,6 +84,11 @@ pub enum Command {
         /// Print a JSON array instead.
         #[arg(long)]
         json: bool,
+        /// For scripts: a line per link, no header, tab-separated columns
+        /// A_NODE A_IF B_NODE B_IF STATE MTU A_SHAPING B_SHAPING (`-` for
+        /// none or unknown). Columns are only ever added at the end.
+        #[arg(long, conflicts_with = "json")]
+        porcelain: bool,
     },
 }
 

@@ -145,7 +145,9 @@ async fn run_one(links: &mut Option<Links>, command: Command) -> Result<()> {
             Some(lab) => links.insert(Links::new(lab)),
             None => {
                 return match command {
-                    Command::List { node: None, json } => list::print_none(json),
+                    Command::List { node: None, json, porcelain } => {
+                        list::print_none(list::Format::new(json, porcelain))
+                    }
                     command => Err(no_lab(&command)),
                 };
             }
@@ -186,7 +188,9 @@ async fn execute(links: &mut Links, command: Command) -> Result<()> {
         }
         Command::Addr { a, cidr } => links.addr(&Endpoint::parse(&a)?, &cidr).await,
         Command::Mac { a, mac } => links.mac(&Endpoint::parse(&a)?, &mac).await,
-        Command::List { node, json } => list::print(links, node.as_deref(), json).await,
+        Command::List { node, json, porcelain } => {
+            list::print(links, node.as_deref(), list::Format::new(json, porcelain)).await
+        }
     }
 }
 

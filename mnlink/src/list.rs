@@ -5,7 +5,25 @@ use anyhow::Result;
 use std::collections::BTreeMap;
 use std::io::Write;
 
-pub async fn print(links: &mut Links, node: Option<&str>, json: bool) -> Result<()> {
+/// How the list is printed: a table for people, JSON or porcelain for scripts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Porcelain,
+}
+
+impl Format {
+    pub fn new(json: bool, porcelain: bool) -> Format {
+        match (json, porcelain) {
+            (true, _) => Format::Json,
+            (_, true) => Format::Porcelain,
+            _ => Format::Table,
+        }
+    }
+}
+
+pub async fn print(links: &mut Links, node: Option<&str>, format: Format) -> Result<()> {
     let nodes: Vec<String> = match node {
         Some(n) => vec![n.to_string()],
         None => {
@@ -36,10 +54,19 @@ pub async fn print(links: &mut Links, node: Option<&str>, json: bool) -> Result<
     }
     rows.retain(|(a, b)| node.is_none_or(|n| a.end.node == n || b.as_ref().is_some_and(|b| b.end.node == n)));
     let mut out = std::io::stdout().lock();
-    if json {
-        let items: Vec<serde_json::Value> = rows.iter().map(|(a, b)| to_json(a, b.as_ref())).collect();
-        writeln!(out, "{}", serde_json::Value::Array(items))?;
-        return Ok(());
+    match format {
+        Format::Json => {
+            let items: Vec<serde_json::Value> = rows.iter().map(|(a, b)| to_json(a, b.as_ref())).collect();
+            writeln!(out, "{}", serde_json::Value::Array(items))?;
+            return Ok(());
+        }
+        Format::Porcelain => {
+            for (a, b) in &rows {
+                writeln!(out, "{}", porcelain(a, b.as_ref()))?;
+            }
+            return Ok(());
+        }
+        Format::Table => {}
     }
     let mut table = vec![["A", "B", "STATE", "SHAPING"].map(String::from).to_vec()];
     for (a, b) in &rows {
@@ -55,10 +82,10 @@ pub async fn print(links: &mut Links, node: Option<&str>, json: bool) -> Result<
 }
 
 /// The list of a lab that does not exist: empty.
-pub fn print_none(json: bool) -> Result<()> {
-    if json {
+pub fn print_none(format: Format) -> Result<()> {
+    if format == Format::Json {
         mncli::say("[]")?;
-    } else {
+    } else if format == Format::Table {
         mncli::print_table(
             &mut std::io::stdout().lock(),
             &[["A", "B", "STATE", "SHAPING"].map(String::from).to_vec()],
@@ -84,6 +111,15 @@ fn shaping(a: &End, b: Option<&End>) -> String {
         }
         _ => sa,
     }
+}
+
+/// A_NODE A_IF B_NODE B_IF STATE MTU A_SHAPING B_SHAPING, tab-separated.
+fn porcelain(a: &End, b: Option<&End>) -> String {
+    let shaping =
+        |e: Option<&End>| e.map(|e| or_none(&e.shaping.to_string()).to_string()).unwrap_or("-".into());
+    let mtu = a.mtu.map(|m| m.to_string()).unwrap_or("-".into());
+    let (an, ai, bn, bi) = (&a.end.node, &a.end.ifname, &a.peer.node, &a.peer.ifname);
+    format!("{an}\t{ai}\t{bn}\t{bi}\t{}\t{mtu}\t{}\t{}", state(a, b), shaping(Some(a)), shaping(b))
 }
 
 fn or_none(s: &str) -> &str {

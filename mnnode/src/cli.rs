@@ -37,6 +37,11 @@ pub enum Command {
         /// Print a JSON array of objects instead.
         #[arg(long)]
         json: bool,
+        /// For scripts: a line per node, no header, tab-separated columns
+        /// NAME KIND PID STATE NETNS (PID, KIND and NETNS are `-` when
+        /// unknown or none). Columns are only ever added at the end.
+        #[arg(long, conflicts_with = "json")]
+        porcelain: bool,
     },
     /// Print a node's shell pid (for `mnexec -a $(mnnode pid h1) ...`).
     Pid {

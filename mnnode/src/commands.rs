@@ -13,7 +13,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Add(args) => add(args),
         Command::Del { names } => del(&names),
-        Command::List { json } => list(json),
+        Command::List { json, porcelain } => list(json, porcelain),
         Command::Pid { name } => pid(&name),
         Command::Ip { name } => ip(&name),
         Command::Restart { name } => restart(&name),
@@ -47,7 +47,7 @@ fn del(names: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(json: bool) -> Result<ExitCode> {
+fn list(json: bool, porcelain: bool) -> Result<ExitCode> {
     let lab = Lab::open()?;
     let nodes: Vec<(String, Option<Node>)> = match &lab {
         Some(lab) => lab.node_names()?.into_iter().map(|n| (n.clone(), lab.node(&n).ok())).collect(),
@@ -86,6 +86,19 @@ fn list(json: bool) -> Result<ExitCode> {
             })
             .collect();
         writeln!(out, "{}", serde_json::Value::Array(items))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if porcelain {
+        for ((name, node), problem) in nodes.iter().zip(&problems) {
+            match (node, &lab) {
+                (Some(n), Some(lab)) => {
+                    let netns = if n.root { "-".to_string() } else { lab.netns_name(&n.name) };
+                    let (kind, state) = (n.kind.as_str(), state(n, problem));
+                    writeln!(out, "{}\t{kind}\t{}\t{state}\t{netns}", n.name, n.pid)?;
+                }
+                _ => writeln!(out, "{name}\t-\t-\tdead\t-")?,
+            }
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![["NAME", "KIND", "PID", "STATE"].map(String::from).to_vec()];

@@ -11,6 +11,11 @@ find_tools() {
 	bin=${MN_BIN:-}
 	local built tool
 	if [[ -z $bin ]]; then
+		# Installed (make install): mn in PREFIX/lib/mn-tools, the tools in PREFIX/bin.
+		[[ $here != */lib/mn-tools ]] || built=$here/../../bin
+		[[ ! -x ${built:-}/mnnode ]] || bin=$(cd "$built" && pwd)
+	fi
+	if [[ -z $bin ]]; then
 		for built in "$here"/../target/*/release/mnnode "$here"/../target/release/mnnode; do
 			if [[ -x $built ]]; then bin=${built%/mnnode}; break; fi
 		done
@@ -127,6 +132,7 @@ build() {
 	# part of the time.
 	local i failed=''
 	built=1 ran=1
+	progress_start $((${#hosts[@]} + ${#switches[@]} + ${#routers[@]}))
 	add_nodes host hosts "${hosts[@]}"
 	add_nodes switch switches "${switches[@]}"
 	add_nodes router routers "${routers[@]}"
@@ -138,6 +144,7 @@ build() {
 		[[ $i == "$failed" || ! -s $tmp/add-$i ]] || cat "$tmp/add-$i" >&2
 	done
 	[[ -z $failed ]] || node_error "$failed"
+	progress "$(counted hosts=${#hosts[@]} switches=${#switches[@]} routers=${#routers[@]}) added"
 	stp_prepare
 	say "Adding links:"
 	if ((${#links[@]} <= 64)); then
@@ -157,6 +164,7 @@ build() {
 		((${#macs[@]} == 0)) || printf 'mac %s\n' "${macs[@]}"
 	} | mnlink -b - 2>"$tmp/links.err" || batch_error "${link_at[@]}" "${addr_at[@]}" "${mac_at[@]}"
 	[[ ! -s $tmp/links.err ]] || cat "$tmp/links.err" >&2
+	progress "$(counted links=${#links[@]} addresses=${#addrs[@]} MACs=${#macs[@]}) made"
 	local c node rc
 	for i in "${!cmds[@]}"; do
 		c=${cmds[i]} node=${c%%$'\t'*}
@@ -164,6 +172,7 @@ build() {
 		mnrun -n "$node" "${c#*$'\t'}" || rc=$?
 		((rc == 0)) || fail_at "${cmd_at[i]}" "cmd $node ${c#*$'\t'}: exit status $rc"
 	done
+	((${#cmds[@]} == 0)) || progress "$(counted commands=${#cmds[@]}) run"
 }
 
 teardown() {
@@ -176,7 +185,9 @@ teardown() {
 		return 0
 	fi
 	say "Stopping network"
+	progress_start $((${#hosts[@]} + ${#switches[@]} + ${#routers[@]}))
 	mnnode clean
+	progress "$(counted nodes=$((${#hosts[@]} + ${#switches[@]} + ${#routers[@]}))) removed"
 	nat_clean
 	say "Done"
 }

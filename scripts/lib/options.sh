@@ -50,6 +50,11 @@ Programs:
   (--custom) and nft (--nat) before building anything; scripts/setup
   installs the missing ones (Debian).
 
+CLI (without --test; `help` and `help CMD` at the mininet> prompt):
+  nodes net links intfs ports dump pingall pingallfull pingpair pingpairfull
+  iperf iperfudp link switch wait time xterm x py px sh source noecho exit,
+  and NODE CMD; Tab completes commands and node names.
+
 Exit status:
   0 success; 1 bad options or topology, a missing program, a network that
   could not be built, or a test that failed (pingall: any ping dropped or
@@ -57,8 +62,8 @@ Exit status:
 
 Environment:
   MN_DIR   the lab directory (default /run/mn)
-  MN_BIN   where mnnode, mnlink and mnrun are (default: beside this
-           script's target/*/release, else PATH)
+  MN_BIN   where mnnode, mnlink and mnrun are (default: PREFIX/bin when
+           installed, else beside this script's target/*/release, else PATH)
 EOF
 }
 

@@ -73,11 +73,12 @@ pingall() { # [full]
 	((got == sent))
 }
 
-pingpair() {
+# shellcheck disable=SC2120 # the CLI passes full
+pingpair() { # [full]
 	local save=("${hosts[@]}") rc=0
 	((${#hosts[@]} >= 2)) || { output "pingpair needs two hosts"; return 1; }
 	hosts=("${save[@]:0:2}")
-	pingall || rc=$?
+	pingall "$@" || rc=$?
 	hosts=("${save[@]}")
 	return "$rc"
 }

@@ -18,12 +18,14 @@ mod launcher;
 mod links;
 pub mod man;
 mod rng;
+mod tmux;
 
 pub use feature::{Feature, require};
 pub use lab::{Lab, survivors, ticks};
 pub use launcher::{mn, nothing_left, topologies};
 pub use links::{Fifo, ifnames, lab_with, listed, mnlink, qdiscs};
 pub use rng::Rng;
+pub use tmux::Tmux;
 
 /// More output than any test needs: the rest is dropped.
 const MAX_OUTPUT: usize = 256 << 20;

@@ -312,6 +312,54 @@ fn missing_programs_are_named_before_anything_is_made() {
     assert_eq!(setup.stdout, "setup: missing: iputils-ping\n");
 }
 
+/// The fresh-machine check, in CI with the rest: the README's first command,
+/// exactly as written, on a machine where ping is not installed. In a mount
+/// namespace of the test's own, each directory of PATH that holds a ping
+/// gets an overlay whose whiteout removes it; `cargo` is a stub (the tools
+/// are built). mn must name the package, exit 1 and make nothing.
+#[test]
+fn the_readmes_first_command_on_a_machine_without_ping() {
+    let lab = Lab::new();
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let command = readme
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("cargo build --release && scripts/mn "))
+        .expect("the README's first command");
+    let stubs = lab.dir.with_file_name("fresh-bin");
+    std::fs::create_dir_all(&stubs).expect("dir");
+    std::fs::write(stubs.join("cargo"), "#!/bin/sh\nexit 0\n").expect("cargo stub");
+    Cmd::new("chmod").arg("+x").arg(stubs.join("cargo")).ok();
+    let layers = lab.dir.with_file_name("fresh-layers");
+    std::fs::create_dir_all(&layers).expect("dir");
+    let script = format!(
+        r#"d={layers}
+mount -t tmpfs tmpfs "$d" || exit 99
+for p in $(type -ap ping); do
+    dir=$(cd "${{p%/*}}" && pwd -P) || exit 99
+    [ -e "$d/u$dir/ping" ] && continue
+    mkdir -p "$d/u$dir" "$d/w$dir" && mknod "$d/u$dir/ping" c 0 0 &&
+        mount -t overlay overlay -o "lowerdir=$dir,upperdir=$d/u$dir,workdir=$d/w$dir" "$dir" || exit 99
+done
+! type -P ping || exit 98
+cd {repo}
+{command}
+"#,
+        layers = layers.display(),
+        repo = repo().display()
+    );
+    let path = format!("{}:{}", stubs.display(), std::env::var("PATH").unwrap_or_default());
+    let out = lab
+        .cmd("unshare")
+        .args(["-m", "--propagation", "private", "bash", "-c", &script])
+        .env("PATH", path)
+        .env("MN_BIN", bin_dir())
+        .code(1);
+    assert_error(&out, "mn: ping not found (Debian package: iputils-ping)");
+    out.check(out.stdout.is_empty(), "nothing built, nothing said but the error");
+    nothing_made(&lab);
+}
+
 #[test]
 fn a_ping_that_cannot_run_is_an_error_not_a_drop() {
     // h1's shell loses ping (its PATH); its pings are errors, reported
@@ -372,6 +420,7 @@ fn scripts_are_shellcheck_clean() {
         "scripts/topologies/tworouters.sh",
         "scripts/topologies/dumbbell.sh",
         ".ci/run",
+        "completions/bash/mn",
     ]
     .iter()
     .map(|s| repo().join(s))

@@ -1,64 +1,7 @@
 //! scripts/mn's CLI: driven through tmux (commands, Ctrl-C, link down and
 //! up), cleaning up after a killed mn, and CLI input from a pipe.
-use mn_tests::{Cmd, Lab, bin_dir, eventually, mn, nothing_left, repo, unique};
+use mn_tests::{Lab, Tmux, eventually, mn, nothing_left};
 use std::time::Duration;
-
-/// A tmux server of our own, killed with the test.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(lab: &Lab, mn_args: &str) -> Tmux {
-        let socket = unique("mntmux");
-        let script = repo().join("scripts/mn");
-        let command = format!(
-            "env MN_DIR={} MN_BIN={} MN_HISTORY={} TMPDIR={} {} {mn_args}; echo MN-EXITED $?; sleep 600",
-            lab.dir.display(),
-            bin_dir().display(),
-            lab.dir.with_file_name("history").display(),
-            lab.dir.with_file_name("").display(),
-            script.display()
-        );
-        Cmd::new("tmux").args(["-L", &socket, "new-session", "-d", "-x", "160", "-y", "50", &command]).ok();
-        Tmux { socket }
-    }
-
-    fn screen(&self) -> String {
-        Cmd::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-S", "-1000"]).run().stdout
-    }
-
-    fn send(&self, keys: &[&str]) {
-        Cmd::new("tmux").args(["-L", &self.socket, "send-keys"]).args(keys).ok();
-    }
-
-    /// Types a line and waits until `expect` has appeared `times` times.
-    fn line(&self, text: &str, expect: &str) {
-        let before = self.screen().matches(expect).count();
-        self.send(&[text, "Enter"]);
-        self.wait_for(expect, before + 1);
-    }
-
-    fn wait_for(&self, text: &str, times: usize) {
-        let seen = eventually(Duration::from_secs(60), || self.screen().matches(text).count() >= times);
-        assert!(seen, "waited for {text:?} ({times}x) in:\n{}", self.screen());
-    }
-
-    /// The pid of mn itself (the pane runs a shell that runs mn).
-    fn mn_pid(&self) -> i32 {
-        let out = Cmd::new("tmux").args(["-L", &self.socket, "display-message", "-p", "#{pane_pid}"]).ok();
-        let pane: i32 = out.stdout.trim().parse().expect("pane pid");
-        let children =
-            std::fs::read_to_string(format!("/proc/{pane}/task/{pane}/children")).expect("children");
-        children.split_whitespace().next().and_then(|p| p.parse().ok()).expect("mn's pid")
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Cmd::new("tmux").args(["-L", &self.socket, "kill-server"]).run();
-    }
-}
 
 #[test]
 fn the_cli() {

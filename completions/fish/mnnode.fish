@@ -1,0 +1,61 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mnnode_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_mnnode_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mnnode_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mnnode_using_subcommand
+    set -l cmd (__fish_mnnode_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mnnode -n "__fish_mnnode_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mnnode -n "__fish_mnnode_needs_command" -s V -l version -d 'Print version'
+complete -c mnnode -n "__fish_mnnode_needs_command" -f -a "add" -d 'Create nodes, all at once, and return when every one is ready'
+complete -c mnnode -n "__fish_mnnode_needs_command" -f -a "del" -d 'End nodes: every process in their namespaces, their links, their `ip netns` entries and directories'
+complete -c mnnode -n "__fish_mnnode_needs_command" -f -a "list" -d 'List the nodes of this lab: NAME KIND PID STATE'
+complete -c mnnode -n "__fish_mnnode_needs_command" -f -a "pid" -d 'Print a node\'s shell pid (for `mnexec -a $(mnnode pid h1) ...`)'
+complete -c mnnode -n "__fish_mnnode_needs_command" -f -a "ip" -d 'Print a node\'s first IPv4 address; an error when it has none'
+complete -c mnnode -n "__fish_mnnode_needs_command" -f -a "restart" -d 'Give a node a new shell: same name, namespaces, links and addresses, a fresh shell state. For a shell that no longer answers mnrun (its hooks changed, its FIFO replaced); the old shell is killed, the jobs it started keep running'
+complete -c mnnode -n "__fish_mnnode_needs_command" -f -a "clean" -d 'Remove every node of this lab, running or dead, and whatever a crashed run left: directories, `ip netns` entries, cgroups'
+complete -c mnnode -n "__fish_mnnode_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l kind -d 'What the nodes are' -r -f -a "host\t'an end host'
+switch\t'a Linux bridge named after the node'
+router\t'a host that forwards IPv4 and IPv6'"
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l cpu -d 'Limit each node to this fraction of one CPU (cgroup CPU bandwidth)' -r
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l root -d 'Run in the root namespaces instead of new ones'
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l stp -d 'Turn on spanning tree on switches\' bridges'
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l ipv6-ll -d 'Give hosts\' interfaces IPv6 link-local addresses (and SLAAC), as the kernel does by default. Without it hosts stay silent when links come up: their autoconfiguration multicast would be flooded to every host'
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l help -d 'Print help'
+complete -c mnnode -n "__fish_mnnode_using_subcommand del" -l help -d 'Print help'
+complete -c mnnode -n "__fish_mnnode_using_subcommand list" -l json -d 'Print a JSON array of objects instead'
+complete -c mnnode -n "__fish_mnnode_using_subcommand list" -l porcelain -d 'For scripts: a line per node, no header, tab-separated columns NAME KIND PID STATE NETNS (PID, KIND and NETNS are `-` when unknown or none). Columns are only ever added at the end'
+complete -c mnnode -n "__fish_mnnode_using_subcommand list" -l help -d 'Print help'
+complete -c mnnode -n "__fish_mnnode_using_subcommand pid" -l help -d 'Print help'
+complete -c mnnode -n "__fish_mnnode_using_subcommand ip" -l help -d 'Print help'
+complete -c mnnode -n "__fish_mnnode_using_subcommand restart" -l help -d 'Print help'
+complete -c mnnode -n "__fish_mnnode_using_subcommand clean" -s v -l verbose -d 'Say what was removed'
+complete -c mnnode -n "__fish_mnnode_using_subcommand clean" -l help -d 'Print help'
+complete -c mnnode -n "__fish_mnnode_using_subcommand help; and not __fish_seen_subcommand_from add del list pid ip restart clean help" -f -a "add" -d 'Create nodes, all at once, and return when every one is ready'
+complete -c mnnode -n "__fish_mnnode_using_subcommand help; and not __fish_seen_subcommand_from add del list pid ip restart clean help" -f -a "del" -d 'End nodes: every process in their namespaces, their links, their `ip netns` entries and directories'
+complete -c mnnode -n "__fish_mnnode_using_subcommand help; and not __fish_seen_subcommand_from add del list pid ip restart clean help" -f -a "list" -d 'List the nodes of this lab: NAME KIND PID STATE'
+complete -c mnnode -n "__fish_mnnode_using_subcommand help; and not __fish_seen_subcommand_from add del list pid ip restart clean help" -f -a "pid" -d 'Print a node\'s shell pid (for `mnexec -a $(mnnode pid h1) ...`)'
+complete -c mnnode -n "__fish_mnnode_using_subcommand help; and not __fish_seen_subcommand_from add del list pid ip restart clean help" -f -a "ip" -d 'Print a node\'s first IPv4 address; an error when it has none'
+complete -c mnnode -n "__fish_mnnode_using_subcommand help; and not __fish_seen_subcommand_from add del list pid ip restart clean help" -f -a "restart" -d 'Give a node a new shell: same name, namespaces, links and addresses, a fresh shell state. For a shell that no longer answers mnrun (its hooks changed, its FIFO replaced); the old shell is killed, the jobs it started keep running'
+complete -c mnnode -n "__fish_mnnode_using_subcommand help; and not __fish_seen_subcommand_from add del list pid ip restart clean help" -f -a "clean" -d 'Remove every node of this lab, running or dead, and whatever a crashed run left: directories, `ip netns` entries, cgroups'
+complete -c mnnode -n "__fish_mnnode_using_subcommand help; and not __fish_seen_subcommand_from add del list pid ip restart clean help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

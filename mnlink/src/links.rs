@@ -262,7 +262,18 @@ impl Links {
                     up: netlink::link_is_up(link),
                     mtu: netlink::link_mtu(link),
                     shaping: Shaping::default(),
+                    mac: link_mac(link),
+                    addresses: Vec::new(),
+                    index: link.header.index,
                 });
+            }
+            if !found.is_empty() {
+                let mut by_index = addresses(&self.place(name).await?.conn.handle)
+                    .await
+                    .map_err(|e| anyhow!("{name}: list addresses: {}", netlink::describe(&e)))?;
+                for end in &mut found {
+                    end.addresses = by_index.remove(&end.index).unwrap_or_default();
+                }
             }
             if shaped {
                 let ns = self.netns(name).await?;
@@ -304,4 +315,68 @@ pub struct End {
     pub up: bool,
     pub mtu: Option<u32>,
     pub shaping: Shaping,
+    /// The MAC address, as aa:bb:cc:dd:ee:ff.
+    pub mac: Option<String>,
+    /// Addresses as CIDR, IPv4 first; IPv6 link-local ones left out (the
+    /// kernel makes them from the MAC).
+    pub addresses: Vec<String>,
+    index: u32,
+}
+
+fn link_mac(link: &LinkMessage) -> Option<String> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Address(bytes) if bytes.len() == 6 => {
+            Some(bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"))
+        }
+        _ => None,
+    })
+}
+
+/// Every address in a namespace, by interface index, in the kernel's order.
+async fn addresses(handle: &rtnetlink::Handle) -> Result<HashMap<u32, Vec<String>>, rtnetlink::Error> {
+    use futures::TryStreamExt;
+    let msgs: Vec<_> = handle.address().get().execute().try_collect().await?;
+    let mut found: HashMap<u32, Vec<(bool, String)>> = HashMap::new();
+    for msg in &msgs {
+        let local = msg.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Local(ip) => Some(*ip),
+            _ => None,
+        });
+        let address = msg.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Address(ip) => Some(*ip),
+            _ => None,
+        });
+        let Some(ip) = local.or(address) else { continue };
+        if let std::net::IpAddr::V6(v6) = ip {
+            if v6.segments()[0] & 0xffc0 == 0xfe80 {
+                continue;
+            }
+        }
+        let entry = found.entry(msg.header.index).or_default();
+        entry.push((ip.is_ipv6(), format!("{ip}/{}", msg.header.prefix_len)));
+    }
+    Ok(found
+        .into_iter()
+        .map(|(index, mut list)| {
+            list.sort_by_key(|(v6, _)| *v6);
+            (index, list.into_iter().map(|(_, a)| a).collect())
+        })
+        .collect())
+}
+
+#[cfg(test)]
+impl End {
+    /// An up, unshaped end, as the kernel would list it.
+    pub fn for_test(end: Endpoint, peer: Endpoint, addresses: Vec<String>) -> End {
+        End {
+            end,
+            peer,
+            up: true,
+            mtu: Some(1500),
+            shaping: Shaping::default(),
+            mac: None,
+            addresses,
+            index: 0,
+        }
+    }
 }

@@ -31,6 +31,15 @@ fn run_cli(cli: Cli) -> Result<ExitCode> {
     mnnode::require_root()?;
     mnnode::limits::raise_nofile();
     let signals = Interrupts::block()?;
+    if let (None, Some(Command::Capture { ends, write, filter, count })) = (&cli.batch, &cli.command) {
+        let req = capture::Request {
+            ends: ends.clone(),
+            write: write.clone(),
+            filter: filter.clone(),
+            count: *count,
+        };
+        return capture::run(req, &signals);
+    }
     let rt = mnnode::netlink::runtime()?;
     let outcome = match (cli.batch, cli.command) {
         (Some(file), _) => rt.block_on(batch(&file, &signals)),

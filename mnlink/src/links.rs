@@ -152,6 +152,13 @@ impl Links {
             .with_context(|| end.to_string())
     }
 
+    /// The namespace to capture an endpoint's packets in (`None`: ours,
+    /// for a `--root` node), once the interface is known to be there.
+    pub async fn capture_netns(&mut self, end: &Endpoint) -> Result<Option<OwnedFd>> {
+        self.link(end).await?;
+        self.netns(&end.node).await
+    }
+
     pub async fn del(&mut self, end: &Endpoint) -> Result<()> {
         let index = self.link(end).await?.header.index;
         let handle = self.place(&end.node).await?.conn.handle.clone();

@@ -290,13 +290,32 @@ impl Graph {
              # links with their interface names, MACs, addresses and shaping, as the kernel\n\
              # had them. Rebuild with: mn --topo FILE\n",
         );
+        if self.nodes.is_empty() {
+            bail!("the lab has no nodes to save");
+        }
         for n in &self.nodes {
             if n.kind.is_none() || n.state != "running" {
                 bail!("node {} is {}: only a lab whose nodes all run can be saved", n.name, n.state);
             }
         }
+        // A host's address is on its first interface with IPv4 (what mn
+        // gave it, and what `mnnode ip` reports): its link goes first, so
+        // that the rebuilt host's first link is that one again.
+        let mut primary: HashMap<&str, u32> = HashMap::new();
+        for side in self.links.iter().flat_map(|l| [&l.a, &l.b]) {
+            let Some(e) = &side.end else { continue };
+            if e.addresses.first().is_some_and(|a| !a.contains(':')) {
+                let best = primary.entry(side.node.as_str()).or_insert(e.index);
+                *best = (*best).min(e.index);
+            }
+        }
+        let is_primary =
+            |s: &Side| s.end.as_ref().is_some_and(|e| primary.get(s.node.as_str()) == Some(&e.index));
+        let mut order: Vec<usize> = (0..self.links.len()).collect();
+        order.sort_by_key(|&i| !(is_primary(&self.links[i].a) || is_primary(&self.links[i].b)));
         let mut first: HashMap<&str, (usize, bool)> = HashMap::new();
-        for (i, l) in self.links.iter().enumerate() {
+        for &i in &order {
+            let l = &self.links[i];
             for (side, is_a) in [(&l.a, true), (&l.b, false)] {
                 first.entry(side.node.as_str()).or_insert((i, is_a));
             }
@@ -319,7 +338,8 @@ impl Graph {
             }
             let _ = writeln!(s, "{line}");
         }
-        for (i, l) in self.links.iter().enumerate() {
+        for &i in &order {
+            let l = &self.links[i];
             let (Some(a), Some(b)) = (&l.a.end, &l.b.end) else {
                 bail!("link {}: its peer {} is not running", l.a.ifname, l.b.node);
             };

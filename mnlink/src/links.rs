@@ -327,7 +327,8 @@ pub struct End {
     /// Addresses as CIDR, IPv4 first; IPv6 link-local ones left out (the
     /// kernel makes them from the MAC).
     pub addresses: Vec<String>,
-    index: u32,
+    /// The interface's index in its namespace.
+    pub index: u32,
 }
 
 fn link_mac(link: &LinkMessage) -> Option<String> {

@@ -15,6 +15,13 @@ Documented commands:
   pingpair                  ping between the first two hosts
   iperf [A B]               TCP bandwidth between two hosts
   link A B up|down          bring the link between A and B up or down
+  graph [--format F] [--png FILE]  the lab: dot, mermaid, json or topo
+  capture ENDPOINT... [-w FILE] [-f FILTER] [-c N]  packets into pcapng
+  addhost NAME SWITCH | addswitch NAME   add a node to the running lab
+  addlink A B [bw=..,delay=..,loss=..]   add a link (A, B: nodes or endpoints)
+  dellink A B | delnode NAME             remove a link or a node
+  set link A B [bw=..,delay=..]          change a link's shaping (both ends)
+  save FILE [--force]       write the lab as a topology file
   sh CMD                    run CMD in the root shell
   source FILE               read commands from FILE
   noecho NODE CMD           run an interactive CMD (same as NODE CMD)
@@ -95,6 +102,7 @@ cli_line() { # LINE
 	pingpair) pingpair || true ;;
 	iperf) iperf "${words[@]}" || true ;;
 	link) cli_link "${words[@]}" ;;
+	graph | capture | addhost | addswitch | addlink | dellink | delnode | set | save) cli_edit "$first" "${words[@]}" ;;
 	sh) bash -c "$rest" || true ;;
 	source)
 		[[ -r $rest ]] || { echo "*** Error: cannot read $rest"; return 0; }

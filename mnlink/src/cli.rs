@@ -105,8 +105,11 @@ pub enum Command {
     /// Capture packets on endpoints into pcapng (merged in time order,
     /// each interface named), for Wireshark or `tcpdump -r`.
     ///
-    /// tcpdump runs in each endpoint's namespace; Ctrl-C, SIGTERM, SIGHUP
-    /// or a closed output stop every capture and leave a complete file.
+    /// tcpdump runs in each endpoint's namespace; Ctrl-C, SIGTERM, SIGHUP,
+    /// -c or a closed output stop every capture and leave a complete file
+    /// (stopped by a signal, mnlink exits 0: it is the usual end). stderr
+    /// says `capturing on ...` once every tcpdump listens, and at the end
+    /// `N packets captured`.
     Capture {
         /// The interfaces to capture on (h1-eth0, s1:s1 for a bridge).
         #[arg(required = true, value_name = "ENDPOINT")]
@@ -211,7 +214,8 @@ Exit status:
   0 on success; 1 on any error, printed as `mnlink: what: why` (in a
   batch, `mnlink: line N: what: why`); 2 for a command line that does not
   parse; 128+N when stopped by signal N (130 for SIGINT, 143 for SIGTERM,
-  129 for SIGHUP).
+  129 for SIGHUP), except `capture`, for which a signal is the usual end
+  (0); 141 when the output was closed.
 
 Environment:
   MN_DIR   the lab's directory (default /run/mn).

@@ -1,7 +1,7 @@
 //! scripts/mn on a running lab: the CLI's graph, capture and changes
 //! (addhost, addswitch, addlink, dellink, delnode, set link), and save and
 //! rebuild, compared field by field through `mnlink graph --format json`.
-use mn_tests::{Cmd, Lab, eventually, mn, nothing_left};
+use mn_tests::{Cmd, Lab, bin_dir, eventually, mn, nothing_left, repo, unique};
 use std::path::Path;
 use std::time::Duration;
 
@@ -87,6 +87,51 @@ fn capture_from_the_cli() {
     let out = run.finish();
     out.check(out.status.success() && out.stdout.contains("*** Capturing into"), "a capture");
     let read = Cmd::new("tcpdump").arg("-n").arg("-r").arg(&file).ok();
+    assert_eq!(read.stdout.matches("ICMP echo").count(), 6, "{}", read.stdout);
+    nothing_left(&lab);
+}
+
+/// Ctrl-C in a terminal stops the CLI's capture (the tcpdumps, in groups
+/// of their own, are stopped by mnlink) and the file is whole.
+#[test]
+fn ctrl_c_stops_a_cli_capture() {
+    let lab = Lab::new();
+    let socket = unique("mnlivetmux");
+    let dir = lab.parent().to_path_buf();
+    let command = format!(
+        "cd {} && env MN_DIR={} MN_BIN={} MN_HISTORY={} {} --topo minimal; echo MN-EXITED $?; sleep 600",
+        dir.display(),
+        lab.dir.display(),
+        bin_dir().display(),
+        dir.join("history").display(),
+        repo().join("scripts/mn").display()
+    );
+    let tmux = |args: &[&str]| Cmd::new("tmux").args(["-L", &socket]).args(args).run();
+    struct Kill(String);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Cmd::new("tmux").args(["-L", &self.0, "kill-server"]).run();
+        }
+    }
+    let _kill = Kill(socket.clone());
+    tmux(&["new-session", "-d", "-x", "160", "-y", "50", &command]).check(true, "");
+    let screen = || tmux(&["capture-pane", "-p", "-S", "-200"]).stdout;
+    let wait = |text: &str| {
+        assert!(
+            eventually(Duration::from_secs(60), || screen().contains(text)),
+            "{text:?} in:\n{}",
+            screen()
+        );
+    };
+    wait("mininet>");
+    tmux(&["send-keys", "capture h1-eth0 -f icmp", "Enter"]);
+    wait("capturing on h1-eth0");
+    lab.cmd("mnrun").args(["h1", "ping -c3 -i0.2 10.0.0.2"]).ok();
+    tmux(&["send-keys", "C-c"]);
+    wait("6 packets captured");
+    tmux(&["send-keys", "exit", "Enter"]);
+    wait("MN-EXITED 0");
+    let read = Cmd::new("tcpdump").arg("-n").arg("-r").arg(dir.join("h1-eth0.pcapng")).ok();
     assert_eq!(read.stdout.matches("ICMP echo").count(), 6, "{}", read.stdout);
     nothing_left(&lab);
 }

@@ -11,6 +11,12 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
+/// A host's row under its switch: the host's end, the switch's, the link.
+type Row<'a> = (&'a Side, &'a Side, &'a Link);
+
+/// Past this many nodes DOT draws the compact picture.
+const COMPACT: usize = 300;
+
 /// A node as the picture shows it.
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -177,10 +183,15 @@ impl Graph {
             .collect()
     }
 
+    /// Nodes by level, each level in natural order (s2 before s10): mn
+    /// numbers a tree depth first, so that is the tree's own order.
     fn by_level(&self) -> BTreeMap<u32, Vec<&Node>> {
         let mut levels: BTreeMap<u32, Vec<&Node>> = BTreeMap::new();
         for n in &self.nodes {
             levels.entry(n.level).or_default().push(n);
+        }
+        for nodes in levels.values_mut() {
+            nodes.sort_by_key(|n| natural(&n.name));
         }
         levels
     }
@@ -191,6 +202,9 @@ impl Graph {
     /// from, upward links above the name and the rest below, so that no
     /// two labels overlap. Shaping is written on the link.
     pub fn dot(&self) -> String {
+        if self.nodes.len() > COMPACT {
+            return self.dot_compact();
+        }
         let mut ports: HashMap<&str, (Vec<&Side>, Vec<&Side>)> = HashMap::new();
         for (upper, lower, _) in self.oriented() {
             let up_edge = self.level_of(&upper.node) > self.level_of(&lower.node);
@@ -239,6 +253,109 @@ impl Graph {
                 if down { "n" } else { "s" },
                 if attrs.is_empty() { String::new() } else { format!(" [{}]", attrs.join(", ")) }
             );
+        }
+        s += "}\n";
+        s
+    }
+
+    /// DOT for a big lab (tree,3,10): a port cell per interface would make
+    /// the picture tens of thousands of pixels wide. Each level is a rank
+    /// (not a cluster), switches are drawn by name, and the hosts hanging off one switch alone are one table
+    /// under it, a row per host (name, address, the switch's port); every
+    /// interface name is still there, in the links' and rows' tooltips (an
+    /// SVG shows them on hover).
+    fn dot_compact(&self) -> String {
+        // Hosts with one link, to a switch: grouped under that switch.
+        let mut degree: HashMap<&str, usize> = HashMap::new();
+        for l in &self.links {
+            *degree.entry(l.a.node.as_str()).or_default() += 1;
+            *degree.entry(l.b.node.as_str()).or_default() += 1;
+        }
+        let kind: HashMap<&str, Option<&str>> =
+            self.nodes.iter().map(|n| (n.name.as_str(), n.kind.as_deref())).collect();
+        let leaf = |host: &Side, sw: &Side| {
+            kind.get(host.node.as_str()) == Some(&Some("host"))
+                && kind.get(sw.node.as_str()) == Some(&Some("switch"))
+                && degree.get(host.node.as_str()) == Some(&1)
+        };
+        let mut groups: BTreeMap<(String, u64), Vec<Row>> = BTreeMap::new();
+        let mut grouped: HashMap<&str, ()> = HashMap::new();
+        let mut rest = Vec::new();
+        for l in &self.links {
+            let pair = if leaf(&l.a, &l.b) {
+                Some((&l.a, &l.b))
+            } else if leaf(&l.b, &l.a) {
+                Some((&l.b, &l.a))
+            } else {
+                None
+            };
+            match pair {
+                Some((host, sw)) => {
+                    groups.entry(natural(&sw.node)).or_default().push((host, sw, l));
+                    grouped.insert(host.node.as_str(), ());
+                }
+                None => rest.push(l),
+            }
+        }
+        let mut s = String::from("graph lab {\n");
+        s += "  graph [rankdir=TB, nodesep=0.1, ranksep=0.8, fontname=\"Helvetica\", fontsize=11, newrank=true, ordering=out];\n";
+        s += "  node [shape=plaintext, fontname=\"Helvetica\", fontsize=9];\n";
+        s += "  edge [color=\"#555555\"];\n";
+        for (level, nodes) in self.by_level().iter().rev() {
+            let nodes: Vec<&&Node> =
+                nodes.iter().filter(|n| !grouped.contains_key(n.name.as_str())).collect();
+            if nodes.is_empty() {
+                continue;
+            }
+            // One rank per level, without clusters: at this size dot's
+            // ordering inside big clusters scatters a tree's branches.
+            let _ = writeln!(s, "  {{ rank=same; // level {level}");
+            for n in nodes {
+                let _ = writeln!(s, "    {} [label=<{}>];", quote(&n.name), dot_table(n, &[], &[]));
+            }
+            s += "  }\n";
+        }
+        s += "  { rank=same;\n";
+        for ((prefix, number), rows) in &mut groups {
+            let sw = format!("{prefix}{number}");
+            rows.sort_by_key(|(host, ..)| natural(&host.node));
+            let mut t = String::from(
+                "<TABLE BORDER=\"1\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\" BGCOLOR=\"#dcecff\">",
+            );
+            for (host, port, l) in rows {
+                let addr = host.end.as_ref().and_then(|e| e.addresses.first()).map_or("", String::as_str);
+                let tip = format!("{} — {} {}", host.ifname, port.ifname, link_shaping(l));
+                let _ = write!(
+                    t,
+                    "<TR><TD ALIGN=\"LEFT\" TOOLTIP=\"{}\" HREF=\"#\"><B>{}</B></TD><TD ALIGN=\"LEFT\">{}</TD><TD ALIGN=\"LEFT\"><FONT COLOR=\"#666666\">{}</FONT></TD></TR>",
+                    html(tip.trim()),
+                    html(&host.node),
+                    html(addr),
+                    html(&port.ifname)
+                );
+            }
+            t += "</TABLE>";
+            let _ = writeln!(s, "    {} [label=<{t}>];", quote(&format!("hosts of {sw}")));
+        }
+        s += "  }\n";
+        for (prefix, number) in groups.keys() {
+            let sw = format!("{prefix}{number}");
+            let _ = writeln!(s, "  {} -- {} [penwidth=2];", quote(&sw), quote(&format!("hosts of {sw}")));
+        }
+        rest.sort_by_key(|l| (natural(&l.a.node), natural(&l.a.ifname)));
+        for l in rest {
+            let (a, b) =
+                if self.level_of(&l.b.node) > self.level_of(&l.a.node) { (&l.b, &l.a) } else { (&l.a, &l.b) };
+            let shaping = link_shaping(l);
+            let mut attrs =
+                vec![format!("tooltip={}", quote(&format!("{} — {} {shaping}", end_label(a), end_label(b))))];
+            if !shaping.is_empty() {
+                attrs.push(format!("label={}", quote(&shaping)));
+            }
+            if l.state != "up" {
+                attrs.push("style=dashed".into());
+            }
+            let _ = writeln!(s, "  {} -- {} [{}];", quote(&a.node), quote(&b.node), attrs.join(", "));
         }
         s += "}\n";
         s
@@ -485,6 +602,13 @@ fn dot_table(n: &Node, up: &[&Side], down: &[&Side]) -> String {
     t + "</TABLE>"
 }
 
+/// A name's sort key: its letters, then its number (s2 before s10).
+fn natural(name: &str) -> (String, u64) {
+    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (text, number) = name.split_at(name.len() - digits);
+    (text.to_string(), number.parse().unwrap_or(0))
+}
+
 /// A port id for an interface: DOT port names are plain strings.
 fn port_id(ifname: &str) -> String {
     format!("p_{ifname}")
@@ -672,7 +796,10 @@ mod tests {
         let g = tree(3, 10);
         assert_eq!(g.nodes.len(), 1111);
         let dot = g.dot();
-        assert_eq!(dot.matches(" -- ").count(), 1110);
+        // 110 links between switches, and 100 leaf switches' host tables.
+        assert_eq!(dot.matches(" -- ").count(), 210);
+        assert!(dot.contains("\"hosts of s3\" [label=<<TABLE"), "{dot}");
+        assert_eq!(dot.matches("<TR><TD ALIGN=\"LEFT\" TOOLTIP=").count(), 1000);
         let dir = std::env::temp_dir().join(format!("mnlink-graph-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let svg = dir.join("tree-3-10.svg");

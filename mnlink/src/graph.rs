@@ -29,6 +29,9 @@ pub struct Node {
     /// Hops from the nearest host (hosts 0); switches of one level are
     /// drawn side by side.
     pub level: u32,
+    /// Routes someone added (`ip route add` words); read for JSON and
+    /// topology files only.
+    pub routes: Vec<String>,
 }
 
 /// One end of a link as the picture shows it (the peer's node may be
@@ -53,8 +56,9 @@ pub struct Graph {
     pub links: Vec<Link>,
 }
 
-/// Reads the lab: its nodes and every link, from the kernel.
-pub async fn read(links: &mut Links) -> Result<Graph> {
+/// Reads the lab: its nodes and every link, from the kernel; with
+/// `routes`, each host's and router's added routes too.
+pub async fn read(links: &mut Links, routes: bool) -> Result<Graph> {
     let lab = links.lab();
     let mut nodes = Vec::new();
     for name in lab.node_names()? {
@@ -66,10 +70,27 @@ pub async fn read(links: &mut Links) -> Result<Graph> {
                 pid: Some(n.pid),
                 root: n.root,
                 level: 0,
+                routes: Vec::new(),
             },
-            Err(_) => Node { name, kind: None, state: "dead".into(), pid: None, root: false, level: 0 },
+            Err(_) => Node {
+                name,
+                kind: None,
+                state: "dead".into(),
+                pid: None,
+                root: false,
+                level: 0,
+                routes: Vec::new(),
+            },
         };
         nodes.push(node);
+    }
+    if routes {
+        for n in &mut nodes {
+            if n.state == "running" && !n.root && n.kind.as_deref().is_some_and(|k| k != "switch") {
+                n.routes = links.routes(&n.name).await?;
+                links.forget(&n.name).await;
+            }
+        }
     }
     let pairs = crate::list::pairs(links, None).await?;
     let links = pairs
@@ -143,7 +164,7 @@ impl Graph {
             .map(|n| {
                 serde_json::json!({
                     "name": n.name, "kind": n.kind, "state": n.state, "pid": n.pid,
-                    "root": n.root, "level": n.level,
+                    "root": n.root, "level": n.level, "routes": n.routes,
                 })
             })
             .collect();
@@ -404,8 +425,8 @@ impl Graph {
     pub fn topology(&self) -> Result<String> {
         let mut s = String::from(
             "# A topology file written by `mnlink graph --format topo` (mn save): nodes,\n\
-             # links with their interface names, MACs, addresses and shaping, as the kernel\n\
-             # had them. Rebuild with: mn --topo FILE\n",
+             # links with their interface names, MACs, addresses and shaping, and the routes\n\
+             # added in nodes, as the kernel had them. Rebuild with: mn --topo FILE\n",
         );
         if self.nodes.is_empty() {
             bail!("the lab has no nodes to save");
@@ -494,6 +515,11 @@ impl Graph {
             }
             words.extend(topology_shaping(&a.shaping));
             let _ = writeln!(s, "{}", words.join(" "));
+        }
+        for n in &self.nodes {
+            for r in &n.routes {
+                let _ = writeln!(s, "cmd {} ip route add {r}", n.name);
+            }
         }
         Ok(s)
     }
@@ -753,6 +779,7 @@ mod tests {
             pid: Some(1),
             root: false,
             level: 0,
+            routes: Vec::new(),
         }
     }
 

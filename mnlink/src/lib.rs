@@ -10,7 +10,7 @@ pub mod shaping;
 
 use anyhow::{Result, anyhow, bail};
 use clap::Parser;
-use cli::{Cli, Command};
+use cli::{Cli, Command, GraphFormat};
 use endpoint::Endpoint;
 use links::Links;
 use mnnode::Lab;
@@ -210,7 +210,9 @@ async fn execute(links: &mut Links, command: Command) -> Result<()> {
             if let Some((f, file)) = render_target(&png, &svg) {
                 graph::check_dot(f, file)?;
             }
-            let graph = graph::read(links).await?;
+            let routes = render_target(&png, &svg).is_none()
+                && matches!(format, GraphFormat::Json | GraphFormat::Topo);
+            let graph = graph::read(links, routes).await?;
             graph_print(&graph, format, png, svg)
         }
         Command::Capture { .. } => bail!("capture cannot run in a batch"),

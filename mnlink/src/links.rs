@@ -239,6 +239,89 @@ impl Links {
             .map_err(|e| anyhow!("mac {end} {text}: {}", netlink::describe(&e)))
     }
 
+    /// The routes someone added in a node (protocol boot or static, the
+    /// main table), as `ip route add` takes them: `10.2.0.0/24 via
+    /// 10.12.0.2 dev r1-eth1`; sorted. Routes the kernel makes for
+    /// addresses are left out.
+    pub async fn routes(&mut self, name: &str) -> Result<Vec<String>> {
+        use futures::TryStreamExt;
+        use rtnetlink::RouteMessageBuilder;
+        use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteProtocol, RouteType};
+        let handle = self.place(name).await?.conn.handle.clone();
+        let failed = |e: rtnetlink::Error| anyhow!("{name}: list routes: {}", netlink::describe(&e));
+        let names: HashMap<u32, String> = netlink::links(&handle)
+            .await
+            .map_err(failed)?
+            .iter()
+            .filter_map(|l| Some((l.header.index, netlink::link_name(l)?.to_string())))
+            .collect();
+        let mut msgs: Vec<_> = handle
+            .route()
+            .get(RouteMessageBuilder::<std::net::Ipv4Addr>::new().build())
+            .execute()
+            .try_collect()
+            .await
+            .map_err(failed)?;
+        let v6: Vec<_> = handle
+            .route()
+            .get(RouteMessageBuilder::<std::net::Ipv6Addr>::new().build())
+            .execute()
+            .try_collect()
+            .await
+            .map_err(failed)?;
+        msgs.extend(v6);
+        let addr = |a: &RouteAddress| match a {
+            RouteAddress::Inet(ip) => Some(ip.to_string()),
+            RouteAddress::Inet6(ip) => Some(ip.to_string()),
+            _ => None,
+        };
+        let mut routes = Vec::new();
+        for m in &msgs {
+            let table = m
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    RouteAttribute::Table(t) => Some(*t),
+                    _ => None,
+                })
+                .unwrap_or(u32::from(m.header.table));
+            if table != 254
+                || m.header.kind != RouteType::Unicast
+                || !matches!(m.header.protocol, RouteProtocol::Boot | RouteProtocol::Static)
+            {
+                continue;
+            }
+            let mut route = match m.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Destination(d) => addr(d),
+                _ => None,
+            }) {
+                Some(dst) => format!("{dst}/{}", m.header.destination_prefix_length),
+                None => "default".to_string(),
+            };
+            for a in &m.attributes {
+                match a {
+                    RouteAttribute::Gateway(g) => {
+                        if let Some(g) = addr(g) {
+                            route += &format!(" via {g}");
+                        }
+                    }
+                    RouteAttribute::Oif(i) => {
+                        if let Some(dev) = names.get(i) {
+                            route += &format!(" dev {dev}");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if m.header.protocol == RouteProtocol::Static {
+                route += " proto static";
+            }
+            routes.push(route);
+        }
+        routes.sort();
+        Ok(routes)
+    }
+
     /// Every tagged veth end in the nodes' namespaces, read from the kernel.
     pub async fn ends(&mut self, nodes: &[String]) -> Result<Vec<End>> {
         let mut ends = Vec::new();

@@ -178,6 +178,31 @@ fn save_and_rebuild_give_the_same_lab() {
     nothing_left(&lab);
 }
 
+/// Routes added in nodes are saved as `cmd` lines: two LANs behind two
+/// routers still reach each other once rebuilt.
+#[test]
+fn save_and_rebuild_keep_routes() {
+    let lab = Lab::new();
+    let file = lab.parent().join("routers.topo");
+    let topo = repo().join("scripts/topologies/tworouters.sh");
+    mn(&lab).arg("--topo").arg(&topo).args(["--keep", "--test", "build"]).ok();
+    let original = graph_json(&lab);
+    let r1 = original["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "r1").cloned();
+    assert_eq!(
+        r1.map(|n| n["routes"].clone()),
+        Some(serde_json::json!(["10.2.0.0/24 via 10.12.0.2 dev r1-eth1"]))
+    );
+    mn(&lab).arg("save").arg(&file).ok();
+    let saved = std::fs::read_to_string(&file).expect("saved");
+    assert!(saved.contains("\ncmd h1 ip route add default via 10.1.0.1 dev h1-eth0\n"), "{saved}");
+    mn(&lab).arg("-c").ok();
+    let out = mn(&lab).arg("--topo").arg(&file).args(["--keep", "--test", "pingall"]).ok();
+    out.check(out.stdout.contains("0% dropped (2/2 received)"), "h1 and h2 reach each other");
+    compare(&original, &graph_json(&lab));
+    mn(&lab).arg("-c").ok();
+    nothing_left(&lab);
+}
+
 #[test]
 fn save_and_rebuild_keep_netem_shaping() {
     if !mn_tests::require("save_and_rebuild_keep_netem_shaping", mn_tests::Feature::Netem) {

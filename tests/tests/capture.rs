@@ -120,6 +120,26 @@ fn to_stdout_into_tcpdump() {
 }
 
 #[test]
+fn a_closed_output_stops_the_capture() {
+    let (lab, h1, _h2, _) = two_hosts();
+    let status = file(&lab, "status");
+    // head takes the section header and leaves: the next write fails.
+    let script = format!(
+        "mnlink capture {h1}-eth0 -f icmp | head -c 28 >/dev/null; echo ${{PIPESTATUS[0]}} >{}",
+        status.display()
+    );
+    let capture = lab.cmd("bash").args(["-c", &script]).start();
+    let stopped = eventually(Duration::from_secs(60), || {
+        lab.cmd("mnrun").args([&h1, "ping -c1 -W1 10.0.0.2"]).run();
+        status.exists()
+    });
+    assert!(stopped, "the capture saw its output closed");
+    capture.finish().check(true, "");
+    assert_eq!(std::fs::read_to_string(&status).expect("status").trim(), "141");
+    no_tcpdump(&lab, &h1);
+}
+
+#[test]
 fn bad_input_makes_nothing_and_leaves_nothing_running() {
     let (lab, h1, _h2, _) = two_hosts();
     let path = file(&lab, "never.pcapng");

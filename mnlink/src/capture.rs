@@ -450,6 +450,10 @@ enum Output {
 impl Output {
     fn open(path: &Path) -> Result<Output> {
         if path.as_os_str() == "-" {
+            use std::io::IsTerminal;
+            if std::io::stdout().is_terminal() {
+                bail!("stdout is a terminal: give -w FILE, or pipe into tcpdump -r - or wireshark -k -i -");
+            }
             return Ok(Output::Stdout(std::io::stdout()));
         }
         let what = || format!("-w {}", path.display());

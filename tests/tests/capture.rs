@@ -154,6 +154,12 @@ fn bad_input_makes_nothing_and_leaves_nothing_running() {
         lab.cmd("mnlink").args(["capture", &format!("{h1}-eth0"), "-f", "icmpp or", "-w"]).arg(&path).run();
     assert_error(&out, "mnlink: -f \"icmpp or\": can't parse filter expression: syntax error");
     assert!(!path.exists(), "a capture that never started leaves no file");
+    // pcapng is not for a terminal (script gives mnlink one).
+    let out =
+        lab.cmd("script").args(["-qc", &format!("mnlink capture {h1}-eth0; echo rc=$?"), "/dev/null"]).ok();
+    let want =
+        "mnlink: stdout is a terminal: give -w FILE, or pipe into tcpdump -r - or wireshark -k -i -\r\nrc=1";
+    out.check(out.stdout.contains(want), want);
     // A file that was there stays as it was.
     std::fs::write(&path, "keep me").expect("write");
     lab.cmd("mnlink").args(["capture", &format!("{h1}-eth0"), "-f", "icmpp or", "-w"]).arg(&path).fails();

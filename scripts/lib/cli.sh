@@ -15,12 +15,18 @@ Documented commands:
   pingpair                  ping between the first two hosts
   iperf [A B]               TCP bandwidth between two hosts
   link A B up|down          bring the link between A and B up or down
-  graph [--format F] [--png FILE]  the lab: dot, mermaid, json or topo
-  capture ENDPOINT... [-w FILE] [-f FILTER] [-c N]  packets into pcapng
-  addhost NAME SWITCH | addswitch NAME   add a node to the running lab
-  addlink A B [bw=..,delay=..,loss=..]   add a link (A, B: nodes or endpoints)
-  dellink A B | delnode NAME             remove a link or a node
-  set link A B [bw=..,delay=..]          change a link's shaping (both ends)
+  graph [--format F] [--png FILE]
+                            the lab: dot, mermaid, json or topo
+  capture ENDPOINT... [-w FILE] [-f FILTER] [-c N]
+                            packets into pcapng, until Ctrl-C
+  addhost NAME SWITCH       add a host, with the next address
+  addswitch NAME            add a switch
+  addlink A B [bw=..,delay=..,loss=..]
+                            add a link (A, B: nodes or endpoints)
+  dellink A B               remove the link between A and B
+  delnode NAME              remove a node and its links
+  set link A B [bw=..,delay=..]
+                            change a link's shaping (both ends)
   save FILE [--force]       write the lab as a topology file
   sh CMD                    run CMD in the root shell
   source FILE               read commands from FILE

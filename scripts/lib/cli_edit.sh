@@ -45,7 +45,7 @@ next_ip() {
 	for ((n = 1; n < size - 1; n++)); do
 		int2ip addr $((net + n))
 		if [[ $used != *" $addr "* ]]; then
-			free_ip=$addr/$prefix
+			free_ip=$addr/$prefix free_n=$n
 			return 0
 		fi
 	done
@@ -100,7 +100,13 @@ cli_addhost() { # NAME SWITCH
 	mnnode add "${extra[@]}" "$h" || return 0
 	local keep_port=${port[$s]:-1}
 	next_if "$s"
-	if ! printf 'add %s %s\naddr %s %s\n' "$h-eth0" "$free_if" "$h-eth0" "$free_ip" | mnlink -b -; then
+	local lines=("add $h-eth0 $free_if" "addr $h-eth0 $free_ip")
+	if ((use_mac)); then
+		# As --mac numbers hosts: from the address's place in --ipbase.
+		printf -v "mac[$h]" '00:00:%02x:%02x:%02x:%02x' $((free_n >> 24 & 255)) $((free_n >> 16 & 255)) $((free_n >> 8 & 255)) $((free_n & 255))
+		lines+=("mac $h-eth0 ${mac[$h]}")
+	fi
+	if ! printf '%s\n' "${lines[@]}" | mnlink -b -; then
 		mnnode del "$h"
 		port[$s]=$keep_port
 		return 0

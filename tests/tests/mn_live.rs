@@ -75,6 +75,21 @@ exit
 }
 
 #[test]
+fn addhost_numbers_macs_as_mac_does() {
+    let lab = Lab::new();
+    let script = "addhost h7 s1\nh7 cat /sys/class/net/h7-eth0/address\npingall\nexit\n";
+    let out = mn(&lab).args(["--topo", "minimal", "--mac"]).stdin(script).ok();
+    for line in [
+        "*** Added host h7 (10.0.0.3/8): h7-eth0 <-> s1-eth3\n",
+        "00:00:00:00:00:03\n",
+        "0% dropped (6/6 received)",
+    ] {
+        out.check(out.stdout.contains(line), line);
+    }
+    nothing_left(&lab);
+}
+
+#[test]
 fn capture_from_the_cli() {
     let lab = Lab::new();
     let file = lab.parent().join("cli.pcapng");

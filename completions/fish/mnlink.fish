@@ -35,6 +35,8 @@ complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "set" -d 'Replace the 
 complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "addr" -d 'Add an IPv4 or IPv6 address (CIDR, such as 10.0.0.1/8) to an end'
 complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "mac" -d 'Set an end\'s MAC address (such as 00:00:00:00:00:01)'
 complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "list" -d 'List links, each once: both ends, state, shaping (from the kernel)'
+complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "graph" -d 'Print the lab as a picture: nodes, links with both interface names, addresses and shaping, as the kernel has them'
+complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "capture" -d 'Capture packets on endpoints into pcapng (merged in time order, each interface named), for Wireshark or `tcpdump -r`'
 complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mnlink -n "__fish_mnlink_using_subcommand add" -l bw -d 'Rate limit in Mbit/s (a token bucket with a byte queue; see mnlink --help)' -r
 complete -c mnlink -n "__fish_mnlink_using_subcommand add" -l delay -d 'One-way delay, 0 to 60s, such as 5ms (needs the netem qdisc)' -r
@@ -67,12 +69,25 @@ complete -c mnlink -n "__fish_mnlink_using_subcommand mac" -s h -l help -d 'Prin
 complete -c mnlink -n "__fish_mnlink_using_subcommand list" -l json -d 'Print a JSON array instead'
 complete -c mnlink -n "__fish_mnlink_using_subcommand list" -l porcelain -d 'For scripts: a line per link, no header, tab-separated columns A_NODE A_IF B_NODE B_IF STATE MTU A_SHAPING B_SHAPING (`-` for none or unknown). Columns are only ever added at the end'
 complete -c mnlink -n "__fish_mnlink_using_subcommand list" -s h -l help -d 'Print help'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list help" -f -a "add" -d 'Create a veth pair between two nodes, optionally shaped'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list help" -f -a "del" -d 'Delete the pair A belongs to'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list help" -f -a "up" -d 'Bring both ends of A\'s pair up'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list help" -f -a "down" -d 'Bring both ends of A\'s pair down (traffic stops until `up`)'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list help" -f -a "set" -d 'Replace the shaping of one end (no options: remove it)'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list help" -f -a "addr" -d 'Add an IPv4 or IPv6 address (CIDR, such as 10.0.0.1/8) to an end'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list help" -f -a "mac" -d 'Set an end\'s MAC address (such as 00:00:00:00:00:01)'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list help" -f -a "list" -d 'List links, each once: both ends, state, shaping (from the kernel)'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mnlink -n "__fish_mnlink_using_subcommand graph" -l format -d 'dot (Graphviz), mermaid, json, or topo (an mn topology file)' -r -f -a "dot\t''
+mermaid\t''
+json\t''
+topo\t''"
+complete -c mnlink -n "__fish_mnlink_using_subcommand graph" -l png -d 'Render to a PNG file with Graphviz\'s dot instead of printing' -r -F
+complete -c mnlink -n "__fish_mnlink_using_subcommand graph" -l svg -d 'Render to an SVG file with Graphviz\'s dot instead of printing' -r -F
+complete -c mnlink -n "__fish_mnlink_using_subcommand graph" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mnlink -n "__fish_mnlink_using_subcommand capture" -s w -d 'Where the pcapng goes: a file, or - for stdout (the default)' -r -F
+complete -c mnlink -n "__fish_mnlink_using_subcommand capture" -s f -l filter -d 'A BPF filter in tcpdump\'s syntax, such as \'icmp\'' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand capture" -s c -l count -d 'Stop after N packets in all' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand capture" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "add" -d 'Create a veth pair between two nodes, optionally shaped'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "del" -d 'Delete the pair A belongs to'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "up" -d 'Bring both ends of A\'s pair up'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "down" -d 'Bring both ends of A\'s pair down (traffic stops until `up`)'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "set" -d 'Replace the shaping of one end (no options: remove it)'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "addr" -d 'Add an IPv4 or IPv6 address (CIDR, such as 10.0.0.1/8) to an end'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "mac" -d 'Set an end\'s MAC address (such as 00:00:00:00:00:01)'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "list" -d 'List links, each once: both ends, state, shaping (from the kernel)'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "graph" -d 'Print the lab as a picture: nodes, links with both interface names, addresses and shaping, as the kernel has them'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "capture" -d 'Capture packets on endpoints into pcapng (merged in time order, each interface named), for Wireshark or `tcpdump -r`'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

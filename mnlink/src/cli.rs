@@ -90,6 +90,54 @@ pub enum Command {
         #[arg(long, conflicts_with = "json")]
         porcelain: bool,
     },
+    /// Print the lab as a picture: nodes, links with both interface names,
+    /// addresses and shaping, as the kernel has them.
+    ///
+    /// DOT draws each level of switches (hops from the nearest host) as a
+    /// cluster of one rank, root on top; `topo` is a topology file that
+    /// `mn --topo FILE` rebuilds the lab from (what `mn save` writes).
+    Graph {
+        /// dot (Graphviz), mermaid, json, or topo (an mn topology file).
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// Render to a PNG file with Graphviz's dot instead of printing.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["svg", "format"])]
+        png: Option<PathBuf>,
+        /// Render to an SVG file with Graphviz's dot instead of printing.
+        #[arg(long, value_name = "FILE", conflicts_with = "format")]
+        svg: Option<PathBuf>,
+    },
+    /// Capture packets on endpoints into pcapng (merged in time order,
+    /// each interface named), for Wireshark or `tcpdump -r`.
+    ///
+    /// tcpdump runs in each endpoint's namespace; Ctrl-C, SIGTERM, SIGHUP,
+    /// -c or a closed output stop every capture and leave a complete file
+    /// (stopped by a signal, mnlink exits 0: it is the usual end). stderr
+    /// says `capturing on ...` once every tcpdump listens, and at the end
+    /// `N packets captured`.
+    Capture {
+        /// The interfaces to capture on (h1-eth0, s1:s1 for a bridge).
+        #[arg(required = true, value_name = "ENDPOINT")]
+        ends: Vec<String>,
+        /// Where the pcapng goes: a file, or - for stdout (the default).
+        #[arg(short = 'w', value_name = "FILE", default_value = "-")]
+        write: PathBuf,
+        /// A BPF filter in tcpdump's syntax, such as 'icmp'.
+        #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+        filter: Option<String>,
+        /// Stop after N packets in all.
+        #[arg(short = 'c', long = "count", value_name = "N")]
+        count: Option<u64>,
+    },
+}
+
+/// What `graph` prints.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+    Topo,
 }
 
 /// Shaping options; values are checked by the shaping module so that every
@@ -171,7 +219,8 @@ Exit status:
   0 on success; 1 on any error, printed as `mnlink: what: why` (in a
   batch, `mnlink: line N: what: why`); 2 for a command line that does not
   parse; 128+N when stopped by signal N (130 for SIGINT, 143 for SIGTERM,
-  129 for SIGHUP).
+  129 for SIGHUP), except `capture`, for which a signal is the usual end
+  (0); 141 when the output was closed.
 
 Environment:
   MN_DIR   the lab's directory (default /run/mn).
@@ -182,6 +231,8 @@ Examples:
   mnlink addr h1-eth0 10.0.0.1/8
   mnlink down h1-eth0; mnlink up h1-eth0
   mnlink list s1
+  mnlink graph --png lab.png
+  mnlink capture s1-eth1 | wireshark -k -i -
   mnlink -b links.txt";
 
 pub fn command() -> clap::Command {

@@ -1,21 +1,24 @@
 //! mnlink: veth links born in their nodes' namespaces, bridge ports,
 //! addresses, shaping, and batches of all of these.
+mod capture;
 pub mod cli;
 pub mod endpoint;
+mod graph;
 mod links;
 mod list;
 pub mod shaping;
 
 use anyhow::{Result, anyhow, bail};
 use clap::Parser;
-use cli::{Cli, Command};
+use cli::{Cli, Command, GraphFormat};
 use endpoint::Endpoint;
 use links::Links;
 use mnnode::Lab;
 use nix::sys::signal::{SigSet, Signal};
 use shaping::Shaping;
 use std::io::BufRead;
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 
@@ -28,6 +31,15 @@ fn run_cli(cli: Cli) -> Result<ExitCode> {
     mnnode::require_root()?;
     mnnode::limits::raise_nofile();
     let signals = Interrupts::block()?;
+    if let (None, Some(Command::Capture { ends, write, filter, count })) = (&cli.batch, &cli.command) {
+        let req = capture::Request {
+            ends: ends.clone(),
+            write: write.clone(),
+            filter: filter.clone(),
+            count: *count,
+        };
+        return capture::run(req, &signals);
+    }
     let rt = mnnode::netlink::runtime()?;
     let outcome = match (cli.batch, cli.command) {
         (Some(file), _) => rt.block_on(batch(&file, &signals)),
@@ -148,6 +160,9 @@ async fn run_one(links: &mut Option<Links>, command: Command) -> Result<()> {
                     Command::List { node: None, json, porcelain } => {
                         list::print_none(list::Format::new(json, porcelain))
                     }
+                    Command::Graph { format, png, svg } => {
+                        graph_print(&graph::Graph::default(), format, png, svg)
+                    }
                     command => Err(no_lab(&command)),
                 };
             }
@@ -167,6 +182,10 @@ fn no_lab(command: &Command) -> anyhow::Error {
         | Command::Addr { a, .. }
         | Command::Mac { a, .. } => Endpoint::parse(a).map(|e| e.node).unwrap_or_default(),
         Command::List { node, .. } => node.clone().unwrap_or_default(),
+        Command::Graph { .. } => String::new(),
+        Command::Capture { ends, .. } => {
+            ends.first().and_then(|e| Endpoint::parse(e).ok()).map(|e| e.node).unwrap_or_default()
+        }
     };
     mnnode::lab::no_such_node(&first_node, &mnnode::lab::dir_from_env())
 }
@@ -190,6 +209,43 @@ async fn execute(links: &mut Links, command: Command) -> Result<()> {
         Command::Mac { a, mac } => links.mac(&Endpoint::parse(&a)?, &mac).await,
         Command::List { node, json, porcelain } => {
             list::print(links, node.as_deref(), list::Format::new(json, porcelain)).await
+        }
+        Command::Graph { format, png, svg } => {
+            if let Some((f, file)) = render_target(&png, &svg) {
+                graph::check_dot(f, file)?;
+            }
+            let routes = render_target(&png, &svg).is_none()
+                && matches!(format, GraphFormat::Json | GraphFormat::Topo);
+            let graph = graph::read(links, routes).await?;
+            graph_print(&graph, format, png, svg)
+        }
+        Command::Capture { .. } => bail!("capture cannot run in a batch"),
+    }
+}
+
+fn render_target<'a>(png: &'a Option<PathBuf>, svg: &'a Option<PathBuf>) -> Option<(&'static str, &'a Path)> {
+    match (png, svg) {
+        (Some(file), _) => Some(("png", file)),
+        (None, Some(file)) => Some(("svg", file)),
+        (None, None) => None,
+    }
+}
+
+/// Prints the graph, or renders it to a file with Graphviz.
+fn graph_print(
+    graph: &graph::Graph,
+    format: cli::GraphFormat,
+    png: Option<PathBuf>,
+    svg: Option<PathBuf>,
+) -> Result<()> {
+    match render_target(&png, &svg) {
+        Some((f, file)) => graph::render_file(&graph.dot(), f, file),
+        None => {
+            let text = graph.render(format)?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(())
         }
     }
 }

@@ -152,6 +152,13 @@ impl Links {
             .with_context(|| end.to_string())
     }
 
+    /// The namespace to capture an endpoint's packets in (`None`: ours,
+    /// for a `--root` node), once the interface is known to be there.
+    pub async fn capture_netns(&mut self, end: &Endpoint) -> Result<Option<OwnedFd>> {
+        self.link(end).await?;
+        self.netns(&end.node).await
+    }
+
     pub async fn del(&mut self, end: &Endpoint) -> Result<()> {
         self.link(end).await?;
         let handle = self.place(&end.node).await?.conn.handle.clone();
@@ -234,6 +241,89 @@ impl Links {
             .map_err(|e| anyhow!("mac {end} {text}: {}", netlink::describe(&e)))
     }
 
+    /// The routes someone added in a node (protocol boot or static, the
+    /// main table), as `ip route add` takes them: `10.2.0.0/24 via
+    /// 10.12.0.2 dev r1-eth1`; sorted. Routes the kernel makes for
+    /// addresses are left out.
+    pub async fn routes(&mut self, name: &str) -> Result<Vec<String>> {
+        use futures::TryStreamExt;
+        use rtnetlink::RouteMessageBuilder;
+        use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteProtocol, RouteType};
+        let handle = self.place(name).await?.conn.handle.clone();
+        let failed = |e: rtnetlink::Error| anyhow!("{name}: list routes: {}", netlink::describe(&e));
+        let names: HashMap<u32, String> = netlink::links(&handle)
+            .await
+            .map_err(failed)?
+            .iter()
+            .filter_map(|l| Some((l.header.index, netlink::link_name(l)?.to_string())))
+            .collect();
+        let mut msgs: Vec<_> = handle
+            .route()
+            .get(RouteMessageBuilder::<std::net::Ipv4Addr>::new().build())
+            .execute()
+            .try_collect()
+            .await
+            .map_err(failed)?;
+        let v6: Vec<_> = handle
+            .route()
+            .get(RouteMessageBuilder::<std::net::Ipv6Addr>::new().build())
+            .execute()
+            .try_collect()
+            .await
+            .map_err(failed)?;
+        msgs.extend(v6);
+        let addr = |a: &RouteAddress| match a {
+            RouteAddress::Inet(ip) => Some(ip.to_string()),
+            RouteAddress::Inet6(ip) => Some(ip.to_string()),
+            _ => None,
+        };
+        let mut routes = Vec::new();
+        for m in &msgs {
+            let table = m
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    RouteAttribute::Table(t) => Some(*t),
+                    _ => None,
+                })
+                .unwrap_or(u32::from(m.header.table));
+            if table != 254
+                || m.header.kind != RouteType::Unicast
+                || !matches!(m.header.protocol, RouteProtocol::Boot | RouteProtocol::Static)
+            {
+                continue;
+            }
+            let mut route = match m.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Destination(d) => addr(d),
+                _ => None,
+            }) {
+                Some(dst) => format!("{dst}/{}", m.header.destination_prefix_length),
+                None => "default".to_string(),
+            };
+            for a in &m.attributes {
+                match a {
+                    RouteAttribute::Gateway(g) => {
+                        if let Some(g) = addr(g) {
+                            route += &format!(" via {g}");
+                        }
+                    }
+                    RouteAttribute::Oif(i) => {
+                        if let Some(dev) = names.get(i) {
+                            route += &format!(" dev {dev}");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if m.header.protocol == RouteProtocol::Static {
+                route += " proto static";
+            }
+            routes.push(route);
+        }
+        routes.sort();
+        Ok(routes)
+    }
+
     /// Every tagged veth end in the nodes' namespaces, read from the kernel.
     pub async fn ends(&mut self, nodes: &[String]) -> Result<Vec<End>> {
         let mut ends = Vec::new();
@@ -264,7 +354,18 @@ impl Links {
                     up: netlink::link_is_up(link),
                     mtu: netlink::link_mtu(link),
                     shaping: Shaping::default(),
+                    mac: link_mac(link),
+                    addresses: Vec::new(),
+                    index: link.header.index,
                 });
+            }
+            if !found.is_empty() {
+                let mut by_index = addresses(&self.place(name).await?.conn.handle)
+                    .await
+                    .map_err(|e| anyhow!("{name}: list addresses: {}", netlink::describe(&e)))?;
+                for end in &mut found {
+                    end.addresses = by_index.remove(&end.index).unwrap_or_default();
+                }
             }
             if shaped {
                 let ns = self.netns(name).await?;
@@ -306,4 +407,69 @@ pub struct End {
     pub up: bool,
     pub mtu: Option<u32>,
     pub shaping: Shaping,
+    /// The MAC address, as aa:bb:cc:dd:ee:ff.
+    pub mac: Option<String>,
+    /// Addresses as CIDR, IPv4 first; IPv6 link-local ones left out (the
+    /// kernel makes them from the MAC).
+    pub addresses: Vec<String>,
+    /// The interface's index in its namespace.
+    pub index: u32,
+}
+
+fn link_mac(link: &LinkMessage) -> Option<String> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Address(bytes) if bytes.len() == 6 => {
+            Some(bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"))
+        }
+        _ => None,
+    })
+}
+
+/// Every address in a namespace, by interface index, in the kernel's order.
+async fn addresses(handle: &rtnetlink::Handle) -> Result<HashMap<u32, Vec<String>>, rtnetlink::Error> {
+    use futures::TryStreamExt;
+    let msgs: Vec<_> = handle.address().get().execute().try_collect().await?;
+    let mut found: HashMap<u32, Vec<(bool, String)>> = HashMap::new();
+    for msg in &msgs {
+        let local = msg.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Local(ip) => Some(*ip),
+            _ => None,
+        });
+        let address = msg.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Address(ip) => Some(*ip),
+            _ => None,
+        });
+        let Some(ip) = local.or(address) else { continue };
+        if let std::net::IpAddr::V6(v6) = ip {
+            if v6.segments()[0] & 0xffc0 == 0xfe80 {
+                continue;
+            }
+        }
+        let entry = found.entry(msg.header.index).or_default();
+        entry.push((ip.is_ipv6(), format!("{ip}/{}", msg.header.prefix_len)));
+    }
+    Ok(found
+        .into_iter()
+        .map(|(index, mut list)| {
+            list.sort_by_key(|(v6, _)| *v6);
+            (index, list.into_iter().map(|(_, a)| a).collect())
+        })
+        .collect())
+}
+
+#[cfg(test)]
+impl End {
+    /// An up, unshaped end, as the kernel would list it.
+    pub fn for_test(end: Endpoint, peer: Endpoint, addresses: Vec<String>) -> End {
+        End {
+            end,
+            peer,
+            up: true,
+            mtu: Some(1500),
+            shaping: Shaping::default(),
+            mac: None,
+            addresses,
+            index: 0,
+        }
+    }
 }

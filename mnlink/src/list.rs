@@ -24,6 +24,38 @@ impl Format {
 }
 
 pub async fn print(links: &mut Links, node: Option<&str>, format: Format) -> Result<()> {
+    let rows = pairs(links, node).await?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            let items: Vec<serde_json::Value> = rows.iter().map(|(a, b)| to_json(a, b.as_ref())).collect();
+            writeln!(out, "{}", serde_json::Value::Array(items))?;
+            return Ok(());
+        }
+        Format::Porcelain => {
+            for (a, b) in &rows {
+                writeln!(out, "{}", porcelain(a, b.as_ref()))?;
+            }
+            return Ok(());
+        }
+        Format::Table => {}
+    }
+    let mut table = vec![["A", "B", "STATE", "SHAPING"].map(String::from).to_vec()];
+    for (a, b) in &rows {
+        table.push(vec![
+            a.end.to_string(),
+            a.peer.to_string(),
+            state(a, b.as_ref()).to_string(),
+            shaping(a, b.as_ref()),
+        ]);
+    }
+    mncli::print_table(&mut out, &table)?;
+    Ok(())
+}
+
+/// Each link once, in endpoint order, as (end, its peer when the peer's
+/// node runs): what `list` and `graph` show.
+pub(crate) async fn pairs(links: &mut Links, node: Option<&str>) -> Result<Vec<(End, Option<End>)>> {
     let nodes: Vec<String> = match node {
         Some(n) => vec![n.to_string()],
         None => {
@@ -53,32 +85,7 @@ pub async fn print(links: &mut Links, node: Option<&str>, format: Format) -> Res
         rows.push((a, b));
     }
     rows.retain(|(a, b)| node.is_none_or(|n| a.end.node == n || b.as_ref().is_some_and(|b| b.end.node == n)));
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Json => {
-            let items: Vec<serde_json::Value> = rows.iter().map(|(a, b)| to_json(a, b.as_ref())).collect();
-            writeln!(out, "{}", serde_json::Value::Array(items))?;
-            return Ok(());
-        }
-        Format::Porcelain => {
-            for (a, b) in &rows {
-                writeln!(out, "{}", porcelain(a, b.as_ref()))?;
-            }
-            return Ok(());
-        }
-        Format::Table => {}
-    }
-    let mut table = vec![["A", "B", "STATE", "SHAPING"].map(String::from).to_vec()];
-    for (a, b) in &rows {
-        table.push(vec![
-            a.end.to_string(),
-            a.peer.to_string(),
-            state(a, b.as_ref()).to_string(),
-            shaping(a, b.as_ref()),
-        ]);
-    }
-    mncli::print_table(&mut out, &table)?;
-    Ok(())
+    Ok(rows)
 }
 
 /// The list of a lab that does not exist: empty.
@@ -94,7 +101,7 @@ pub fn print_none(format: Format) -> Result<()> {
     Ok(())
 }
 
-fn state(a: &End, b: Option<&End>) -> &'static str {
+pub(crate) fn state(a: &End, b: Option<&End>) -> &'static str {
     match (a.up, b.map(|b| b.up)) {
         (true, Some(true) | None) => "up",
         (false, Some(false) | None) => "down",

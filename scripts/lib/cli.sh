@@ -23,6 +23,19 @@ Documented commands (help CMD: that command's line):
   time CMD                  run the CLI command CMD and say how long it took
   xterm | x NODE...         a shell in NODE (tmux window, xterm); x NODE CMD: CMD
   py | px EXPR              NODE.IP(), NODE.MAC(), NODE.intfNames(), net.hosts
+  graph [--format F] [--png FILE]
+                            the lab: dot, mermaid, json or topo
+  capture ENDPOINT... [-w FILE] [-f FILTER] [-c N]
+                            packets into pcapng, until Ctrl-C
+  addhost NAME SWITCH       add a host, with the next address
+  addswitch NAME            add a switch
+  addlink A B [bw=..,delay=..,loss=..]
+                            add a link (A, B: nodes or endpoints)
+  dellink A B               remove the link between A and B
+  delnode NAME              remove a node and its links
+  set link A B [bw=..,delay=..]
+                            change a link's shaping (both ends)
+  save FILE [--force]       write the lab as a topology file
   sh CMD                    run CMD in the root shell
   source FILE               read commands from FILE
   noecho NODE CMD           run an interactive CMD (same as NODE CMD)
@@ -123,6 +136,7 @@ cli_line() { # LINE
 	xterm) cli_xterm "${words[@]}" ;;
 	py) cli_py "$rest" ;;
 	px) cli_px "$rest" ;;
+	graph | capture | addhost | addswitch | addlink | dellink | delnode | set | save) cli_edit "$first" "${words[@]}" ;;
 	sh) bash -c "$rest" || true ;;
 	source)
 		[[ -r $rest ]] || { echo "*** Error: cannot read $rest"; return 0; }

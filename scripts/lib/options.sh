@@ -7,6 +7,7 @@
 usage() {
 	cat <<'EOF'
 Usage: mn [options]
+       mn save FILE [--force]   write the running lab as a topology file
 
 Build a network of namespaced hosts and Linux-bridge switches, then run a
 test or open the CLI.

@@ -247,13 +247,14 @@ new_node() { # KIND NAME
 	esac
 }
 
-# host NAME [ip=CIDR] [mac=MAC]
+# host NAME [ip=CIDR|none] [mac=MAC]
 topo_host() {
 	new_node host "${1:-}"
 	local name=$1 opt
 	shift
 	for opt in "$@"; do
 		case $opt in
+		ip=none) ip[$name]=none ;; # no address of --ipbase (mn save writes it)
 		ip=*) batch_word "host $name" "$opt"; ip[$name]=${opt#ip=} ;;
 		mac=*) batch_word "host $name" "$opt"; mac[$name]=${opt#mac=} ;;
 		*) topo_fail "host $name: unknown option $opt (ip=CIDR, mac=MAC)" ;;
@@ -277,7 +278,7 @@ batch_word() { # WHAT KEY=VALUE
 shaping_option() { # KEY=VALUE
 	local key=${1%%=*}
 	case $key in
-	bw | delay | jitter | loss | queue | mtu) ;;
+	bw | delay | jitter | loss | queue | mtu | rate | reorder | duplicate | corrupt) ;;
 	max_queue_size) key=queue ;;
 	*) return 1 ;;
 	esac
@@ -285,10 +286,12 @@ shaping_option() { # KEY=VALUE
 }
 
 # link A B [bw=MBIT delay=T jitter=T loss=PCT queue=PKTS mtu=N
-#           intf1=NAME intf2=NAME ip1=CIDR ip2=CIDR]
+#           rate=MBIT reorder=PCT duplicate=PCT corrupt=PCT
+#           intf1=NAME intf2=NAME ip1=CIDR[,CIDR...] ip2=CIDR[,...]
+#           mac1=MAC mac2=MAC]
 topo_link() {
 	(($# >= 2)) || topo_fail "link: needs two nodes"
-	local a=$1 b=$2 opt opts=() if1='' if2='' ip1='' ip2=''
+	local a=$1 b=$2 opt opts=() if1='' if2='' ip1='' ip2='' mac1='' mac2='' cidr
 	shift 2
 	[[ -n $a && -n ${kind[$a]:-} ]] || topo_fail "link $a $b: no node '$a' (define nodes before their links)"
 	[[ -n $b && -n ${kind[$b]:-} ]] || topo_fail "link $a $b: no node '$b' (define nodes before their links)"
@@ -299,9 +302,11 @@ topo_link() {
 		intf2=*) if2=$b:${opt#intf2=} ;;
 		ip1=*) ip1=${opt#ip1=} ;;
 		ip2=*) ip2=${opt#ip2=} ;;
+		mac1=*) mac1=${opt#mac1=} ;;
+		mac2=*) mac2=${opt#mac2=} ;;
 		*=*)
 			shaping_option "$opt" ||
-				topo_fail "link $a $b: unknown option $opt (bw, delay, jitter, loss, queue, mtu, intf1, intf2, ip1, ip2)"
+				topo_fail "link $a $b: unknown option $opt (bw, delay, jitter, loss, queue, mtu, intf1, intf2, ip1, ip2, mac1, mac2)"
 			opts+=("${option[@]}") ;;
 		*) topo_fail "link $a $b: $opt is not key=value" ;;
 		esac
@@ -309,8 +314,10 @@ topo_link() {
 	[[ -n $if1 ]] || if1=$a-eth${port[$a]}
 	[[ -n $if2 ]] || if2=$b-eth${port[$b]}
 	add_link "$a" "$b" "$if1" "$if2" "${opts[@]}"
-	[[ -z $ip1 ]] || { addrs+=("$if1 $ip1"); addr_at+=("$line"); }
-	[[ -z $ip2 ]] || { addrs+=("$if2 $ip2"); addr_at+=("$line"); }
+	for cidr in ${ip1//,/ }; do addrs+=("$if1 $cidr") addr_at+=("$line"); done
+	for cidr in ${ip2//,/ }; do addrs+=("$if2 $cidr") addr_at+=("$line"); done
+	[[ -z $mac1 ]] || { macs+=("$if1 $mac1"); mac_at+=("$line"); }
+	[[ -z $mac2 ]] || { macs+=("$if2 $mac2"); mac_at+=("$line"); }
 }
 
 # A link as the batch makes it; the next ports, and first interfaces.
@@ -376,7 +383,11 @@ assign_addresses() {
 			ip[$h]=$addr/$prefix
 			at="--ipbase $ipbase"
 		fi
-		[[ -n ${first_if[$h]:-} ]] && addrs+=("${first_if[$h]} ${ip[$h]}") addr_at+=("$at")
+		if [[ ${ip[$h]} == none ]]; then
+			unset "ip[$h]"
+		elif [[ -n ${first_if[$h]:-} ]]; then
+			addrs+=("${first_if[$h]} ${ip[$h]}") addr_at+=("$at")
+		fi
 		at=${node_at[$h]}
 		if ((use_mac)) && [[ -z ${mac[$h]:-} ]]; then
 			printf -v "mac[$h]" '00:00:%02x:%02x:%02x:%02x' $((n >> 24 & 255)) $((n >> 16 & 255)) $((n >> 8 & 255)) $((n & 255))

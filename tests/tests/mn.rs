@@ -197,7 +197,7 @@ fn topology_file_errors_name_the_file_and_line() {
         ("twice.sh", "twice.sh:4: host h1: h1 is defined twice"),
         (
             "option.sh",
-            "option.sh:3: link h1 s1: unknown option speed=5 (bw, delay, jitter, loss, queue, mtu, intf1, intf2, ip1, ip2)",
+            "option.sh:3: link h1 s1: unknown option speed=5 (bw, delay, jitter, loss, queue, mtu, intf1, intf2, ip1, ip2, mac1, mac2)",
         ),
         ("blank.sh", "blank.sh:3: link h1 s1: bw=1 0: a value needs no blanks and no #"),
         ("infunction.sh", "infunction.sh:3: link h1 s9: no node 's9' (define nodes before their links)"),

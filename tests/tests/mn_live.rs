@@ -53,8 +53,8 @@ exit
         // net and dump see the new nodes at once.
         "h3 h3-eth0:s9-eth1\n",
         "s9 s9-eth1:h3-eth0 s9-eth2:s1-eth3\n",
-        "<Host h3: h3-eth0:10.0.0.3/8 pid=",
-        "<Switch s9: s9-eth1:None pid=",
+        "<Host h3: h3-eth0:10.0.0.3 pid=",
+        "<Switch s9: s9-eth1:None,s9-eth2:None pid=",
         "*** Results: 0% dropped (6/6 received)\n",
         "s1-eth3  s9-eth2  up     bw=5Mbit queue=1000\n",
         "  n_s1 ---|\"s1-eth3 — s9-eth2 (bw=5Mbit queue=1000)\"| n_s9\n",

@@ -16,4 +16,5 @@ dev_packages=(
 	man:man-db groff:groff-base tmux:tmux shellcheck:shellcheck
 	gnuplot:gnuplot-nox make:make chrt:util-linux setpriv:util-linux
 	socat:socat sha256sum:coreutils jq:jq prlimit:util-linux
+	sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client nsenter:util-linux
 )

@@ -1,0 +1,170 @@
+//! A lab across machines: stand-in machines (namespaces running sshd, see
+//! tests/src/cluster.rs), nodes on them, mnrun over ssh, links between
+//! machines, and the launcher's --cluster.
+use mn_tests::cluster::{Cluster, sshd_present};
+use mn_tests::{alive, assert_error, eventually, skip};
+use std::time::Duration;
+
+fn cluster(test: &str, names: &[&str]) -> Option<Cluster> {
+    if !sshd_present() {
+        skip(test, "/usr/sbin/sshd is missing (Debian package openssh-server)");
+        return None;
+    }
+    Some(Cluster::new(names))
+}
+
+/// Processes whose command line is exactly `cmdline` (NULs as spaces).
+fn processes(cmdline: &str) -> Vec<i32> {
+    mnnode::procfs::pids()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                String::from_utf8_lossy(&c).trim_end_matches('\0').replace('\0', " ") == cmdline
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn nodes_on_two_machines_run_commands_over_ssh() {
+    let Some(c) = cluster("nodes_on_two_machines_run_commands_over_ssh", &["a", "b"]) else { return };
+    c.cmd("mnnode").args(["add", "--on", "a", "h1", "h2"]).ok();
+    c.cmd("mnnode").args(["add", "--on", "b", "--kind", "switch", "s1"]).ok();
+    c.cmd("mnnode").args(["add", "h3"]).ok();
+    assert_eq!(c.nodes_on(0), ["h1", "h2"]);
+    assert_eq!(c.nodes_on(1), ["s1"]);
+
+    // list: every node, its machine; the remote pid is the remote shell's.
+    let out = c.cmd("mnnode").arg("list").ok();
+    let rows: Vec<Vec<&str>> = out.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "KIND", "PID", "STATE", "MACHINE"]);
+    let row = |name: &str| rows.iter().find(|r| r[0] == name).cloned().unwrap_or_default();
+    assert_eq!((row("h1")[1], row("h1")[3], row("h1")[4]), ("host", "running", "a"));
+    assert_eq!((row("s1")[1], row("s1")[3], row("s1")[4]), ("switch", "running", "b"));
+    assert_eq!((row("h3")[3], row("h3")[4]), ("running", "-"));
+    let pid: i32 = row("h1")[2].parse().expect("a pid");
+    let remote =
+        c.on(0, &["env", &format!("PATH={}", mn_tests::bin_dir().display()), "mnnode", "pid", "h1"]).ok();
+    assert_eq!(remote.stdout.trim(), pid.to_string());
+    assert_eq!(c.cmd("mnnode").args(["pid", "h1"]).ok().stdout.trim(), pid.to_string());
+    let json: serde_json::Value =
+        serde_json::from_str(&c.cmd("mnnode").args(["list", "--json"]).ok().stdout).unwrap();
+    assert_eq!(json[0]["machine"], "a");
+
+    // mnrun: output kept apart, the status, stdin, shell state between calls.
+    let out = c.cmd("mnrun").args(["h1", "cd /tmp; echo out; echo err >&2; exit 3"]).code(3);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("out\n", "err\n"));
+    assert_eq!(c.cmd("mnrun").args(["h1", "pwd"]).ok().stdout, "/tmp\n");
+    let out = c.cmd("mnrun").args(["h2", "tr", "a-z", "A-Z"]).stdin("it's stdin\n").ok();
+    assert_eq!(out.stdout, "IT'S STDIN\n");
+    assert_eq!(c.cmd("mnrun").args(["-n", "h2", "cat"]).ok().stdout, "");
+    // The node is the remote machine's: a namespace of its own there.
+    let out = c.cmd("mnrun").args(["s1", "ip -o link show s1 | wc -l"]).ok();
+    assert_eq!(out.stdout.trim(), "1", "the switch's bridge");
+
+    // -t: the remote command is interrupted, 124.
+    c.cmd("mnrun").args(["-t", "0.5", "h1", "sleep 100"]).code(124);
+    // Ctrl-C: the remote command is interrupted, 130, the node usable.
+    let marker = "sleep 4242.4242";
+    let call = c.cmd("mnrun").args(["h2", &format!("{marker}; echo never")]).start();
+    assert!(eventually(Duration::from_secs(30), || !processes(marker).is_empty()), "the remote sleep runs");
+    let sleeps = processes(marker);
+    call.signal(libc::SIGINT);
+    let out = call.finish();
+    out.check(out.code() == Some(130) && !out.stdout.contains("never"), "exit 130 after Ctrl-C");
+    assert!(
+        eventually(Duration::from_secs(10), || sleeps.iter().all(|&p| !alive(p))),
+        "the remote sleep is gone"
+    );
+    assert_eq!(c.cmd("mnrun").args(["h2", "echo again"]).ok().stdout, "again\n");
+
+    // del: a remote node goes there and here.
+    c.cmd("mnnode").args(["del", "h2"]).ok();
+    assert_eq!(c.nodes_on(0), ["h1"]);
+    assert_error(
+        &c.cmd("mnrun").args(["h2", "true"]).code(255),
+        &format!("mnrun: no node named h2 in {}", c.lab.dir.display()),
+    );
+
+    // clean: every machine left empty, the control masters gone.
+    let shells: Vec<i32> = ["h1", "s1"]
+        .iter()
+        .map(|n| c.cmd("mnnode").args(["pid", n]).ok())
+        .map(|o| o.stdout.trim().parse().unwrap())
+        .collect();
+    assert_eq!(c.netns_on(0), ["m-a-h1"], "the node's ip netns entry is machine a's");
+    c.cmd("mnnode").arg("clean").ok();
+    assert_eq!(c.nodes_on(0), Vec::<String>::new());
+    assert_eq!(c.nodes_on(1), Vec::<String>::new());
+    assert!(c.netns_on(0).is_empty() && c.netns_on(1).is_empty(), "no ip netns entries left there");
+    assert!(eventually(Duration::from_secs(10), || shells.iter().all(|&p| !alive(p))), "remote shells ended");
+    let sockets = std::fs::read_dir(c.lab.dir.join(".ssh")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(sockets, 0, "control masters stopped");
+    assert_eq!(c.cmd("mnnode").arg("list").ok().stdout, "NAME  KIND  PID  STATE\n");
+}
+
+#[test]
+fn bad_machines_make_nothing() {
+    let Some(mut c) = cluster("bad_machines_make_nothing", &["a", "b"]) else { return };
+    let hosts = c.hosts.display().to_string();
+    // Unknown machine: no lab made at all.
+    assert_error(
+        &c.cmd("mnnode").args(["add", "--on", "zz", "h1"]).fails(),
+        &format!("mnnode: no machine named zz in {hosts}"),
+    );
+    assert!(!c.lab.dir.join("h1").exists());
+    // Unreachable machine: one line naming it, nothing left here.
+    assert_error(
+        &c.cmd("mnnode").args(["add", "--on", "down", "h1", "h2"]).fails(),
+        "mnnode: machine down (down): ssh: connect to host 10.99.0.254 port 22: Connection refused",
+    );
+    assert!(!c.lab.dir.join("h1").exists() && !c.lab.dir.join("h2").exists());
+    // One name, two machines: refused before ssh.
+    c.cmd("mnnode").args(["add", "--on", "a", "h1"]).ok();
+    assert_error(
+        &c.cmd("mnnode").args(["add", "--on", "b", "h1"]).fails(),
+        &format!("mnnode: h1: a node of that name exists in {}", c.lab.dir.display()),
+    );
+    assert!(c.nodes_on(1).is_empty());
+    // A machine whose tools are missing.
+    let text = std::fs::read_to_string(&c.hosts).unwrap();
+    let broken = text.replace(&format!("bin={}", mn_tests::bin_dir().display()), "bin=/nonexistent");
+    let out = c.cmd("mnnode").args(["add", "--on", "b", "h5"]).env("MN_HOSTS", {
+        let path = c.dir.join("hosts.broken");
+        std::fs::write(&path, broken).unwrap();
+        path
+    });
+    let out = out.fails();
+    out.check(
+        out.stderr.starts_with("mnnode: machine b (b): mnnode is not installed there ("),
+        "names the missing tool",
+    );
+    assert!(!c.lab.dir.join("h5").exists());
+
+    // A machine lost mid-lab: its nodes listed unknown, clean cleans the
+    // rest and names it, and clean again finishes once it is back.
+    c.cmd("mnnode").args(["add", "--on", "b", "h6"]).ok();
+    c.stop_sshd(1);
+    // The control master still reaches b: end it, as a lost machine would.
+    c.stop_master("b");
+    let out = c.cmd("mnnode").arg("list").ok();
+    let h6: Vec<&str> =
+        out.stdout.lines().find(|l| l.starts_with("h6 ")).unwrap_or("").split_whitespace().collect();
+    assert_eq!(h6, ["h6", "host", "-", "unknown", "b"]);
+    out.check(
+        out.stderr.starts_with("mnnode: list: machine b (b): ssh: connect to host 10.99.0.2"),
+        "says why",
+    );
+    let out = c.cmd("mnnode").arg("clean").fails();
+    out.check(
+        out.stderr.starts_with("mnnode: could not clean machine b (b): ssh: connect to host 10.99.0.2")
+            && out.stderr.ends_with("its nodes are kept, clean again to finish\n"),
+        "names the machine it could not clean",
+    );
+    assert!(c.nodes_on(0).is_empty(), "machine a cleaned");
+    assert_eq!(c.nodes_on(1), ["h6"]);
+    assert!(c.lab.dir.join("h6").exists(), "its record kept");
+    c.start_sshd(1);
+    c.cmd("mnnode").arg("clean").ok();
+    assert!(c.nodes_on(1).is_empty() && !c.lab.dir.join("h6").exists());
+}

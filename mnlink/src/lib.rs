@@ -2,7 +2,7 @@
 //! addresses, shaping, and batches of all of these.
 pub mod cli;
 pub mod endpoint;
-mod links;
+pub mod links;
 mod list;
 pub mod shaping;
 
@@ -163,14 +163,25 @@ fn no_lab(command: &Command) -> anyhow::Error {
         | Command::Down { a }
         | Command::Set { a, .. }
         | Command::Addr { a, .. }
-        | Command::Mac { a, .. } => Endpoint::parse(a).map(|e| e.node).unwrap_or_default(),
+        | Command::Mac { a, .. }
+        | Command::Tunnel { a, .. } => Endpoint::parse(a).map(|e| e.node).unwrap_or_default(),
         Command::List { node, .. } => node.clone().unwrap_or_default(),
     };
     mnnode::lab::no_such_node(&first_node, &mnnode::lab::dir_from_env())
 }
 
 async fn execute(links: &mut Links, command: Command) -> Result<()> {
+    // A command about nodes on other machines is done there (links/tunnel.rs).
+    if links::tunnel::route(links, &command).await? {
+        return Ok(());
+    }
     match command {
+        Command::Tunnel { a, peer, vni, local, remote, port, shaping, mtu } => {
+            let (a, peer) = (Endpoint::parse(&a)?, Endpoint::parse(&peer)?);
+            let shaping = Shaping::parse(&shaping)?;
+            let mtu = mtu.as_deref().map(parse_mtu).transpose()?;
+            links.tunnel_end(&a, &peer, vni, local, remote, port, &shaping, mtu).await
+        }
         Command::Add { a, b, shaping, mtu } => {
             let (a, b) = (Endpoint::parse(&a)?, Endpoint::parse(&b)?);
             let shaping = Shaping::parse(&shaping)?;

@@ -4,6 +4,7 @@
 
 mod create;
 mod parse;
+pub mod tunnel;
 
 use crate::endpoint::Endpoint;
 use crate::shaping::{self, Shaping};
@@ -245,7 +246,8 @@ impl Links {
             let mut found = Vec::new();
             for link in &links {
                 let Some(tag) = netlink::link_alias(link).and_then(Tag::parse) else { continue };
-                if !tag.is_of(&lab, name) || netlink::link_kind(link) != Some(&InfoKind::Veth) {
+                let kind = netlink::link_kind(link);
+                if !tag.is_of(&lab, name) || !matches!(kind, Some(&InfoKind::Veth | &InfoKind::Vxlan)) {
                     continue;
                 }
                 let qdisc = link.attributes.iter().find_map(|a| match a {
@@ -262,6 +264,7 @@ impl Links {
                     up: netlink::link_is_up(link),
                     mtu: netlink::link_mtu(link),
                     shaping: Shaping::default(),
+                    shown: None,
                 });
             }
             if shaped {
@@ -304,4 +307,13 @@ pub struct End {
     pub up: bool,
     pub mtu: Option<u32>,
     pub shaping: Shaping,
+    /// The shaping as another machine's mnlink listed it.
+    pub shown: Option<String>,
+}
+
+impl End {
+    /// The shaping, as `list` shows it.
+    pub fn shaping_text(&self) -> String {
+        self.shown.clone().unwrap_or_else(|| self.shaping.to_string())
+    }
 }

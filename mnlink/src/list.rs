@@ -7,6 +7,7 @@ use std::io::Write;
 
 pub async fn print(links: &mut Links, node: Option<&str>, json: bool) -> Result<()> {
     let nodes: Vec<String> = match node {
+        Some(n) if crate::links::tunnel::is_remote(links, n) => Vec::new(),
         Some(n) => vec![n.to_string()],
         None => {
             let lab = links.lab();
@@ -27,6 +28,8 @@ pub async fn print(links: &mut Links, node: Option<&str>, json: bool) -> Result<
             peers.into_iter().filter(|p| links.lab().node(p).is_ok_and(|n| n.is_running())).collect();
         ends.extend(links.ends(&alive).await?);
     }
+    // The ends on other machines, as their mnlink lists them.
+    ends.extend(crate::links::tunnel::remote_ends(links)?);
     // Pair the ends: each link once, in endpoint order.
     let mut by_end: BTreeMap<Endpoint, End> = ends.into_iter().map(|e| (e.end.clone(), e)).collect();
     let mut rows: Vec<(End, Option<End>)> = Vec::new();
@@ -76,10 +79,10 @@ fn state(a: &End, b: Option<&End>) -> &'static str {
 }
 
 fn shaping(a: &End, b: Option<&End>) -> String {
-    let sa = a.shaping.to_string();
+    let sa = a.shaping_text();
     match b {
-        Some(b) if b.shaping != a.shaping => {
-            let sb = b.shaping.to_string();
+        Some(b) if b.shaping_text() != sa => {
+            let sb = b.shaping_text();
             format!("{}: {}; {}: {}", a.end, or_none(&sa), b.end, or_none(&sb))
         }
         _ => sa,
@@ -96,7 +99,7 @@ fn end_json(e: &End) -> serde_json::Value {
         "interface": e.end.ifname,
         "up": e.up,
         "mtu": e.mtu,
-        "shaping": e.shaping.to_string(),
+        "shaping": e.shaping_text(),
     })
 }
 

@@ -13,9 +13,13 @@ use std::process::ExitCode;
 /// `add --on MACHINE`: the names are claimed here first (a name is unique
 /// across the lab), then made there in one call, which is all or nothing;
 /// on failure the claims go too.
-pub fn add(args: &AddArgs, opts: &AddOptions, on: &str) -> Result<()> {
+/// Returns `false` for this machine (destination `-`): an ordinary add.
+pub fn add(args: &AddArgs, opts: &AddOptions, on: &str) -> Result<bool> {
     spawn::validate(&args.names, opts)?;
     let machine = remote::machine(on)?;
+    if machine.dest == "-" {
+        return Ok(false);
+    }
     let lab = Lab::create()?;
     let mut claimed: Vec<&str> = Vec::new();
     let undo = |claimed: &[&str]| {
@@ -52,7 +56,7 @@ pub fn add(args: &AddArgs, opts: &AddOptions, on: &str) -> Result<()> {
         undo(&claimed);
         return Err(e);
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The machine of each remote node named, found or failing with the

@@ -27,8 +27,9 @@ fn add(args: AddArgs) -> Result<ExitCode> {
     let root = args.root || !args.kind.spec().namespaced;
     let opts = AddOptions { kind: args.kind, root, cpu: args.cpu, stp: args.stp, ipv6_ll: args.ipv6_ll };
     if let Some(on) = &args.on {
-        crate::cluster::add(&args, &opts, on)?;
-        return Ok(ExitCode::SUCCESS);
+        if crate::cluster::add(&args, &opts, on)? {
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     // Check what needs no lab first, so bad input creates no MN_DIR.
     spawn::validate(&args.names, &opts)?;

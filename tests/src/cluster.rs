@@ -152,7 +152,7 @@ impl Cluster {
 
     /// Starts machine i's sshd: in the machine's mount namespace once it
     /// has one, else in a new one (a slave of ours: what its nodes mount
-    /// stays there).
+    /// stays there) with a /run/netns of its own.
     pub fn start_sshd(&mut self, i: usize) {
         let m = &mut self.machines[i];
         let _ = std::fs::remove_file(&m.pidfile);
@@ -165,8 +165,11 @@ impl Cluster {
             Some(_) => {
                 cmd.arg(format!("--mount=/proc/{}/fd/{}", std::process::id(), fd_of(m.mnt.as_ref())));
             }
+            // Its own /run/netns too: entries are files, and a file made
+            // in a shared /run would be seen (and collide) on every machine.
             None => {
-                cmd.args(["unshare", "--mount", "--propagation", "slave"]);
+                cmd.args(["unshare", "--mount", "--propagation", "slave", "sh", "-c"]);
+                cmd.args(["mkdir -p /run/netns && mount -t tmpfs mntest /run/netns && exec \"$@\"", "sh"]);
             }
         }
         let out = cmd.args(sshd).arg(log).stdin(Stdio::null()).output().expect("start sshd");

@@ -168,3 +168,93 @@ fn bad_machines_make_nothing() {
     c.cmd("mnnode").arg("clean").ok();
     assert!(c.nodes_on(1).is_empty() && !c.lab.dir.join("h6").exists());
 }
+
+/// The interfaces of a node (on whatever machine), without lo.
+fn links_of(c: &Cluster, node: &str) -> Vec<String> {
+    let out = c.cmd("mnrun").args([node, "ls /sys/class/net"]).ok();
+    out.stdout.split_whitespace().filter(|n| *n != "lo").map(String::from).collect()
+}
+
+#[test]
+fn a_link_between_machines_is_a_vxlan_tunnel() {
+    let Some(c) = cluster("a_link_between_machines_is_a_vxlan_tunnel", &["a", "b"]) else { return };
+    c.cmd("mnnode").args(["add", "--on", "a", "h1", "h3"]).ok();
+    c.cmd("mnnode").args(["add", "--on", "b", "h2"]).ok();
+    c.cmd("mnnode").args(["add", "--on", "b", "--kind", "switch", "s1"]).ok();
+    c.cmd("mnlink").args(["add", "h1-eth0", "h2-eth0"]).ok();
+    c.cmd("mnlink").args(["addr", "h1-eth0", "10.0.0.1/24"]).ok();
+    c.cmd("mnlink").args(["addr", "h2-eth0", "10.0.0.2/24"]).ok();
+    c.cmd("mnrun").args(["h1", "ping -c1 -W5 10.0.0.2"]).ok();
+
+    // Each end is a VXLAN device in its node's namespace, one VNI for both.
+    let vni = |node: &str, dev: &str| {
+        let out = c.cmd("mnrun").args([node, &format!("ip -d -o link show {dev}")]).ok();
+        let words: Vec<&str> = out.stdout.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "vxlan").expect("a vxlan device");
+        assert_eq!(words[at + 1], "id", "{}", out.stdout);
+        words[at + 2].to_string()
+    };
+    assert_eq!(vni("h1", "h1-eth0"), vni("h2", "h2-eth0"));
+
+    // MTU: the underlay's 1500 less 50: 1422 bytes of ICMP data fit, 1423 do not.
+    assert_eq!(c.cmd("mnrun").args(["h1", "cat /sys/class/net/h1-eth0/mtu"]).ok().stdout, "1450\n");
+    c.cmd("mnrun").args(["h1", "ping -c1 -W5 -M do -s 1422 10.0.0.2"]).ok();
+    for size in ["1423", "1472"] {
+        let out = c.cmd("mnrun").args(["h1", &format!("ping -c1 -W5 -M do -s {size} 10.0.0.2")]).fails();
+        out.check(out.stderr.contains("message too long, mtu=1450"), "refused at once, not fragmented");
+    }
+
+    // A shaped link to a switch, and a second VNI.
+    c.cmd("mnlink").args(["add", "h3-eth0", "s1-eth1", "--bw", "10"]).ok();
+    assert_ne!(vni("h3", "h3-eth0"), vni("h1", "h1-eth0"), "a VNI per link");
+    let qdisc =
+        |node: &str, dev: &str| c.cmd("mnrun").args([node, &format!("tc qdisc show dev {dev}")]).ok().stdout;
+    assert!(qdisc("h3", "h3-eth0").contains("tbf"), "{}", qdisc("h3", "h3-eth0"));
+    assert!(qdisc("s1", "s1-eth1").contains("tbf"));
+    let out = c.cmd("mnrun").args(["s1", "cat /sys/class/net/s1-eth1/master/uevent"]).ok();
+    assert!(out.stdout.contains("INTERFACE=s1"), "a port of the switch's bridge: {}", out.stdout);
+
+    // list: each link once, across machines.
+    let out = c.cmd("mnlink").arg("list").ok();
+    let rows: Vec<Vec<&str>> = out.stdout.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), 2, "{}", out.stdout);
+    assert_eq!(rows[0][..3], ["h1-eth0", "h2-eth0", "up"]);
+    assert_eq!(rows[1][..3], ["h3-eth0", "s1-eth1", "up"]);
+    assert!(rows[1][3..].join(" ").contains("10"), "the shaping shows: {}", out.stdout);
+    let out = c.cmd("mnlink").args(["list", "h2", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json.as_array().map(Vec::len), Some(1));
+    assert_eq!((json[0]["a"]["mtu"].as_u64(), json[0]["b"]["mtu"].as_u64()), (Some(1450), Some(1450)));
+
+    // down and up, from either end, act on both.
+    c.cmd("mnlink").args(["down", "h2-eth0"]).ok();
+    let state = || c.cmd("mnlink").args(["list", "h1", "--json"]).ok().stdout;
+    assert!(state().contains("\"state\":\"down\""), "{}", state());
+    c.cmd("mnrun").args(["h1", "ping -c1 -W1 10.0.0.2"]).fails();
+    c.cmd("mnlink").args(["up", "h1-eth0"]).ok();
+    assert!(state().contains("\"state\":\"up\""), "{}", state());
+    c.cmd("mnrun").args(["h1", "ping -c1 -W5 10.0.0.2"]).ok();
+    // set and addr reach the remote end.
+    c.cmd("mnlink").args(["set", "s1-eth1"]).ok();
+    assert!(!qdisc("s1", "s1-eth1").contains("tbf"), "shaping removed");
+    // del: both ends go.
+    c.cmd("mnlink").args(["del", "s1-eth1"]).ok();
+    assert_eq!(links_of(&c, "h3"), Vec::<String>::new());
+    assert_eq!(links_of(&c, "s1"), ["s1"]);
+
+    // Faults: a --root node, a wrong underlay address; nothing half-made.
+    c.cmd("mnnode").args(["add", "--on", "a", "--root", "r1"]).ok();
+    assert_error(
+        &c.cmd("mnlink").args(["add", "h2-eth5", "r1-eth5"]).fails(),
+        "mnlink: machine a (a): r1 is a --root node: links between machines join namespaced nodes only",
+    );
+    assert_eq!(links_of(&c, "h2"), ["h2-eth0"], "the first end went again");
+    let wrong = std::fs::read_to_string(&c.hosts).unwrap().replace("b b 10.99.0.2", "b b 10.99.0.77");
+    let hosts = c.dir.join("hosts.wrong");
+    std::fs::write(&hosts, wrong).unwrap();
+    assert_error(
+        &c.cmd("mnlink").args(["add", "h3-eth1", "h2-eth1"]).env("MN_HOSTS", &hosts).fails(),
+        "mnlink: machine b (b): this machine has no address 10.99.0.77 (its underlay address in the hosts file)",
+    );
+    assert_eq!(links_of(&c, "h3"), Vec::<String>::new());
+}

@@ -85,6 +85,7 @@ add_nodes() { # KIND LABEL NAMES...: starts the call, in the background
 	shift 2
 	(($#)) || return 0
 	show "$label" "$@"
+	[[ -z $cluster ]] || { add_nodes_cluster "$k" "$@"; return 0; }
 	local extra=()
 	[[ $k == host ]] && ((ipv6_ll)) && extra=(--ipv6-ll)
 	mnnode add --kind "$k" "${extra[@]}" "$@" 2>"$tmp/add-$k" &

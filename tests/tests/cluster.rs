@@ -258,3 +258,41 @@ fn a_link_between_machines_is_a_vxlan_tunnel() {
     );
     assert_eq!(links_of(&c, "h3"), Vec::<String>::new());
 }
+
+#[test]
+fn mn_cluster_builds_a_tree_over_three_machines_and_pings_across() {
+    let Some(c) = cluster("mn_cluster_builds_a_tree_over_three_machines_and_pings_across", &["a", "b", "c"])
+    else {
+        return;
+    };
+    let mn = |args: &[&str]| {
+        c.cmd(mn_tests::repo().join("scripts/mn").to_str().unwrap())
+            .env("MN_BIN", mn_tests::bin_dir())
+            .env("MN_HISTORY", c.dir.join("history"))
+            .args(args)
+    };
+    // switchbin: a switch on each machine, hosts with their switch; only
+    // the root's two links cross machines.
+    let out = mn(&["--cluster", "a,b,c", "--topo", "tree,2,2", "--test", "pingall"]).ok();
+    out.check(
+        out.stdout.contains("*** Placing nodes over 3 machines (switchbin): links between machines: 2"),
+        "placement",
+    );
+    out.check(out.stdout.contains("*** Results: 0% dropped (12/12 received)"), "pingall across machines");
+    for i in 0..3 {
+        assert!(c.nodes_on(i).is_empty(), "machine {i} left empty: {:?}", c.nodes_on(i));
+    }
+    // block: hosts and switches in bins of their own.
+    let out = mn(&["--cluster=a,b", "--placement=block", "--topo", "tree,2,2", "--test", "pingall"]).ok();
+    out.check(
+        out.stdout.contains("*** Placing nodes over 2 machines (block): links between machines: 1"),
+        "placement",
+    );
+    out.check(out.stdout.contains("*** Results: 0% dropped (12/12 received)"), "pingall across machines");
+    assert!(c.nodes_on(0).is_empty() && c.nodes_on(1).is_empty());
+    // Bad input: one line, nothing made.
+    let out = mn(&["--cluster", "a,zz", "--topo", "minimal"]).fails();
+    assert_eq!(out.stderr, format!("mn: --cluster: no machine named zz in {}\n", c.hosts.display()));
+    let out = mn(&["--cluster", "a", "--placement", "round", "--topo", "minimal"]).fails();
+    assert_eq!(out.stderr, "mn: --placement round: not a placement (block, random, switchbin)\n");
+}

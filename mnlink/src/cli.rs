@@ -20,6 +20,12 @@ pub struct Cli {
     #[arg(short = 'b', long = "batch", value_name = "FILE")]
     pub batch: Option<PathBuf>,
 
+    /// Run the batch on this machine of the hosts file instead, over one
+    /// ssh call (see mnnode(1), section Machines): for lines whose nodes
+    /// all live there.
+    #[arg(long, value_name = "MACHINE", requires = "batch")]
+    pub on: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

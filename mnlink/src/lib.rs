@@ -25,6 +25,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn run_cli(cli: Cli) -> Result<ExitCode> {
+    if let (Some(on), Some(file)) = (&cli.on, &cli.batch) {
+        return links::tunnel::batch_there(on, file);
+    }
     mnnode::require_root()?;
     mnnode::limits::raise_nofile();
     let signals = Interrupts::block()?;
@@ -237,7 +240,7 @@ async fn batch(file: &Path, signals: &Interrupts) -> Result<Outcome> {
             continue;
         }
         let result = match Cli::try_parse_from(std::iter::once("mnlink").chain(words.iter().copied())) {
-            Ok(Cli { command: Some(command), batch: None }) => run_one(&mut links, command).await,
+            Ok(Cli { command: Some(command), batch: None, on: None }) => run_one(&mut links, command).await,
             Ok(_) => Err(anyhow!("a batch line holds one subcommand")),
             Err(err) => Err(anyhow!(mncli::usage_line(&err))),
         };

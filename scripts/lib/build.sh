@@ -148,12 +148,16 @@ build() {
 		info "${#links[@]} links"
 	fi
 	say "Configuring hosts"
-	{
-		printf '%s\n' "${links[@]}"
-		((${#addrs[@]} == 0)) || printf 'addr %s\n' "${addrs[@]}"
-		((${#macs[@]} == 0)) || printf 'mac %s\n' "${macs[@]}"
-	} | mnlink -b - 2>"$tmp/links.err" || batch_error "${link_at[@]}" "${addr_at[@]}" "${mac_at[@]}"
-	[[ ! -s $tmp/links.err ]] || cat "$tmp/links.err" >&2
+	if [[ -n $cluster ]]; then
+		build_links_cluster
+	else
+		{
+			printf '%s\n' "${links[@]}"
+			((${#addrs[@]} == 0)) || printf 'addr %s\n' "${addrs[@]}"
+			((${#macs[@]} == 0)) || printf 'mac %s\n' "${macs[@]}"
+		} | mnlink -b - 2>"$tmp/links.err" || batch_error "${link_at[@]}" "${addr_at[@]}" "${mac_at[@]}"
+		[[ ! -s $tmp/links.err ]] || cat "$tmp/links.err" >&2
+	fi
 	local c node rc
 	for i in "${!cmds[@]}"; do
 		c=${cmds[i]} node=${c%%$'\t'*}

@@ -111,3 +111,59 @@ add_nodes_cluster() { # KIND NAMES...
 	) 2>"$tmp/add-$k" &
 	adding+=($!) adding_kind+=("$k")
 }
+
+# The link batch for a cluster: one batch per machine, run there by one
+# mnlink over one ssh call, all machines at once. A link between machines
+# becomes a `tunnel` line on each side (what `mnlink add` does for one
+# link, see mnlink/src/links/tunnel.rs), with VNIs counted up from a
+# random base; they come first, then the machine's own links, addresses
+# and MACs, tunnel ends' included.
+build_links_cluster() {
+	local -A batch=() origin=() tunnels=() tunnel_at=() underlay=()
+	local i a b na nb rest m name dest addr vni pids=() ms=() failed=''
+	while read -r name dest addr _; do
+		[[ -z $name || $name == '#'* ]] || underlay[$name]=$addr
+	done <"${MN_HOSTS:-${MN_DIR:-/run/mn}/hosts}"
+	vni=$(((RANDOM << 8 | RANDOM) % 15000000 + 1))
+	for i in "${!links[@]}"; do
+		read -r _ a b rest <<<"${links[i]}"
+		na=${a%%[-:]*} nb=${b%%[-:]*}
+		if [[ ${machine_of[$na]} == "${machine_of[$nb]}" ]]; then
+			m=${machine_of[$na]}
+			batch[$m]+=${links[i]}$'\n' origin[$m]+=${link_at[i]}$'\n'
+			continue
+		fi
+		vni=$((vni + 1))
+		m=${machine_of[$na]}
+		tunnels[$m]+="tunnel $a $b --vni $vni --local ${underlay[$m]} --remote ${underlay[${machine_of[$nb]}]} $rest"$'\n'
+		tunnel_at[$m]+=${link_at[i]}$'\n'
+		m=${machine_of[$nb]}
+		tunnels[$m]+="tunnel $b $a --vni $vni --local ${underlay[$m]} --remote ${underlay[${machine_of[$na]}]} $rest"$'\n'
+		tunnel_at[$m]+=${link_at[i]}$'\n'
+	done
+	for i in "${!addrs[@]}"; do
+		m=${machine_of[${addrs[i]%%[-:]*}]}
+		batch[$m]+="addr ${addrs[i]}"$'\n' origin[$m]+=${addr_at[i]}$'\n'
+	done
+	for i in "${!macs[@]}"; do
+		m=${machine_of[${macs[i]%%[-:]*}]}
+		batch[$m]+="mac ${macs[i]}"$'\n' origin[$m]+=${mac_at[i]}$'\n'
+	done
+	for m in "${machines[@]}"; do
+		[[ -n ${tunnels[$m]:-}${batch[$m]:-} ]] || continue
+		printf '%s' "${tunnels[$m]:-}" "${batch[$m]:-}" | mnlink --on "$m" -b - 2>"$tmp/links-$m.err" &
+		pids+=($!) ms+=("$m")
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[i]}" || failed=${failed:-${ms[i]}}
+	done
+	for m in "${ms[@]}"; do
+		[[ $m == "$failed" || ! -s $tmp/links-$m.err ]] || cat "$tmp/links-$m.err" >&2
+	done
+	if [[ -n $failed ]]; then
+		cp "$tmp/links-$failed.err" "$tmp/links.err"
+		local at=()
+		mapfile -t at <<<"${tunnel_at[$failed]:-}${origin[$failed]%$'\n'}"
+		batch_error "${at[@]}"
+	fi
+}

@@ -119,6 +119,10 @@ fn bad_machines_make_nothing() {
         "mnnode: machine down (down): ssh: connect to host 10.99.0.254 port 22: Connection refused",
     );
     assert!(!c.lab.dir.join("h1").exists() && !c.lab.dir.join("h2").exists());
+    assert_error(
+        &c.cmd("mnlink").args(["--on", "down", "-b", "-"]).stdin("add h1-eth0 h2-eth0\n").fails(),
+        "mnlink: machine down (down): ssh: connect to host 10.99.0.254 port 22: Connection refused",
+    );
     // One name, two machines: refused before ssh.
     c.cmd("mnnode").args(["add", "--on", "a", "h1"]).ok();
     assert_error(

@@ -429,3 +429,36 @@ pub fn remote_ends(links: &Links) -> Result<Vec<super::End>> {
     }
     Ok(ends)
 }
+
+/// `mnlink --on MACHINE -b FILE`: the whole batch run there by one mnlink,
+/// over one ssh call; its status and its words are the remote mnlink's.
+pub fn batch_there(on: &str, file: &std::path::Path) -> Result<std::process::ExitCode> {
+    use std::process::Stdio;
+    let machine = remote::machine(on)?;
+    let input = if file.as_os_str() == "-" {
+        Stdio::inherit()
+    } else {
+        let f = std::fs::File::open(file).map_err(|e| crate::io(file.display(), &e))?;
+        Stdio::from(f)
+    };
+    let line = machine.tool_line("mnlink", &["-b".into(), "-".into()]);
+    let out = machine
+        .ssh(&line)?
+        .stdin(input)
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| anyhow!("{}: run ssh: {}", machine.describe(), mncli::os_error(&e)))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => {
+            eprint!("{stderr}");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Some(code @ 1..=254) if code != 127 => {
+            eprint!("{stderr}");
+            Ok(std::process::ExitCode::from(code as u8))
+        }
+        code => Err(machine.failure("mnlink", code, &stderr)),
+    }
+}

@@ -157,8 +157,19 @@ pub fn clean(lab: &Lab, said: &mut Vec<String>, errors: &mut Vec<String>) -> Res
             }
         }
     }
-    for machine in remote::machines().unwrap_or_default() {
-        machine.stop_master();
+    // Control masters live only where the lab used ssh.
+    let sockets = lab.dir.join(remote::SSH_DIR);
+    if sockets.is_dir() {
+        for machine in remote::machines().unwrap_or_default() {
+            machine.stop_master();
+        }
+        // A master removes its socket as it exits, just after answering.
+        for _ in 0..200 {
+            if !kept.is_empty() || std::fs::remove_dir(&sockets).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
     Ok(kept)
 }

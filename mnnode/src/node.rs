@@ -176,5 +176,9 @@ mod tests {
         assert!(Node::from_record("name=h1\nkind=hub\npid=1\nstart=1\n").is_err());
         let old = Node::from_record("name=h1\nkind=host\nroot=0\npid=1\nstart=1\n").unwrap();
         assert_eq!(old.protocol, 1, "a record from before the protocol had a version");
+        // A node on another machine has no shell here: never a local pid.
+        let remote = crate::remote::record("h9", "host", false, "b");
+        let err = Node::from_record(&remote).unwrap_err().to_string();
+        assert_eq!(err, "it lives on machine b");
     }
 }

@@ -235,6 +235,14 @@ fn a_link_between_machines_is_a_vxlan_tunnel() {
     assert_eq!(json.as_array().map(Vec::len), Some(1));
     assert_eq!((json[0]["a"]["mtu"].as_u64(), json[0]["b"]["mtu"].as_u64()), (Some(1450), Some(1450)));
 
+    // A link within one other machine is made there, a veth pair.
+    c.cmd("mnlink").args(["add", "h1-eth1", "h3-eth1"]).ok();
+    let out = c.cmd("mnrun").args(["h3", "ip -d -o link show h3-eth1"]).ok();
+    out.check(out.stdout.contains(" veth "), "a veth pair on machine a");
+    assert_eq!(c.cmd("mnlink").arg("list").ok().stdout.lines().count(), 4, "three links");
+    c.cmd("mnlink").args(["del", "h3-eth1"]).ok();
+    assert_eq!(links_of(&c, "h1"), ["h1-eth0"]);
+
     // down and up, from either end, act on both.
     c.cmd("mnlink").args(["down", "h2-eth0"]).ok();
     let state = || c.cmd("mnlink").args(["list", "h1", "--json"]).ok().stdout;
@@ -299,6 +307,17 @@ fn mn_cluster_builds_a_tree_over_three_machines_and_pings_across() {
     );
     out.check(out.stdout.contains("*** Results: 0% dropped (12/12 received)"), "pingall across machines");
     assert!(c.nodes_on(0).is_empty() && c.nodes_on(1).is_empty());
+    // A machine that fails mid-build: mn names it, the rest is undone.
+    let out = mn(&["--cluster", "a,down", "--placement", "block", "--topo", "tree,2,2", "--test", "pingall"])
+        .fails();
+    out.check(
+        out.stderr.contains(
+            "mnnode: machine down (down): ssh: connect to host 10.99.0.254 port 22: Connection refused",
+        ),
+        "names the machine",
+    );
+    assert!(c.nodes_on(0).is_empty(), "machine a undone: {:?}", c.nodes_on(0));
+    assert_eq!(c.cmd("mnnode").arg("list").ok().stdout, "NAME  KIND  PID  STATE\n");
     // Bad input: one line, nothing made.
     let out = mn(&["--cluster", "a,zz", "--topo", "minimal"]).fails();
     assert_eq!(out.stderr, format!("mn: --cluster: no machine named zz in {}\n", c.hosts.display()));

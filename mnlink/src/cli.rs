@@ -216,6 +216,7 @@ Exit status:
 
 Environment:
   MN_DIR   the lab's directory (default /run/mn).
+  MN_HOSTS, MN_SSH  the lab's machines and ssh (see mnnode(1)).
 
 Examples:
   mnlink add h1-eth0 s1-eth1 --bw 10 --queue 100

@@ -95,13 +95,13 @@ pub struct AddArgs {
 
 const AFTER_HELP: &str = "\
 Environment:
-  MN_HOSTS the lab's hosts file (default $MN_DIR/hosts).
-  MN_SSH   the ssh command (default ssh).
   MN_DIR   the lab's directory (default /run/mn); labs with different
            MN_DIRs never see each other. It must be owned by the caller
            and closed to others (0700 when mnnode creates it), and no
            directory on the way may be writable by others (unless sticky,
            as /tmp) nor a symlink another user owns.
+  MN_HOSTS the lab's hosts file (default $MN_DIR/hosts; see Machines).
+  MN_SSH   the ssh command (default ssh, split on spaces).
 
 Files:
   $MN_DIR/.mn-lab     the marker that makes MN_DIR a lab, with the lab's
@@ -147,7 +147,10 @@ Machines:
   could not reach and keeps its records, so that clean again finishes.
   ssh is $MN_SSH (default ssh, split on spaces) with the user's keys and
   config, BatchMode, and one control master per machine (socket in
-  $MN_DIR/.ssh, 10 minutes idle; clean stops them).
+  $MN_DIR/.ssh, 10 minutes idle; clean stops them). The login shell there
+  must be a POSIX shell. Every machine needs the same tools, copied once:
+    scp target/x86_64-unknown-linux-gnu/release/mn{node,link,run,exec} \\
+        root@10.1.0.2:/usr/local/bin/
 
 Exit status:
   0 on success; 1 on any error, printed as `mnnode: what: why`;

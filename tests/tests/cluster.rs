@@ -122,6 +122,23 @@ fn bad_machines_make_nothing() {
         &c.cmd("mnlink").args(["--on", "down", "-b", "-"]).stdin("add h1-eth0 h2-eth0\n").fails(),
         "mnlink: machine down (down): ssh: connect to host 10.99.0.254 port 22: Connection refused",
     );
+    // A key the machine does not know (before any master to b exists).
+    let other = c.dir.join("other_id");
+    let keygen = ["-q", "-t", "ed25519", "-N", "", "-f"];
+    c.cmd("ssh-keygen").args(keygen).arg(&other).ok();
+    let config = std::fs::read_to_string(c.dir.join("ssh_config")).unwrap();
+    let id = format!("IdentityFile {}\n", c.dir.join("id").display());
+    std::fs::write(
+        c.dir.join("ssh_config.wrong"),
+        config.replace(&id, &format!("IdentityFile {}\n", other.display())),
+    )
+    .unwrap();
+    let wrong = c.ssh.replace("ssh_config", "ssh_config.wrong");
+    assert_error(
+        &c.cmd("mnnode").args(["add", "--on", "b", "h4"]).env("MN_SSH", wrong).fails(),
+        "mnnode: machine b (b): root@10.99.0.2: Permission denied (publickey).",
+    );
+    assert!(!c.lab.dir.join("h4").exists());
     // One name, two machines: refused before ssh.
     c.cmd("mnnode").args(["add", "--on", "a", "h1"]).ok();
     assert_error(

@@ -82,7 +82,9 @@ pub fn parse_hosts(text: &str) -> Result<Vec<Machine>> {
         if !name::is_valid(name) {
             return Err(at(format!("{name}: not a machine name (a letter, then letters, digits or _)")));
         }
-        if dest.starts_with('-') {
+        // `-` is this machine: its nodes are made here, and links to it
+        // need its underlay address.
+        if dest.starts_with('-') && *dest != "-" {
             return Err(at(format!("{dest}: not an ssh destination")));
         }
         let underlay: IpAddr =
@@ -180,6 +182,9 @@ impl Machine {
 
     /// Ends the control master of this machine, if there is one.
     pub fn stop_master(&self) {
+        if self.dest == "-" {
+            return;
+        }
         if let Ok(mut cmd) = ssh_command(&["-O", "exit"]) {
             let _ = cmd
                 .arg("--")
@@ -272,13 +277,13 @@ mod tests {
 
     #[test]
     fn hosts_lines() {
-        let m =
-            parse_hosts("# lab\na root@10.0.0.1 10.0.0.1\n\nb b 10.0.0.2 dir=/run/mn-b bin=/opt/mn # two\n")
-                .unwrap();
+        let m = parse_hosts("# lab\na - 10.0.0.1\n\nb b 10.0.0.2 dir=/run/mn-b bin=/opt/mn # two\n").unwrap();
         assert_eq!(m.len(), 2);
         assert_eq!(m[1].dir.as_deref(), Some(Path::new("/run/mn-b")));
         assert_eq!(m[1].bin.as_deref(), Some("/opt/mn"));
+        assert_eq!(m[0].dest, "-", "this machine");
         let err = |text: &str| parse_hosts(text).unwrap_err().to_string();
+        assert_eq!(err("a -x 10.0.0.1"), "line 1: -x: not an ssh destination");
         assert_eq!(
             err("a b\n"),
             "line 1: expected NAME SSH-DESTINATION UNDERLAY-ADDRESS [dir=PATH] [bin=DIR]"

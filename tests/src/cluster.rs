@@ -46,7 +46,8 @@ pub fn sshd_present() -> bool {
 
 impl Cluster {
     /// Machines named `names`, each with sshd running. The hosts file also
-    /// names a machine `down` whose address answers but runs no sshd.
+    /// names a machine `down` whose address answers but runs no sshd, and
+    /// `home` (destination `-`): the home namespace.
     pub fn new(names: &[&str]) -> Cluster {
         let lab = Lab::new();
         let dir = lab.parent().join("cluster");
@@ -84,6 +85,9 @@ impl Cluster {
         }
         ssh_config += &cluster.client_entry("down", "10.99.0.254");
         hosts += &format!("down down 10.99.0.254 dir={}\n", cluster.dir.join("m-down").display());
+        // The home machine itself, on the underlay as 10.99.0.250.
+        sh(&["ip", "-n", &cluster.home_ns, "addr", "add", "10.99.0.250/24", "dev", "br0"]);
+        hosts += "home - 10.99.0.250\n";
         std::fs::write(cluster.dir.join("ssh_config"), ssh_config).expect("ssh_config");
         std::fs::write(cluster.dir.join("known_hosts"), known).expect("known_hosts");
         std::fs::write(&cluster.hosts, hosts).expect("hosts");
@@ -200,6 +204,12 @@ impl Cluster {
         let words: Vec<&str> = self.ssh.split_whitespace().collect();
         let path = format!("ControlPath={}/.ssh/%C", self.lab.dir.display());
         let _ = Command::new(words[0]).args(&words[1..]).args(["-o", &path, "-O", "exit", name]).output();
+    }
+
+    /// A tool run in the home namespace (on the underlay): what makes a
+    /// tunnel end of a home node must run there.
+    pub fn home(&self, tool: &str) -> Cmd {
+        self.cmd("nsenter").arg(format!("--net=/run/netns/{}", self.home_ns)).arg(crate::bin(tool))
     }
 
     /// A tool (or program) run on the home machine, in the lab.

@@ -341,3 +341,35 @@ fn mn_cluster_builds_a_tree_over_three_machines_and_pings_across() {
     let out = mn(&["--cluster", "a", "--placement", "round", "--topo", "minimal"]).fails();
     assert_eq!(out.stderr, "mn: --placement round: not a placement (block, random, switchbin)\n");
 }
+
+#[test]
+fn a_node_of_the_home_machine_links_to_another_machine() {
+    let Some(c) = cluster("a_node_of_the_home_machine_links_to_another_machine", &["a"]) else { return };
+    // --on the home machine (destination -) is an ordinary add.
+    c.cmd("mnnode").args(["add", "--on", "home", "h0"]).ok();
+    assert!(c.lab.dir.join("h0/fifo").exists() && c.nodes_on(0).is_empty());
+    c.cmd("mnnode").args(["add", "--on", "a", "h1"]).ok();
+    c.home("mnlink").args(["add", "h0-eth0", "h1-eth0"]).ok();
+    c.cmd("mnlink").args(["addr", "h0-eth0", "10.0.0.1/24"]).ok();
+    c.cmd("mnlink").args(["addr", "h1-eth0", "10.0.0.2/24"]).ok();
+    c.cmd("mnrun").args(["h0", "ping -c1 -W5 10.0.0.2"]).ok();
+    let out = c.cmd("mnlink").arg("list").ok();
+    let rows: Vec<Vec<&str>> = out.stdout.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows, [vec!["h0-eth0", "h1-eth0", "up"]], "{}", out.stdout);
+    let out = c.cmd("mnnode").arg("list").ok();
+    out.check(out.stdout.lines().any(|l| l.starts_with("h0 ") && l.ends_with(" -")), "h0 on this machine");
+    // del from the other machine's end takes the home end too.
+    c.home("mnlink").args(["del", "h1-eth0"]).ok();
+    assert_eq!(links_of(&c, "h0"), Vec::<String>::new());
+    assert_eq!(links_of(&c, "h1"), Vec::<String>::new());
+    // Without a line for the home machine there is no underlay address.
+    let hosts = c.dir.join("hosts.nohome");
+    std::fs::write(&hosts, std::fs::read_to_string(&c.hosts).unwrap().replace("home - 10.99.0.250\n", ""))
+        .unwrap();
+    assert_error(
+        &c.home("mnlink").args(["add", "h0-eth1", "h1-eth1"]).env("MN_HOSTS", &hosts).fails(),
+        "mnlink: h0-eth1 is on this machine, which the hosts file does not name: \
+         give it a line with destination - and its underlay address to link it to other machines",
+    );
+    assert_eq!(links_of(&c, "h1"), Vec::<String>::new());
+}

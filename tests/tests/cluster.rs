@@ -276,6 +276,16 @@ fn a_link_between_machines_is_a_vxlan_tunnel() {
     assert_eq!(links_of(&c, "h3"), Vec::<String>::new());
     assert_eq!(links_of(&c, "s1"), ["s1"]);
 
+    // A VNI in use on a machine is refused by its kernel, in words that
+    // make mnlink add draw another.
+    let used = vni("h1", "h1-eth0");
+    let line = format!("tunnel h3:x1 h2:y1 --vni {used} --local 10.99.0.1 --remote 10.99.0.2\n");
+    assert_error(
+        &c.cmd("mnlink").args(["--on", "a", "-b", "-"]).stdin(line).fails(),
+        &format!("mnlink: line 1: VNI {used} on UDP port 4789 is in use on this machine"),
+    );
+    assert_eq!(links_of(&c, "h3"), Vec::<String>::new());
+
     // Faults: a --root node, a wrong underlay address; nothing half-made.
     c.cmd("mnnode").args(["add", "--on", "a", "--root", "r1"]).ok();
     assert_error(

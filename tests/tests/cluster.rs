@@ -334,6 +334,11 @@ fn mn_cluster_builds_a_tree_over_three_machines_and_pings_across() {
     );
     out.check(out.stdout.contains("*** Results: 0% dropped (12/12 received)"), "pingall across machines");
     assert!(c.nodes_on(0).is_empty() && c.nodes_on(1).is_empty());
+    // The CLI, its input from a pipe: a node's command never eats it,
+    // even over ssh; h2 is on machine b, past a tunnel.
+    let input = "h1 cat\nh1 ping -c1 -W5 h2\nnodes\nexit\n";
+    let out = mn(&["--cluster", "a,b", "--placement", "block", "--topo", "minimal"]).stdin(input).ok();
+    out.check(out.stdout.contains("1 received") && out.stdout.contains("h1 h2"), "the CLI across machines");
     // A machine that fails mid-build: mn names it, the rest is undone.
     let out = mn(&["--cluster", "a,down", "--placement", "block", "--topo", "tree,2,2", "--test", "pingall"])
         .fails();

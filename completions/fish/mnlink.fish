@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_mnlink_global_optspecs
-    string join \n b/batch= h/help V/version
+    string join \n b/batch= on= h/help V/version
 end
 
 function __fish_mnlink_needs_command
@@ -25,6 +25,7 @@ function __fish_mnlink_using_subcommand
 end
 
 complete -c mnlink -n "__fish_mnlink_needs_command" -s b -l batch -d 'Run the subcommands in FILE (or stdin for -), one per line; `#` starts a comment. The first failing line stops the batch' -r -F
+complete -c mnlink -n "__fish_mnlink_needs_command" -l on -d 'Run the batch on this machine of the hosts file instead, over one ssh call (see mnnode(1), section Machines): for lines whose nodes all live there' -r
 complete -c mnlink -n "__fish_mnlink_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mnlink -n "__fish_mnlink_needs_command" -s V -l version -d 'Print version'
 complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "add" -d 'Create a veth pair between two nodes, optionally shaped'
@@ -34,6 +35,7 @@ complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "down" -d 'Bring both 
 complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "set" -d 'Replace the shaping of one end (no options: remove it)'
 complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "addr" -d 'Add an IPv4 or IPv6 address (CIDR, such as 10.0.0.1/8) to an end'
 complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "mac" -d 'Set an end\'s MAC address (such as 00:00:00:00:00:01)'
+complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "tunnel" -d 'One end of a link between machines, made on this machine by the home machine\'s mnlink (over ssh): a VXLAN device in the node\'s namespace'
 complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "list" -d 'List links, each once: both ends, state, shaping (from the kernel)'
 complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "graph" -d 'Print the lab as a picture: nodes, links with both interface names, addresses and shaping, as the kernel has them'
 complete -c mnlink -n "__fish_mnlink_needs_command" -f -a "capture" -d 'Capture packets on endpoints into pcapng (merged in time order, each interface named), for Wireshark or `tcpdump -r`'
@@ -66,6 +68,22 @@ complete -c mnlink -n "__fish_mnlink_using_subcommand set" -l queue -l max-queue
 complete -c mnlink -n "__fish_mnlink_using_subcommand set" -s h -l help -d 'Print help'
 complete -c mnlink -n "__fish_mnlink_using_subcommand addr" -s h -l help -d 'Print help'
 complete -c mnlink -n "__fish_mnlink_using_subcommand mac" -s h -l help -d 'Print help'
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l vni -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l local -d 'This machine\'s underlay address' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l remote -d 'The other machine\'s underlay address' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l port -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l bw -d 'Rate limit in Mbit/s (a token bucket with a byte queue; see mnlink --help)' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l delay -d 'One-way delay, 0 to 60s, such as 5ms (needs the netem qdisc)' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l jitter -d 'Delay jitter, 0 to 60s, such as 1ms (needs --delay)' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l delay-distribution -d 'How the jitter is drawn: normal, pareto or paretonormal (uniform when not given; needs --jitter)' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l loss -d 'Random loss in percent, 0 to 100 (needs netem)' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l reorder -d 'Percent of packets sent at once, ahead of delayed ones (needs --delay)' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l duplicate -d 'Percent of packets sent twice (needs netem)' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l corrupt -d 'Percent of packets with one random bit flipped (needs netem)' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l rate -d 'netem\'s own rate in Mbit/s: no bursts, a packet queue (see mnlink --help)' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l queue -l max-queue-size -d 'Queue limit in full-size packets (default 1000 when shaping; Mininet\'s max_queue_size)' -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -l mtu -r
+complete -c mnlink -n "__fish_mnlink_using_subcommand tunnel" -s h -l help -d 'Print help'
 complete -c mnlink -n "__fish_mnlink_using_subcommand list" -l json -d 'Print a JSON array instead'
 complete -c mnlink -n "__fish_mnlink_using_subcommand list" -l porcelain -d 'For scripts: a line per link, no header, tab-separated columns A_NODE A_IF B_NODE B_IF STATE MTU A_SHAPING B_SHAPING (`-` for none or unknown). Columns are only ever added at the end'
 complete -c mnlink -n "__fish_mnlink_using_subcommand list" -s h -l help -d 'Print help'
@@ -80,14 +98,15 @@ complete -c mnlink -n "__fish_mnlink_using_subcommand capture" -s w -d 'Where th
 complete -c mnlink -n "__fish_mnlink_using_subcommand capture" -s f -l filter -d 'A BPF filter in tcpdump\'s syntax, such as \'icmp\'' -r
 complete -c mnlink -n "__fish_mnlink_using_subcommand capture" -s c -l count -d 'Stop after N packets in all' -r
 complete -c mnlink -n "__fish_mnlink_using_subcommand capture" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "add" -d 'Create a veth pair between two nodes, optionally shaped'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "del" -d 'Delete the pair A belongs to'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "up" -d 'Bring both ends of A\'s pair up'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "down" -d 'Bring both ends of A\'s pair down (traffic stops until `up`)'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "set" -d 'Replace the shaping of one end (no options: remove it)'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "addr" -d 'Add an IPv4 or IPv6 address (CIDR, such as 10.0.0.1/8) to an end'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "mac" -d 'Set an end\'s MAC address (such as 00:00:00:00:00:01)'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "list" -d 'List links, each once: both ends, state, shaping (from the kernel)'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "graph" -d 'Print the lab as a picture: nodes, links with both interface names, addresses and shaping, as the kernel has them'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "capture" -d 'Capture packets on endpoints into pcapng (merged in time order, each interface named), for Wireshark or `tcpdump -r`'
-complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac list graph capture help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac tunnel list graph capture help" -f -a "add" -d 'Create a veth pair between two nodes, optionally shaped'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac tunnel list graph capture help" -f -a "del" -d 'Delete the pair A belongs to'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac tunnel list graph capture help" -f -a "up" -d 'Bring both ends of A\'s pair up'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac tunnel list graph capture help" -f -a "down" -d 'Bring both ends of A\'s pair down (traffic stops until `up`)'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac tunnel list graph capture help" -f -a "set" -d 'Replace the shaping of one end (no options: remove it)'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac tunnel list graph capture help" -f -a "addr" -d 'Add an IPv4 or IPv6 address (CIDR, such as 10.0.0.1/8) to an end'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac tunnel list graph capture help" -f -a "mac" -d 'Set an end\'s MAC address (such as 00:00:00:00:00:01)'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac tunnel list graph capture help" -f -a "tunnel" -d 'One end of a link between machines, made on this machine by the home machine\'s mnlink (over ssh): a VXLAN device in the node\'s namespace'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac tunnel list graph capture help" -f -a "list" -d 'List links, each once: both ends, state, shaping (from the kernel)'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac tunnel list graph capture help" -f -a "graph" -d 'Print the lab as a picture: nodes, links with both interface names, addresses and shaping, as the kernel has them'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac tunnel list graph capture help" -f -a "capture" -d 'Capture packets on endpoints into pcapng (merged in time order, each interface named), for Wireshark or `tcpdump -r`'
+complete -c mnlink -n "__fish_mnlink_using_subcommand help; and not __fish_seen_subcommand_from add del up down set addr mac tunnel list graph capture help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

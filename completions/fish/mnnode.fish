@@ -38,6 +38,7 @@ complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l kind -d 'What the 
 switch\t'a Linux bridge named after the node'
 router\t'a host that forwards IPv4 and IPv6'"
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l cpu -d 'Limit each node to this fraction of one CPU (cgroup CPU bandwidth)' -r
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l on -d 'Make the nodes on this machine of the hosts file, over ssh (see "Machines" below)' -r
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l root -d 'Run in the root namespaces instead of new ones'
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l stp -d 'Turn on spanning tree on switches\' bridges'
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l ipv6-ll -d 'Give hosts\' interfaces IPv6 link-local addresses (and SLAAC), as the kernel does by default. Without it hosts stay silent when links come up: their autoconfiguration multicast would be flooded to every host'

@@ -20,6 +20,12 @@ pub struct Cli {
     #[arg(short = 'b', long = "batch", value_name = "FILE")]
     pub batch: Option<PathBuf>,
 
+    /// Run the batch on this machine of the hosts file instead, over one
+    /// ssh call (see mnnode(1), section Machines): for lines whose nodes
+    /// all live there.
+    #[arg(long, value_name = "MACHINE", requires = "batch")]
+    pub on: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -75,6 +81,31 @@ pub enum Command {
         a: String,
         #[arg(value_name = "MAC")]
         mac: String,
+    },
+    /// One end of a link between machines, made on this machine by the
+    /// home machine's mnlink (over ssh): a VXLAN device in the node's
+    /// namespace.
+    #[command(hide = true)]
+    Tunnel {
+        #[arg(value_name = "A")]
+        a: String,
+        /// The other end, on the other machine (for the tag).
+        #[arg(value_name = "PEER")]
+        peer: String,
+        #[arg(long, value_name = "N")]
+        vni: u32,
+        /// This machine's underlay address.
+        #[arg(long, value_name = "IP")]
+        local: std::net::IpAddr,
+        /// The other machine's underlay address.
+        #[arg(long, value_name = "IP")]
+        remote: std::net::IpAddr,
+        #[arg(long, value_name = "PORT", default_value_t = 4789)]
+        port: u16,
+        #[command(flatten)]
+        shaping: ShapingArgs,
+        #[arg(long, value_name = "N")]
+        mtu: Option<String>,
     },
     /// List links, each once: both ends, state, shaping (from the kernel).
     List {
@@ -215,6 +246,21 @@ Shaping:
   optional %. The kernel does not report the delay distribution, so
   `list` cannot show it.
 
+Links between machines:
+  When the ends' nodes live on different machines (see mnnode(1),
+  section Machines), `add` makes a VXLAN tunnel between the machines'
+  underlay addresses: each end a VXLAN device whose UDP socket (port
+  4789) is in its machine's root namespace, born in its node's namespace
+  under the requested name, with a VNI drawn for the link (another is
+  drawn when a machine has it in use). The inner MTU is the underlay
+  device's less 50 bytes (70 over IPv6): 1450 over a 1500-byte underlay,
+  so `ping -s 1422 -M do` passes and 1423 fails at once, never
+  fragmented. --mtu sets it otherwise. Shaping applies to each end as
+  for local links. list, del, up, down, set, addr and mac act on either
+  machine. A link between nodes of one other machine is made there as
+  usual. A node of this machine can be linked to other machines when the
+  hosts file names this machine with destination `-`.
+
 Exit status:
   0 on success; 1 on any error, printed as `mnlink: what: why` (in a
   batch, `mnlink: line N: what: why`); 2 for a command line that does not
@@ -224,6 +270,7 @@ Exit status:
 
 Environment:
   MN_DIR   the lab's directory (default /run/mn).
+  MN_HOSTS, MN_SSH  the lab's machines and ssh (see mnnode(1)).
 
 Examples:
   mnlink add h1-eth0 s1-eth1 --bw 10 --queue 100

@@ -4,7 +4,7 @@ mod capture;
 pub mod cli;
 pub mod endpoint;
 mod graph;
-mod links;
+pub mod links;
 mod list;
 pub mod shaping;
 
@@ -28,6 +28,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn run_cli(cli: Cli) -> Result<ExitCode> {
+    if let (Some(on), Some(file)) = (&cli.on, &cli.batch) {
+        return links::tunnel::batch_there(on, file);
+    }
     mnnode::require_root()?;
     mnnode::limits::raise_nofile();
     let signals = Interrupts::block()?;
@@ -180,7 +183,8 @@ fn no_lab(command: &Command) -> anyhow::Error {
         | Command::Down { a }
         | Command::Set { a, .. }
         | Command::Addr { a, .. }
-        | Command::Mac { a, .. } => Endpoint::parse(a).map(|e| e.node).unwrap_or_default(),
+        | Command::Mac { a, .. }
+        | Command::Tunnel { a, .. } => Endpoint::parse(a).map(|e| e.node).unwrap_or_default(),
         Command::List { node, .. } => node.clone().unwrap_or_default(),
         Command::Graph { .. } => String::new(),
         Command::Capture { ends, .. } => {
@@ -191,7 +195,17 @@ fn no_lab(command: &Command) -> anyhow::Error {
 }
 
 async fn execute(links: &mut Links, command: Command) -> Result<()> {
+    // A command about nodes on other machines is done there (links/tunnel.rs).
+    if links::tunnel::route(links, &command).await? {
+        return Ok(());
+    }
     match command {
+        Command::Tunnel { a, peer, vni, local, remote, port, shaping, mtu } => {
+            let (a, peer) = (Endpoint::parse(&a)?, Endpoint::parse(&peer)?);
+            let shaping = Shaping::parse(&shaping)?;
+            let mtu = mtu.as_deref().map(parse_mtu).transpose()?;
+            links.tunnel_end(&a, &peer, vni, local, remote, port, &shaping, mtu).await
+        }
         Command::Add { a, b, shaping, mtu } => {
             let (a, b) = (Endpoint::parse(&a)?, Endpoint::parse(&b)?);
             let shaping = Shaping::parse(&shaping)?;
@@ -286,7 +300,7 @@ async fn batch(file: &Path, signals: &Interrupts) -> Result<Outcome> {
             continue;
         }
         let result = match Cli::try_parse_from(std::iter::once("mnlink").chain(words.iter().copied())) {
-            Ok(Cli { command: Some(command), batch: None }) => run_one(&mut links, command).await,
+            Ok(Cli { command: Some(command), batch: None, on: None }) => run_one(&mut links, command).await,
             Ok(_) => Err(anyhow!("a batch line holds one subcommand")),
             Err(err) => Err(anyhow!(mncli::usage_line(&err))),
         };

@@ -4,6 +4,7 @@
 
 mod create;
 mod parse;
+pub mod tunnel;
 
 use crate::endpoint::Endpoint;
 use crate::shaping::{self, Shaping};
@@ -337,7 +338,8 @@ impl Links {
             let mut found = Vec::new();
             for link in &links {
                 let Some(tag) = netlink::link_alias(link).and_then(Tag::parse) else { continue };
-                if !tag.is_of(&lab, name) || netlink::link_kind(link) != Some(&InfoKind::Veth) {
+                let kind = netlink::link_kind(link);
+                if !tag.is_of(&lab, name) || !matches!(kind, Some(&InfoKind::Veth | &InfoKind::Vxlan)) {
                     continue;
                 }
                 let qdisc = link.attributes.iter().find_map(|a| match a {
@@ -357,6 +359,7 @@ impl Links {
                     mac: link_mac(link),
                     addresses: Vec::new(),
                     index: link.header.index,
+                    shown: None,
                 });
             }
             if !found.is_empty() {
@@ -414,6 +417,15 @@ pub struct End {
     pub addresses: Vec<String>,
     /// The interface's index in its namespace.
     pub index: u32,
+    /// The shaping as another machine's mnlink listed it.
+    pub shown: Option<String>,
+}
+
+impl End {
+    /// The shaping, as `list` shows it.
+    pub fn shaping_text(&self) -> String {
+        self.shown.clone().unwrap_or_else(|| self.shaping.to_string())
+    }
 }
 
 fn link_mac(link: &LinkMessage) -> Option<String> {
@@ -470,6 +482,7 @@ impl End {
             mac: None,
             addresses,
             index: 0,
+            shown: None,
         }
     }
 }

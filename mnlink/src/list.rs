@@ -57,6 +57,7 @@ pub async fn print(links: &mut Links, node: Option<&str>, format: Format) -> Res
 /// node runs): what `list` and `graph` show.
 pub(crate) async fn pairs(links: &mut Links, node: Option<&str>) -> Result<Vec<(End, Option<End>)>> {
     let nodes: Vec<String> = match node {
+        Some(n) if crate::links::tunnel::is_remote(links, n) => Vec::new(),
         Some(n) => vec![n.to_string()],
         None => {
             let lab = links.lab();
@@ -77,6 +78,8 @@ pub(crate) async fn pairs(links: &mut Links, node: Option<&str>) -> Result<Vec<(
             peers.into_iter().filter(|p| links.lab().node(p).is_ok_and(|n| n.is_running())).collect();
         ends.extend(links.ends(&alive).await?);
     }
+    // The ends on other machines, as their mnlink lists them.
+    ends.extend(crate::links::tunnel::remote_ends(links)?);
     // Pair the ends: each link once, in endpoint order.
     let mut by_end: BTreeMap<Endpoint, End> = ends.into_iter().map(|e| (e.end.clone(), e)).collect();
     let mut rows: Vec<(End, Option<End>)> = Vec::new();
@@ -110,10 +113,10 @@ pub(crate) fn state(a: &End, b: Option<&End>) -> &'static str {
 }
 
 fn shaping(a: &End, b: Option<&End>) -> String {
-    let sa = a.shaping.to_string();
+    let sa = a.shaping_text();
     match b {
-        Some(b) if b.shaping != a.shaping => {
-            let sb = b.shaping.to_string();
+        Some(b) if b.shaping_text() != sa => {
+            let sb = b.shaping_text();
             format!("{}: {}; {}: {}", a.end, or_none(&sa), b.end, or_none(&sb))
         }
         _ => sa,
@@ -123,7 +126,7 @@ fn shaping(a: &End, b: Option<&End>) -> String {
 /// A_NODE A_IF B_NODE B_IF STATE MTU A_SHAPING B_SHAPING, tab-separated.
 fn porcelain(a: &End, b: Option<&End>) -> String {
     let shaping =
-        |e: Option<&End>| e.map(|e| or_none(&e.shaping.to_string()).to_string()).unwrap_or("-".into());
+        |e: Option<&End>| e.map(|e| or_none(&e.shaping_text()).to_string()).unwrap_or("-".into());
     let mtu = a.mtu.map(|m| m.to_string()).unwrap_or("-".into());
     let (an, ai, bn, bi) = (&a.end.node, &a.end.ifname, &a.peer.node, &a.peer.ifname);
     format!("{an}\t{ai}\t{bn}\t{bi}\t{}\t{mtu}\t{}\t{}", state(a, b), shaping(Some(a)), shaping(b))
@@ -139,7 +142,7 @@ fn end_json(e: &End) -> serde_json::Value {
         "interface": e.end.ifname,
         "up": e.up,
         "mtu": e.mtu,
-        "shaping": e.shaping.to_string(),
+        "shaping": e.shaping_text(),
     })
 }
 

@@ -89,6 +89,10 @@ pub struct AddArgs {
     /// up: their autoconfiguration multicast would be flooded to every host.
     #[arg(long = "ipv6-ll")]
     pub ipv6_ll: bool,
+    /// Make the nodes on this machine of the hosts file, over ssh (see
+    /// "Machines" below).
+    #[arg(long, value_name = "MACHINE")]
+    pub on: Option<String>,
     /// The node names: a letter, then letters, digits or _; at most 32 bytes.
     #[arg(required = true, value_name = "NAME")]
     pub names: Vec<String>,
@@ -101,6 +105,8 @@ Environment:
            and closed to others (0700 when mnnode creates it), and no
            directory on the way may be writable by others (unless sticky,
            as /tmp) nor a symlink another user owns.
+  MN_HOSTS the lab's hosts file (default $MN_DIR/hosts; see Machines).
+  MN_SSH   the ssh command (default ssh, split on spaces).
 
 Files:
   $MN_DIR/.mn-lab     the marker that makes MN_DIR a lab, with the lab's
@@ -130,6 +136,26 @@ Nodes:
   the same namespaces and cgroup, on a new FIFO: for a shell mnrun says
   no longer reports (see mnrun(1)). list shows a node whose FIFO is
   missing or replaced as broken, and says why on stderr.
+
+Machines:
+  A lab may span machines. The hosts file ($MN_HOSTS, else
+  $MN_DIR/hosts) names them, one a line:
+    NAME SSH-DESTINATION UNDERLAY-ADDRESS [dir=PATH] [bin=DIR]
+  (`#` starts a comment): ssh's destination, the address tunnels reach
+  the machine on, the lab's directory there (default: the same path as
+  MN_DIR here; it must be this lab's alone) and where the tools are
+  (default: ssh's PATH there). `add --on NAME` makes nodes there with
+  `ssh DEST mnnode add`; the lab here keeps a record naming the machine,
+  so names stay unique across the lab. list, del, pid, ip, restart and
+  clean act on every machine; list shows a MACHINE column and marks the
+  nodes of a machine it cannot reach unknown; clean reports a machine it
+  could not reach and keeps its records, so that clean again finishes.
+  ssh is $MN_SSH (default ssh, split on spaces) with the user's keys and
+  config, BatchMode, and one control master per machine (socket in
+  $MN_DIR/.ssh, 10 minutes idle; clean stops them). The login shell there
+  must be a POSIX shell. Every machine needs the same tools, copied once:
+    scp target/x86_64-unknown-linux-gnu/release/mn{node,link,run,exec} \\
+        root@10.1.0.2:/usr/local/bin/
 
 Exit status:
   0 on success; 1 on any error, printed as `mnnode: what: why`;

@@ -26,6 +26,11 @@ fn add(args: AddArgs) -> Result<ExitCode> {
     // A kind without namespaces of its own always runs in the root ones.
     let root = args.root || !args.kind.spec().namespaced;
     let opts = AddOptions { kind: args.kind, root, cpu: args.cpu, stp: args.stp, ipv6_ll: args.ipv6_ll };
+    if let Some(on) = &args.on {
+        if crate::cluster::add(&args, &opts, on)? {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     // Check what needs no lab first, so bad input creates no MN_DIR.
     spawn::validate(&args.names, &opts)?;
     let lab = Lab::create()?;
@@ -36,12 +41,16 @@ fn add(args: AddArgs) -> Result<ExitCode> {
 fn del(names: &[String]) -> Result<ExitCode> {
     require_root()?;
     let lab = Lab::open_to_delete()?.ok_or_else(|| lab::no_such_node(&names[0], &lab::dir_from_env()))?;
+    let names = crate::cluster::del(&lab, names)?;
     let mut nodes: Vec<Node> = Vec::new();
-    for name in names {
+    for name in &names {
         if nodes.iter().any(|n| &n.name == name) {
             continue;
         }
         nodes.push(lab.node(name)?);
+    }
+    if nodes.is_empty() {
+        return Ok(ExitCode::SUCCESS);
     }
     reap::remove(&lab, &nodes, true)?;
     Ok(ExitCode::SUCCESS)
@@ -66,12 +75,21 @@ fn list(json: bool, porcelain: bool) -> Result<ExitCode> {
         Some(_) => "broken",
         None => node.state().as_str(),
     };
+    let remote = match &lab {
+        Some(lab) => crate::cluster::states(lab)?,
+        None => Default::default(),
+    };
     let mut out = std::io::stdout().lock();
     if json {
         let items: Vec<serde_json::Value> = nodes
             .iter()
             .zip(&problems)
             .map(|((name, node), problem)| match (node, &lab) {
+                _ if remote.contains_key(name) => {
+                    let seen = &remote[name];
+                    let kind = lab.as_ref().and_then(|l| crate::remote::remote_node(l, name)).map(|r| r.kind);
+                    serde_json::json!({ "name": name, "kind": kind, "pid": seen.pid, "state": seen.state, "machine": seen.machine })
+                }
                 (Some(n), Some(lab)) => serde_json::json!({
                     "name": n.name,
                     "kind": n.kind.as_str(),
@@ -106,6 +124,7 @@ fn list(json: bool, porcelain: bool) -> Result<ExitCode> {
         Some(n) => vec![n.name.clone(), n.kind.to_string(), n.pid.to_string(), state(n, problem).to_string()],
         None => vec![name.clone(), "?".into(), "-".into(), "dead".into()],
     }));
+    crate::cluster::machine_column(lab.as_ref(), &remote, &mut rows);
     mncli::print_table(&mut out, &rows)?;
     for ((name, _), problem) in nodes.iter().zip(&problems) {
         if let Some(why) = problem {
@@ -118,6 +137,9 @@ fn list(json: bool, porcelain: bool) -> Result<ExitCode> {
 
 fn restart(name: &str) -> Result<ExitCode> {
     require_root()?;
+    if let Some(code) = crate::cluster::forward("restart", name)? {
+        return Ok(code);
+    }
     crate::restart::restart(&Lab::open_for(name)?, name)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -127,6 +149,9 @@ fn running(name: &str) -> Result<Node> {
 }
 
 fn pid(name: &str) -> Result<ExitCode> {
+    if let Some(code) = crate::cluster::forward("pid", name)? {
+        return Ok(code);
+    }
     let node = running(name)?;
     mncli::say(node.pid)?;
     Ok(ExitCode::SUCCESS)
@@ -134,6 +159,9 @@ fn pid(name: &str) -> Result<ExitCode> {
 
 fn ip(name: &str) -> Result<ExitCode> {
     require_root()?;
+    if let Some(code) = crate::cluster::forward("ip", name)? {
+        return Ok(code);
+    }
     let node = running(name)?;
     let rt = netlink::runtime()?;
     let found = rt.block_on(async {
@@ -158,7 +186,8 @@ fn clean(verbose: bool) -> Result<ExitCode> {
     let mut unfinished = Vec::new();
     let mut said = Vec::new();
     let mut errors: Vec<String> = Vec::new();
-    for name in lab.node_names()? {
+    let kept = crate::cluster::clean(&lab, &mut said, &mut errors)?;
+    for name in lab.node_names()?.into_iter().filter(|n| !kept.contains(n)) {
         match lab.entry(&name) {
             Ok(Entry::Node(node)) => nodes.push(node),
             Ok(Entry::Unfinished) => unfinished.push(name),

@@ -120,7 +120,7 @@ impl Lab {
         check_private(fd.as_fd(), dir, "MN_DIR")?;
         match read_marker(fd.as_fd(), dir)? {
             Some(id) => Ok(Some(Lab { dir: dir.to_path_buf(), name: lab_name(dir)?, id, fd })),
-            None if is_empty(fd.as_fd(), dir)? => Ok(None),
+            None if is_empty_lab(fd.as_fd(), dir)? => Ok(None),
             None if is_older_lab(fd.as_fd(), dir)? => {
                 let id = write_marker(fd.as_fd(), dir)?;
                 Ok(Some(Lab { dir: dir.to_path_buf(), name: lab_name(dir)?, id, fd }))
@@ -145,7 +145,7 @@ impl Lab {
         check_private(fd.as_fd(), &dir, "MN_DIR")?;
         let id = match read_marker(fd.as_fd(), &dir)? {
             Some(id) => id,
-            None if is_empty(fd.as_fd(), &dir)? => write_marker(fd.as_fd(), &dir)?,
+            None if is_empty_lab(fd.as_fd(), &dir)? => write_marker(fd.as_fd(), &dir)?,
             None if is_older_lab(fd.as_fd(), &dir)? => write_marker(fd.as_fd(), &dir)?,
             // Another mnnode may have marked it since we looked (mn adds
             // hosts and switches at once): then it is a lab after all.
@@ -351,6 +351,12 @@ fn is_empty(fd: BorrowedFd, path: &Path) -> Result<bool> {
     Ok(entries(fd, path)?.is_empty())
 }
 
+/// A lab directory without nodes: a hosts file (and control sockets) may
+/// come before the first node (see remote.rs).
+fn is_empty_lab(fd: BorrowedFd, path: &Path) -> Result<bool> {
+    Ok(entries(fd, path)?.iter().all(|(name, _)| crate::remote::LAB_FILES.contains(&name.as_str())))
+}
+
 impl NodeDir {
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -363,22 +369,32 @@ impl NodeDir {
     }
 
     pub fn record(&self) -> Result<Node> {
+        Node::from_record(&self.record_text()?)
+    }
+
+    /// The record as text (a remote node's has no shell to parse).
+    pub fn record_text(&self) -> Result<String> {
         let fd = self.open(RECORD, OFlag::O_RDONLY, Mode::empty())?;
         let mut text = String::new();
         std::fs::File::from(fd)
             .read_to_string(&mut text)
             .map_err(|e| mncli::io_error(self.path.join(RECORD).display(), &e))?;
-        Node::from_record(&text)
+        Ok(text)
     }
 
     /// Writes the record atomically (a new file renamed into place).
     pub fn write_record(&self, node: &Node) -> Result<()> {
+        self.write_record_text(&node.to_record())
+    }
+
+    /// Writes a record's text atomically.
+    pub fn write_record_text(&self, text: &str) -> Result<()> {
         let tmp = RECORD_NEW;
         let _ = unlinkat(self.fd.as_fd(), tmp, UnlinkatFlags::NoRemoveDir);
         let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
         let fd = self.open(tmp, flags, Mode::S_IRUSR | Mode::S_IWUSR)?;
         std::fs::File::from(fd)
-            .write_all(node.to_record().as_bytes())
+            .write_all(text.as_bytes())
             .map_err(|e| mncli::io_error(self.path.join(tmp).display(), &e))?;
         nix::fcntl::renameat(self.fd.as_fd(), tmp, self.fd.as_fd(), RECORD)
             .map_err(|e| anyhow!("{}: {}", self.path.join(RECORD).display(), e.desc()))

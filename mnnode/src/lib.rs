@@ -6,6 +6,7 @@
 //! inside node namespaces for mnnode and mnlink.
 pub mod cgroup;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod kind;
 pub mod lab;
@@ -17,6 +18,7 @@ pub mod node;
 mod pin;
 pub mod procfs;
 pub mod reap;
+pub mod remote;
 pub mod restart;
 pub mod shell;
 pub mod spawn;

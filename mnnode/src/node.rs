@@ -114,6 +114,7 @@ impl Node {
         let mut cpu = None;
         let mut cgroup = None;
         let mut protocol = 1;
+        let mut machine = None;
         for line in text.lines() {
             let Some((key, value)) = line.split_once('=') else { continue };
             let number = || value.parse::<u64>().with_context(|| format!("{key}={value}"));
@@ -128,10 +129,15 @@ impl Node {
                 "cpu" => cpu = value.parse().ok(),
                 "cgroup" => cgroup = Some(PathBuf::from(value)),
                 "protocol" => protocol = value.parse().with_context(|| format!("protocol={value}"))?,
+                "machine" => machine = Some(value),
                 _ => {}
             }
         }
-        let missing = |what| anyhow!("record has no {what}");
+        // A node on another machine has no shell here (see remote.rs).
+        let missing = |what| match machine {
+            Some(m) => anyhow!("it lives on machine {m}"),
+            None => anyhow!("record has no {what}"),
+        };
         Ok(Node {
             name: name.ok_or_else(|| missing("name"))?,
             kind: kind.ok_or_else(|| missing("kind"))?,
@@ -170,5 +176,9 @@ mod tests {
         assert!(Node::from_record("name=h1\nkind=hub\npid=1\nstart=1\n").is_err());
         let old = Node::from_record("name=h1\nkind=host\nroot=0\npid=1\nstart=1\n").unwrap();
         assert_eq!(old.protocol, 1, "a record from before the protocol had a version");
+        // A node on another machine has no shell here: never a local pid.
+        let remote = crate::remote::record("h9", "host", false, "b");
+        let err = Node::from_record(&remote).unwrap_err().to_string();
+        assert_eq!(err, "it lives on machine b");
     }
 }

@@ -75,6 +75,13 @@ Several mnruns to one node:
   mnrun is killed with SIGKILL, the next call interrupts the command it
   left running before its own starts.
 
+A node on another machine (mnnode add --on, see mnnode(1)):
+  mnrun runs mnrun there over ssh (the lab's control master), with the
+  same contract: output streamed, stdin passed unless -n, -t, the exit
+  status. Ctrl-C, SIGTERM or SIGHUP are passed on as SIGINT to the remote
+  mnrun, which interrupts the command and exits 130. ssh's own failure
+  is one line naming the machine, and exit 255.
+
 Exit status:
   The command's own status; 130 after an interrupt; 124 after -t expired;
   255 for mnrun's own failures (no such node, node not running, a command
@@ -83,6 +90,7 @@ Exit status:
 
 Environment:
   MN_DIR   the lab's directory (default /run/mn).
+  MN_HOSTS, MN_SSH  the lab's machines and ssh (see mnnode(1)).
 
 Examples:
   mnrun h1 ping -c1 10.0.0.2

@@ -6,6 +6,7 @@ pub mod cli;
 mod health;
 mod lock;
 mod relay;
+mod remote;
 mod running;
 mod signals;
 mod stdio;
@@ -20,6 +21,12 @@ use std::time::Duration;
 pub const FAILURE: u8 = 255;
 
 pub fn run(cli: cli::Cli) -> ExitCode {
+    // A node on another machine: mnrun there, over ssh.
+    match mnnode::remote::lookup(&cli.node) {
+        Ok(Some((_, machine))) => return mncli::finish("mnrun", remote::run(&cli, &machine), FAILURE),
+        Ok(None) => {}
+        Err(err) => return mncli::finish("mnrun", Err(err), FAILURE),
+    }
     match request(&cli).and_then(|req| call::call(&req)) {
         Ok(call::Ending::Status(status)) => ExitCode::from(status),
         Ok(call::Ending::Interrupted) => ExitCode::from(130),

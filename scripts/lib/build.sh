@@ -90,6 +90,7 @@ add_nodes() { # KIND LABEL NAMES...: starts the call, in the background
 	shift 2
 	(($#)) || return 0
 	show "$label" "$@"
+	[[ -z $cluster ]] || { add_nodes_cluster "$k" "$@"; return 0; }
 	local extra=()
 	[[ $k == host ]] && ((ipv6_ll)) && extra=(--ipv6-ll)
 	[[ $k == switch ]] && ((stp)) && extra=(--stp)
@@ -158,12 +159,16 @@ build() {
 		info "${#links[@]} links"
 	fi
 	say "Configuring hosts"
-	{
-		printf '%s\n' "${links[@]}"
-		((${#addrs[@]} == 0)) || printf 'addr %s\n' "${addrs[@]}"
-		((${#macs[@]} == 0)) || printf 'mac %s\n' "${macs[@]}"
-	} | mnlink -b - 2>"$tmp/links.err" || batch_error "${link_at[@]}" "${addr_at[@]}" "${mac_at[@]}"
-	[[ ! -s $tmp/links.err ]] || cat "$tmp/links.err" >&2
+	if [[ -n $cluster ]]; then
+		build_links_cluster
+	else
+		{
+			printf '%s\n' "${links[@]}"
+			((${#addrs[@]} == 0)) || printf 'addr %s\n' "${addrs[@]}"
+			((${#macs[@]} == 0)) || printf 'mac %s\n' "${macs[@]}"
+		} | mnlink -b - 2>"$tmp/links.err" || batch_error "${link_at[@]}" "${addr_at[@]}" "${mac_at[@]}"
+		[[ ! -s $tmp/links.err ]] || cat "$tmp/links.err" >&2
+	fi
 	progress "$(counted links=${#links[@]} addresses=${#addrs[@]} MACs=${#macs[@]}) made"
 	local c node rc
 	for i in "${!cmds[@]}"; do

@@ -40,6 +40,11 @@ Options:
   --test TEST        pingall | pingallfull | pingpair | iperf | build | none:
                      run it, tear down, exit non-zero if it failed
   --keep             leave the network running on exit (clean with mn -c)
+  --cluster A,B[,C]  spread the nodes over these machines of the hosts file
+                     (see mnnode --help, Machines); links between machines
+                     are VXLAN tunnels
+  --placement P      block | random | switchbin (default): how nodes are
+                     spread; switchbin keeps hosts with their switches
   -c, --clean        remove everything a crashed run left in MN_DIR
   -v, --verbosity L  debug | info | output | warning | error (default info;
                      output: only results; debug: also the tools' calls)
@@ -63,6 +68,7 @@ Exit status:
 
 Environment:
   MN_DIR   the lab directory (default /run/mn)
+  MN_HOSTS the machines for --cluster (default $MN_DIR/hosts)
   MN_BIN   where mnnode, mnlink and mnrun are (default: PREFIX/bin when
            installed, else beside this script's target/*/release, else PATH)
 EOF
@@ -104,22 +110,24 @@ parse_options() {
 	while (($#)); do
 		opt=$1 value=''
 		case $opt in
-		--topo | --link | --ipbase | --test | --verbosity | -v | --custom | --switch | --controller | --host | --pre | --post)
+		--topo | --link | --ipbase | --test | --verbosity | -v | --custom | --switch | --controller | --host | --pre | --post | --cluster | --placement)
 			(($# >= 2)) || die "$opt needs a value (see mn --help)"
 			value=$2
 			shift ;;
-		--topo=* | --link=* | --ipbase=* | --test=* | --verbosity=* | --custom=* | --switch=* | --controller=* | --host=* | --pre=* | --post=*)
+		--topo=* | --link=* | --ipbase=* | --test=* | --verbosity=* | --custom=* | --switch=* | --controller=* | --host=* | --pre=* | --post=* | --cluster=* | --placement=*)
 			value=${opt#*=} opt=${opt%%=*} ;;
 		-v?*) value=${opt#-v} opt=-v ;;
 		esac
 		case $opt in
-		--topo | --link | --ipbase | --test | --verbosity | -v | --custom | --switch | --controller | --host | --pre | --post) [[ -n $value ]] || die "$opt needs a value (see mn --help)" ;;
+		--topo | --link | --ipbase | --test | --verbosity | -v | --custom | --switch | --controller | --host | --pre | --post | --cluster | --placement) [[ -n $value ]] || die "$opt needs a value (see mn --help)" ;;
 		esac
 		case $opt in
 		--topo) topo=$value ;;
 		--link) opt_link=$value ;;
 		--ipbase) ipbase=$value ;;
 		--test) test_name=$value ;;
+		--cluster) cluster=$value ;;
+		--placement) placement=$value ;;
 		-v | --verbosity) set_level "$value" ;;
 		--mac) use_mac=1 ;;
 		--ipv6-ll) ipv6_ll=1 ;;

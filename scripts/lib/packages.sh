@@ -18,4 +18,5 @@ dev_packages=(
 	gnuplot:gnuplot-nox make:make chrt:util-linux setpriv:util-linux
 	socat:socat sha256sum:coreutils jq:jq prlimit:util-linux
 	dot:graphviz tcpdump:tcpdump
+	sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client nsenter:util-linux
 )

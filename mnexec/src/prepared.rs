@@ -34,6 +34,9 @@ pub enum Prepared {
     Cgroup { what: String, targets: Vec<CString> },
     /// `-r PRIORITY`.
     RtPrio { what: String, priority: i32 },
+    /// A descriptor the caller keeps open, handed to the program as `to`
+    /// (kept across exec).
+    Give { from: std::os::fd::RawFd, to: std::os::fd::RawFd },
 }
 
 /// A prepared step that failed: what it was doing, and why, in words
@@ -130,6 +133,13 @@ impl Prepared {
                 Ok(())
             }
             Prepared::Cgroup { what, targets } => join_cgroup(what, targets),
+            Prepared::Give { from, to } => {
+                // SAFETY: dup2 of a descriptor the caller keeps open.
+                if unsafe { libc::dup2(*from, *to) } < 0 {
+                    return Err(Fault { what: "pass a descriptor on", why: errno() });
+                }
+                Ok(())
+            }
             Prepared::RtPrio { what, priority } => {
                 let param = libc::sched_param { sched_priority: *priority };
                 // SAFETY: a plain syscall on our own process with a valid parameter.

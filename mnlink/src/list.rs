@@ -125,8 +125,7 @@ fn shaping(a: &End, b: Option<&End>) -> String {
 
 /// A_NODE A_IF B_NODE B_IF STATE MTU A_SHAPING B_SHAPING, tab-separated.
 fn porcelain(a: &End, b: Option<&End>) -> String {
-    let shaping =
-        |e: Option<&End>| e.map(|e| or_none(&e.shaping_text()).to_string()).unwrap_or("-".into());
+    let shaping = |e: Option<&End>| e.map(|e| or_none(&e.shaping_text()).to_string()).unwrap_or("-".into());
     let mtu = a.mtu.map(|m| m.to_string()).unwrap_or("-".into());
     let (an, ai, bn, bi) = (&a.end.node, &a.end.ifname, &a.peer.node, &a.peer.ifname);
     format!("{an}\t{ai}\t{bn}\t{bi}\t{}\t{mtu}\t{}\t{}", state(a, b), shaping(Some(a)), shaping(b))

@@ -72,6 +72,10 @@ pub fn restart(lab: &Lab, name: &str) -> Result<()> {
         steps.push(Prepared::Join { net: net.as_raw_fd(), mnt: mnt.as_raw_fd(), cwd: cwd.as_raw_fd() });
         joined.extend([net, mnt, cwd]);
     }
+    let pty = shell::shared_pty();
+    if let Some(pty) = &pty {
+        steps.push(Prepared::Give { from: pty.as_raw_fd(), to: shell::PTY_FD });
+    }
     let env = shell::environment(name, &dir.path.join(FIFO), &dir.path.join(LOG));
     let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
     let plan = vfork::Plan::new(&spawn::shell_argv()?, &env, &["TMOUT"], [fifo, ready_w, log], steps)

@@ -78,6 +78,25 @@ pub const INIT: &str = include_str!("shell/init.bash");
 /// The node shell's command line, after `mnexec` and its flags.
 pub const SHELL: [&str; 5] = ["bash", "--norc", "--noprofile", "--noediting", "-i"];
 
+/// Where a shell finds the terminal shared by the shells of one `mnnode
+/// add` (init.bash moves it to fd 255, where bash restores the terminal's
+/// modes after a command killed by a signal). One pty per shell would use
+/// up kernel.pty.max (4096) at a few thousand nodes, leaving none for the
+/// user's own terminals.
+pub const PTY_FD: i32 = 59;
+
+/// A pty master for the shells of one call to share: nothing reads it;
+/// it only takes their terminal modes. None when none is left (each shell
+/// then tries for its own, else writes them to its log).
+pub fn shared_pty() -> Option<std::os::fd::OwnedFd> {
+    nix::fcntl::open(
+        "/dev/ptmx",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()
+}
+
 /// The environment a node shell starts with, on top of the caller's. The
 /// paths are for people reading `/proc/PID/environ`; the shell opens none.
 pub fn environment(node: &str, fifo: &Path, log: &Path) -> [(&'static str, OsString); 7] {

@@ -56,7 +56,9 @@ pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> 
     let result = (|| {
         let template =
             if opts.root { None } else { Some(netns::prepare().and_then(|()| netns::template())?) };
-        let call = Call { lab, opts, hierarchy: hierarchy.as_ref(), template: template.as_ref() };
+        let pty = shell::shared_pty();
+        let call =
+            Call { lab, opts, hierarchy: hierarchy.as_ref(), template: template.as_ref(), pty: pty.as_ref() };
         start_all(&call, names, &signals, &rt, &mut nodes)
     })();
     if result.is_err() {
@@ -159,6 +161,8 @@ struct Call<'a> {
     hierarchy: Option<&'a cgroup::Hierarchy>,
     /// The mount namespace node namespaces are copied from.
     template: Option<&'a File>,
+    /// The terminal the shells share (shell::PTY_FD).
+    pty: Option<&'a OwnedFd>,
 }
 
 fn start_all(
@@ -247,6 +251,9 @@ fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
                 Some(fd) => Prepared::NewNamespacesFrom { template: fd.as_raw_fd() },
                 None => Prepared::NewNamespaces,
             });
+        }
+        if let Some(pty) = call.pty {
+            steps.push(Prepared::Give { from: pty.as_raw_fd(), to: shell::PTY_FD });
         }
         let fifo_path = starting.dir.path.join(FIFO);
         let log_path = starting.dir.path.join(LOG);

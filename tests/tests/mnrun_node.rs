@@ -178,3 +178,24 @@ fn settling_a_killed_calls_command_spares_what_older_jobs_start_later() {
     let ends = std::fs::read_to_string(&log).expect("the job's log");
     assert!(ends.lines().count() > 1 && ends.lines().all(|l| l == "0"), "the job's children: {ends:?}");
 }
+
+/// The pty a shell holds on fd 255, by its index (fdinfo's tty-index).
+fn pty_index(pid: i32) -> Option<String> {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/255")).ok()?;
+    info.lines().find_map(|l| l.strip_prefix("tty-index:")).map(|i| i.trim().to_string())
+}
+
+#[test]
+fn the_shells_of_one_add_share_one_pty() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "p1", "p2", "p3"]).ok();
+    let ptys: Vec<Option<String>> = ["p1", "p2", "p3"].iter().map(|n| pty_index(lab.node_pid(n))).collect();
+    assert!(ptys[0].is_some(), "p1 holds a pty on fd 255: {ptys:?}");
+    assert!(ptys.iter().all(|p| *p == ptys[0]), "one pty for the three: {ptys:?}");
+    // A reborn shell keeps it, and a killed command leaves no complaint.
+    let out = lab.cmd("mnrun").args(["p1", "builtin exit 3"]).code(3);
+    assert!(!out.stderr.contains("tcsetattr"), "{}", out.stderr);
+    assert_eq!(pty_index(lab.node_pid("p1")), ptys[0], "the reborn shell's pty");
+    let out = lab.cmd("mnrun").args(["p2", "sh -c 'kill -INT $$'; echo after"]).ok();
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("after\n", ""));
+}

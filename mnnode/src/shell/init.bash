@@ -142,10 +142,15 @@ readonly -f __mn __mn_status __mn_traps __mn_done exit ulimit __mn_reborn __mn_f
 __mn_traps
 # bash restores the terminal's modes on fd 255 (a copy of stderr, the log)
 # after a command killed by a signal, and complains on the command's
-# stderr when that is no terminal (`yes | head`). A pty master of our own,
-# which nothing reads, takes the modes quietly.
+# stderr when that is no terminal (`yes | head`). A pty master which
+# nothing reads takes the modes quietly: the one mnnode gave the shells it
+# started on fd 59 (kept for a reborn shell), else one of our own.
 exec 255>&-
-{ exec 255<>/dev/ptmx; } 2>/dev/null || exec 255>&2
+if [[ -t 59 ]]; then
+  exec 255>&59
+else
+  { exec 255<>/dev/ptmx; } 2>/dev/null || exec 255>&2
+fi
 PROMPT_COMMAND=__mn_done
 readonly PROMPT_COMMAND PS0= PS1= PS2= TMOUT= __mn_init __mn_bash __mn_nofile
 if [[ ${__MN_REBORN-} ]]; then

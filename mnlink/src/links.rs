@@ -3,6 +3,7 @@
 //! lives in [`create`].
 
 mod create;
+mod ovs;
 mod parse;
 
 use crate::endpoint::Endpoint;
@@ -143,6 +144,13 @@ impl Links {
                 end.node
             );
         }
+        if place.node.kind.is_ovs() && !tagged {
+            bail!(
+                "{} is not a link of node {} (OVS switches share a namespace; each changes only its own links)",
+                end.ifname,
+                end.node
+            );
+        }
         Ok(link)
     }
 
@@ -153,7 +161,19 @@ impl Links {
     }
 
     pub async fn del(&mut self, end: &Endpoint) -> Result<()> {
-        let index = self.link(end).await?.header.index;
+        let link = self.link(end).await?;
+        let index = link.header.index;
+        // An OVS switch's end is a port of its bridge too: it goes first.
+        let peer = netlink::link_alias(&link)
+            .and_then(Tag::parse)
+            .map(|t| Endpoint { node: t.peer_node, ifname: t.peer_if });
+        let mut ports = Vec::new();
+        for e in std::iter::once(end.clone()).chain(peer) {
+            if self.lab.node(&e.node).is_ok_and(|n| n.kind.is_ovs()) {
+                ports.push(e);
+            }
+        }
+        ovs::del_ports(&self.lab, &ports);
         let handle = self.place(&end.node).await?.conn.handle.clone();
         handle.link().del(index).execute().await.map_err(|e| anyhow!("del {end}: {}", netlink::describe(&e)))
     }

@@ -29,7 +29,9 @@ pub fn end_processes(nodes: &[Node]) -> Result<()> {
     let mut roots: Vec<i32> = Vec::new();
     for node in nodes {
         let alive = node.is_running();
-        if node.root {
+        // An OVS switch shares the lab's OVS namespace: its processes are
+        // its shell's, as a --root node's (the namespace's go with OVS).
+        if node.root || node.kind.is_ovs() {
             if alive {
                 roots.push(node.pid);
             }
@@ -174,6 +176,8 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
     // Links from the root namespace do not die with any namespace: delete
     // them; note where the far ends of the others are.
     let peers = rt.block_on(root_links_and_peers(lab, nodes, wait_for_peers));
+    let ovs = crate::ovs::Ovs::of(lab);
+    ovs.remove_switches(&nodes.iter().filter(|n| n.kind.is_ovs()).collect::<Vec<_>>());
     if let Err(e) = end_processes(nodes) {
         // Keep the records: without them nothing could find those
         // processes again.
@@ -197,6 +201,11 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
             }
         }
         if let Err(e) = lab.remove_node_dir(&node.name) {
+            errors.push(e.to_string());
+        }
+    }
+    if nodes.iter().any(|n| n.kind.is_ovs()) {
+        if let Err(e) = ovs.stop_if_unused(lab) {
             errors.push(e.to_string());
         }
     }
@@ -230,7 +239,8 @@ async fn root_links_and_peers(lab: &Lab, nodes: &[Node], want_peers: bool) -> Ve
         let Ok(conn) = conn else { continue };
         for link in netlink::links(&conn.handle).await.unwrap_or_default() {
             if let Some(tag) = netlink::link_alias(&link).and_then(Tag::parse) {
-                if !going.contains(tag.peer_node.as_str()) {
+                // The OVS namespace holds every OVS switch's links.
+                if tag.node == node.name && !going.contains(tag.peer_node.as_str()) {
                     peers.push((tag.peer_node, tag.peer_if));
                 }
             }

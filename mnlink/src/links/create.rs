@@ -117,7 +117,20 @@ impl Links {
         }
 
         let mut moved = [false; 2];
-        let result = self.configure(ends, root, bridges, &tags, shaping, &mut moved).await;
+        let mut result = self.configure(ends, root, bridges, &tags, shaping, &mut moved).await;
+        // Ends on OVS switches become ports of their bridges, last.
+        let mut ports = Vec::new();
+        for end in ends {
+            if self.place(&end.node).await?.node.kind.is_ovs() {
+                ports.push(end.clone());
+            }
+        }
+        if result.is_ok() && !ports.is_empty() {
+            result = super::ovs::add_ports(&self.lab, &ports);
+            if result.is_err() {
+                super::ovs::del_ports(&self.lab, &ports);
+            }
+        }
         if let Err(err) = result {
             // Delete the pair through an end surely ours: one still in
             // staging, else the first end where it now lives.

@@ -15,6 +15,8 @@ Documented commands:
   pingpair                  ping between the first two hosts
   iperf [A B]               TCP bandwidth between two hosts
   link A B up|down          bring the link between A and B up or down
+  dpctl CMD [ARGS]          ovs-ofctl CMD SWITCH ARGS on every OVS switch
+  switch NAME start|stop    start or stop an OVS switch
   sh CMD                    run CMD in the root shell
   source FILE               read commands from FILE
   noecho NODE CMD           run an interactive CMD (same as NODE CMD)
@@ -49,9 +51,10 @@ cli_links() {
 cli_dump() {
 	local n k pid
 	while read -r n; do
-		k=${kind[$n]}
+		k=${kind[$n]^}
+		[[ $k != Switch ]] || k=$(switch_label "$n")
 		pid=$(mnnode pid "$n" 2>/dev/null || echo dead)
-		printf '<%s %s: %s:%s pid=%s>\n' "${k^}" "$n" "${first_if[$n]:-lo}" "${ip[$n]:-None}" "$pid"
+		printf '<%s %s: %s:%s pid=%s>\n' "$k" "$n" "${first_if[$n]:-lo}" "${ip[$n]:-None}" "$pid"
 	done < <(all_nodes)
 }
 
@@ -95,6 +98,8 @@ cli_line() { # LINE
 	pingpair) pingpair || true ;;
 	iperf) iperf "${words[@]}" || true ;;
 	link) cli_link "${words[@]}" ;;
+	dpctl) cli_dpctl "${words[@]}" ;;
+	switch) cli_switch "${words[@]}" ;;
 	sh) bash -c "$rest" || true ;;
 	source)
 		[[ -r $rest ]] || { echo "*** Error: cannot read $rest"; return 0; }

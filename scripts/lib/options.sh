@@ -8,8 +8,8 @@ usage() {
 	cat <<'EOF'
 Usage: mn [options]
 
-Build a network of namespaced hosts and Linux-bridge switches, then run a
-test or open the CLI.
+Build a network of namespaced hosts and switches (Linux bridges, or Open
+vSwitch with --switch ovs), then run a test or open the CLI.
 
 Options:
   --topo TOPO        minimal | single,N | linear,K[,N] | tree,DEPTH[,FANOUT]
@@ -18,6 +18,14 @@ Options:
   --link tc,OPTS     shape every link: bw=MBIT delay=T jitter=T loss=PCT
                      queue=PKTS, comma-separated (tc,bw=10,delay=5ms)
   --ipbase CIDR      host addresses come from here (default: 10.0.0.0/8)
+  --switch TYPE[,K=V]  lxbr (Linux bridges, the default) | ovs (Open vSwitch,
+                     the kernel datapath if its module loads, else userspace)
+                     | ovsk (kernel) | user (userspace) | ovsbr (OVS, standalone,
+                     no controller); options protocols=OpenFlow13,...,
+                     datapath=user|kernel, failMode=secure|standalone
+  --controller TYPE  ref (the lab's ovs-testcontroller; the default with OVS)
+                     | remote[,ip=IP][,port=PORT] (default 127.0.0.1:6653)
+                     | none; a controller asks for OVS switches
   --mac              MAC addresses from host numbers (00:00:00:00:00:01, ...)
   --ipv6-ll          give hosts IPv6 link-local addresses (and SLAAC)
   --test TEST        pingall | pingallfull | pingpair | iperf | build | none:
@@ -81,21 +89,23 @@ parse_options() {
 	while (($#)); do
 		opt=$1 value=''
 		case $opt in
-		--topo | --link | --ipbase | --test | --verbosity | -v)
+		--topo | --link | --ipbase | --test | --verbosity | -v | --switch | --controller)
 			(($# >= 2)) || die "$opt needs a value (see mn --help)"
 			value=$2
 			shift ;;
-		--topo=* | --link=* | --ipbase=* | --test=* | --verbosity=*)
+		--topo=* | --link=* | --ipbase=* | --test=* | --verbosity=* | --switch=* | --controller=*)
 			value=${opt#*=} opt=${opt%%=*} ;;
 		-v?*) value=${opt#-v} opt=-v ;;
 		esac
 		case $opt in
-		--topo | --link | --ipbase | --test | --verbosity | -v) [[ -n $value ]] || die "$opt needs a value (see mn --help)" ;;
+		--topo | --link | --ipbase | --test | --verbosity | -v | --switch | --controller) [[ -n $value ]] || die "$opt needs a value (see mn --help)" ;;
 		esac
 		case $opt in
 		--topo) topo=$value ;;
 		--link) opt_link=$value ;;
 		--ipbase) ipbase=$value ;;
+		--switch) opt_switch=$value ;;
+		--controller) opt_controller=$value ;;
 		--test) test_name=$value ;;
 		-v | --verbosity) set_level "$value" ;;
 		--mac) use_mac=1 ;;

@@ -6,7 +6,7 @@
 # The parts share mn's globals; `shellcheck -x scripts/mn` checks them together.
 # shellcheck disable=SC2154
 
-opt_switch='' opt_controller=''
+opt_switch='' opt_controller='' controller_type=none
 switch_kind=switch # what mnnode add makes of the topology's switches
 switch_args=()     # and its OVS options
 switch_protocols='' switch_fail_mode=''
@@ -80,6 +80,7 @@ parse_controller_option() { # SPEC
 		fi ;;
 	*) die "--controller $spec: not a controller (none, ref, remote[,ip=IP][,port=PORT])" ;;
 	esac
+	controller_type=$type
 	case $type in
 	ref) switch_args+=(--controller ref) ;;
 	remote) switch_args+=(--controller "tcp:$ip:$((10#$port))") ;;
@@ -149,4 +150,18 @@ switch_label() { # NAME
 	else
 		printf 'Switch'
 	fi
+}
+
+# Before a test or the CLI: every OVS switch connected to its remote
+# controller (Mininet's --wait; OVS records a connection in its database
+# within about 5 s), within 10 s; a switch still unconnected is said, not
+# fatal (the controller may come later). The lab's own ref answers at once.
+wait_switches() {
+	[[ $switch_kind == ovs && $controller_type == remote ]] || return 0
+	# shellcheck disable=SC2016
+	mnrun -n "${switches[0]}" 'for __i in {1..100}; do
+		__c=$(ovs-vsctl --bare --columns=is_connected list controller) || break
+		[[ $__c != *false* ]] && exit 0; sleep 0.1; done
+		ovs-vsctl --bare --columns=_uuid,is_connected list controller >/dev/null; exit 1' ||
+		say "Some switches are not connected to their controller yet"
 }

@@ -16,4 +16,13 @@ dev_packages=(
 	man:man-db groff:groff-base tmux:tmux shellcheck:shellcheck
 	gnuplot:gnuplot-nox make:make chrt:util-linux setpriv:util-linux
 	socat:socat sha256sum:coreutils jq:jq prlimit:util-linux
+	ovs-vswitchd:openvswitch-switch ovsdb-server:openvswitch-switch
+	ovs-vsctl:openvswitch-switch ovs-ofctl:openvswitch-switch
+	ovsdb-tool:openvswitch-common ovs-testcontroller:openvswitch-testcontroller
+	python3:python3
 )
+
+# --dev: Faucet, the OpenFlow controller the OVS tests run, from PyPI into
+# a virtualenv of its own (its launcher execs osken-manager: the tests put
+# the virtualenv's bin first in PATH).
+faucet_venv=/opt/mn-faucet faucet_version=1.10.12

@@ -569,9 +569,7 @@ impl Ovs {
             .lines()
             .filter_map(|line| {
                 let (bridge, rest) = line.split_once(',')?;
-                let dpid = rest
-                    .split([' ', '"'])
-                    .find_map(|w| w.strip_prefix("datapath-id="))?;
+                let dpid = rest.split([' ', '"']).find_map(|w| w.strip_prefix("datapath-id="))?;
                 Some((bridge.to_string(), dpid.to_string()))
             })
             .collect();

@@ -31,9 +31,18 @@ parse_switch_option() {
 	switch_kind=ovs
 	for kv in "${params[@]}"; do
 		key=${kv%%=*} value=${kv#*=}
-		[[ $kv == *=* && -n $value ]] || die "--switch $opt_switch: $kv: not KEY=VALUE"
+		# protocols=OpenFlow10,OpenFlow13: the list goes on after a comma.
+		if [[ $kv != *=* && $key == OpenFlow* && -n $switch_protocols ]]; then
+			key=protocols value=$switch_protocols,$kv
+		fi
+		[[ ($kv == *=* || $key == protocols) && -n $value ]] || die "--switch $opt_switch: $kv: not KEY=VALUE"
 		case $key in
-		protocols) switch_protocols=$value ;;
+		protocols)
+			local v
+			for v in ${value//,/ }; do
+				[[ $v == OpenFlow1[0-5] ]] || die "--switch $opt_switch: $v: not an OpenFlow version (OpenFlow10 to OpenFlow15)"
+			done
+			switch_protocols=$value ;;
 		datapath)
 			case $value in user | kernel) datapath=$value ;; *) die "--switch $opt_switch: datapath=$value: not user or kernel" ;; esac ;;
 		failMode | fail_mode)

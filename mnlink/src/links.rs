@@ -6,6 +6,8 @@ mod create;
 mod ovs;
 mod parse;
 
+pub use ovs::sync as sync_ovs;
+
 use crate::endpoint::Endpoint;
 use crate::shaping::{self, Shaping};
 use anyhow::{Context, Result, anyhow, bail};

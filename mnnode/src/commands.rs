@@ -59,7 +59,7 @@ fn add(args: AddArgs) -> Result<ExitCode> {
         drop(started);
         let nodes: Vec<Node> = args.names.iter().filter_map(|n| lab.node(n).ok()).collect();
         let _ = reap::remove(&lab, &nodes, false);
-        let _ = switches.stop_if_unused(&lab);
+        let _ = switches.stop_if_unused(&lab, &[]);
         return Err(e);
     }
     started.finish(&switches)?;
@@ -246,7 +246,7 @@ fn clean(verbose: bool) -> Result<ExitCode> {
         }
     }
     // The lab's OVS, whatever a crash left of it too.
-    if let Err(e) = ovs::Ovs::of(&lab).stop_all() {
+    if let Err(e) = ovs::Ovs::of(&lab).stop_if_unused(&lab, &[]) {
         errors.push(e.to_string());
     }
     let (swept, failed) = sweep_stale(&lab);

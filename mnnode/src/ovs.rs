@@ -594,6 +594,9 @@ impl Ovs {
             None if opts.controllers.is_empty() => "standalone",
             None => "secure",
         };
+        if !kernel {
+            need_tun()?;
+        }
         let mut args: Vec<String> = Vec::new();
         for (name, dpid) in dpids(names, opts)? {
             args.extend(["--".into(), "add-br".into(), name.clone()]);
@@ -611,17 +614,38 @@ impl Ovs {
                 args.extend(opts.controllers.iter().map(|c| self.target(c)));
             }
         }
-        self.vsctl(&args).map(|_| ())
+        self.vsctl(&args)?;
+        // ovs-vsctl succeeds even when ovs-vswitchd cannot make a bridge;
+        // a made bridge has its OpenFlow socket.
+        for name in names {
+            if !self.dir.join(format!("{name}.mgmt")).exists() {
+                let why = self.last_error().unwrap_or_else(|| "see its log".into());
+                bail!("{name}: ovs-vswitchd could not make the bridge: {why}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The last error ovs-vswitchd logged, without its prefixes.
+    fn last_error(&self) -> Option<String> {
+        let log = std::fs::read_to_string(self.dir.join("ovs-vswitchd.log")).ok()?;
+        let line = log.lines().rfind(|l| l.contains("|ERR|") || l.contains("|WARN|"))?;
+        Some(line.rsplit('|').next()?.trim().to_string())
     }
 
     /// Removes switches' bridges and links and their `--listen` relays
-    /// (before their shells are ended).
-    pub fn remove_switches(&self, nodes: &[&Node]) {
+    /// (before their shells are ended). When they are the lab's last, the
+    /// bridges and links go with the OVS namespace instead, at once.
+    pub fn remove_switches(&self, lab: &Lab, nodes: &[&Node]) {
         if nodes.is_empty() {
             return;
         }
         for node in nodes {
             relay::kill(&self.dir, &listen_key(&node.name));
+        }
+        let going: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        if !has_ovs_nodes(lab, &going) {
+            return;
         }
         let Some(ns) = self.namespace() else { return };
         if self.is_up() {
@@ -646,23 +670,18 @@ impl Ovs {
         }
     }
 
-    /// Stops the lab's OVS once no OVS switch node is left.
-    pub fn stop_if_unused(&self, lab: &Lab) -> Result<()> {
-        if has_ovs_nodes(lab, &[]) {
-            return Ok(());
-        }
-        self.stop_all()
-    }
-
-    /// Ends everything of the lab's OVS: every process in its namespace,
-    /// the relays, the namespace's entry, the directory. Whatever a crash
-    /// left included.
-    pub fn stop_all(&self) -> Result<()> {
-        let exists = std::fs::symlink_metadata(&self.dir).is_ok();
-        if !exists {
+    /// Stops the lab's OVS once no OVS switch node is left but `going`
+    /// (checked again under the lock: an `add` may be making one): every
+    /// process in its namespace, the relays, the namespace's entry, the
+    /// directory. Whatever a crash left included.
+    pub fn stop_if_unused(&self, lab: &Lab, going: &[&str]) -> Result<()> {
+        if has_ovs_nodes(lab, going) || std::fs::symlink_metadata(&self.dir).is_err() {
             return Ok(());
         }
         let lock = self.lock_existing();
+        if has_ovs_nodes(lab, going) {
+            return Ok(());
+        }
         match lock {
             Some(lock) => self.stop(&lock),
             None => self.stop_unlocked(),
@@ -775,6 +794,28 @@ fn kill_namespace(ino: u64) {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// The userspace datapath's devices are tap devices: /dev/net/tun, which
+/// a system without udev's static nodes (a fresh VM) has only once the tun
+/// module is loaded.
+fn need_tun() -> Result<()> {
+    let tun = Path::new("/dev/net/tun");
+    if !tun.exists() {
+        if let Some(modprobe) = find("modprobe").or_else(|| Some(PathBuf::from("/sbin/modprobe"))) {
+            let _ = Command::new(modprobe).args(["-q", "tun"]).stderr(std::process::Stdio::null()).status();
+        }
+    }
+    if !tun.exists() {
+        let _ = std::fs::create_dir_all("/dev/net");
+        let dev = libc::makedev(10, 200);
+        // SAFETY: mknod with a static path and a valid mode.
+        unsafe { libc::mknod(c"/dev/net/tun".as_ptr(), libc::S_IFCHR | 0o666, dev) };
+    }
+    if !tun.exists() {
+        bail!("the userspace datapath needs /dev/net/tun (the kernel's tun module)");
+    }
+    Ok(())
 }
 
 fn wait_for_uptime(at_least: Duration) {

@@ -177,7 +177,7 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
     // them; note where the far ends of the others are.
     let peers = rt.block_on(root_links_and_peers(lab, nodes, wait_for_peers));
     let ovs = crate::ovs::Ovs::of(lab);
-    ovs.remove_switches(&nodes.iter().filter(|n| n.kind.is_ovs()).collect::<Vec<_>>());
+    ovs.remove_switches(lab, &nodes.iter().filter(|n| n.kind.is_ovs()).collect::<Vec<_>>());
     if let Err(e) = end_processes(nodes) {
         // Keep the records: without them nothing could find those
         // processes again.
@@ -187,6 +187,14 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
     // tear the namespaces and their links down.
     for node in nodes.iter().filter(|n| !n.root) {
         if let Err(e) = crate::netns::remove(&lab.netns_entry(&node.name), node.netns) {
+            errors.push(e.to_string());
+        }
+    }
+    // The last OVS switch takes the lab's OVS along, and the far ends of
+    // its links in the OVS namespace with it.
+    if nodes.iter().any(|n| n.kind.is_ovs()) {
+        let going: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        if let Err(e) = ovs.stop_if_unused(lab, &going) {
             errors.push(e.to_string());
         }
     }
@@ -201,11 +209,6 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
             }
         }
         if let Err(e) = lab.remove_node_dir(&node.name) {
-            errors.push(e.to_string());
-        }
-    }
-    if nodes.iter().any(|n| n.kind.is_ovs()) {
-        if let Err(e) = ovs.stop_if_unused(lab) {
             errors.push(e.to_string());
         }
     }

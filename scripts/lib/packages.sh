@@ -19,7 +19,7 @@ dev_packages=(
 	ovs-vswitchd:openvswitch-switch ovsdb-server:openvswitch-switch
 	ovs-vsctl:openvswitch-switch ovs-ofctl:openvswitch-switch
 	ovsdb-tool:openvswitch-common ovs-testcontroller:openvswitch-testcontroller
-	python3:python3
+	python3:python3 ethtool:ethtool
 )
 
 # --dev: Faucet, the OpenFlow controller the OVS tests run, from PyPI into

@@ -38,6 +38,62 @@ fn ofport(ifname: &str) -> Option<u32> {
     ifname[digits..].parse().ok().filter(|&n| (1..0xff00).contains(&n))
 }
 
+/// Whether a switch's bridge is on the userspace datapath, asked once
+/// per switch and run.
+pub fn userspace(lab: &Lab, switch: &str) -> bool {
+    static KNOWN: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
+    if let Some(&(_, user)) =
+        KNOWN.lock().ok().and_then(|k| k.iter().find(|(s, _)| s == switch).cloned()).as_ref()
+    {
+        return user;
+    }
+    let args = ["get", "bridge", switch, "datapath_type"].map(String::from);
+    let user = Ovs::of(lab).vsctl(&args).is_ok_and(|t| t.trim() == "netdev");
+    if let Ok(mut k) = KNOWN.lock() {
+        k.push((switch.to_string(), user));
+    }
+    user
+}
+
+/// Turns transmit checksum offload off on an interface (in the current
+/// thread's namespace): the userspace datapath reads frames from an
+/// AF_PACKET socket and sends them on as they are, so a frame whose
+/// checksum the sender left to the "hardware" (a veth's default) would
+/// reach the other host with a bad one, and TCP would never get through.
+pub fn tx_checksum_off(ifname: &str) -> Result<()> {
+    const SIOCETHTOOL: libc::c_ulong = 0x8946;
+    const ETHTOOL_STXCSUM: u32 = 0x17;
+    #[repr(C)]
+    struct Value {
+        cmd: u32,
+        data: u32,
+    }
+    #[repr(C)]
+    struct Ifreq {
+        name: [u8; libc::IFNAMSIZ],
+        data: *mut Value,
+        _pad: [u8; 16],
+    }
+    let mut value = Value { cmd: ETHTOOL_STXCSUM, data: 0 };
+    let mut req = Ifreq { name: [0; libc::IFNAMSIZ], data: &mut value, _pad: [0; 16] };
+    let bytes = ifname.as_bytes();
+    req.name[..bytes.len().min(libc::IFNAMSIZ - 1)]
+        .copy_from_slice(&bytes[..bytes.len().min(libc::IFNAMSIZ - 1)]);
+    // SAFETY: a datagram socket we close below, an ioctl with a valid
+    // ifreq whose data points at a live ethtool_value.
+    let rc = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(anyhow!("{ifname}: socket: {}", nix::errno::Errno::last().desc()));
+        }
+        let rc = libc::ioctl(fd, SIOCETHTOOL as _, &mut req);
+        let errno = nix::errno::Errno::last();
+        libc::close(fd);
+        if rc < 0 { Err(errno) } else { Ok(()) }
+    };
+    rc.map_err(|e| anyhow!("{ifname}: turn checksum offload off: {}", e.desc()))
+}
+
 /// Makes each end a port of its switch's bridge, in one transaction.
 pub fn add_ports(lab: &Lab, ends: &[Endpoint]) -> Result<()> {
     pending(lab);

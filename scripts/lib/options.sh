@@ -18,11 +18,12 @@ Options:
   --link tc,OPTS     shape every link: bw=MBIT delay=T jitter=T loss=PCT
                      queue=PKTS, comma-separated (tc,bw=10,delay=5ms)
   --ipbase CIDR      host addresses come from here (default: 10.0.0.0/8)
-  --switch TYPE[,K=V]  lxbr (Linux bridges, the default) | ovs (Open vSwitch,
+  --switch TYPE      lxbr (Linux bridges, the default) | ovs (Open vSwitch,
                      the kernel datapath if its module loads, else userspace)
-                     | ovsk (kernel) | user (userspace) | ovsbr (OVS, standalone,
-                     no controller); options protocols=OpenFlow13,...,
-                     datapath=user|kernel, failMode=secure|standalone
+                     | ovsk (kernel) | user (userspace) | ovsbr (OVS,
+                     standalone, no controller); options after commas:
+                     protocols=OpenFlow13,..., datapath=user|kernel,
+                     failMode=secure|standalone (ovs,protocols=OpenFlow13)
   --controller TYPE  ref (the lab's ovs-testcontroller; the default with OVS)
                      | remote[,ip=IP][,port=PORT] (default 127.0.0.1:6653)
                      | none; a controller asks for OVS switches

@@ -194,7 +194,12 @@ fn faucet_as_remote_controller_pingall_and_its_flows() {
             "--controller",
             &format!("remote,ip=127.0.0.1,port={port}"),
         ])
-        .stdin("pingall\ndpctl dump-flows\n")
+        // Faucet programs a switch some time after it connects (longer on
+        // a loaded machine): wait for its flows (its cookie) first.
+        .stdin(
+            "s1 for i in $(seq 100); do ovs-ofctl -O OpenFlow13 dump-flows s1 | grep -q 0x5adc15c0 && break; \
+             sleep 0.1; done\npingall\ndpctl dump-flows\n",
+        )
         .ok();
     out.check(out.stdout.contains("*** Results: 0% dropped (2/2 received)"), "pingall through Faucet");
     // Faucet's flows: its cookie, the VLAN it pushes, its learned hosts.

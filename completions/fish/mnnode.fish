@@ -36,9 +36,19 @@ complete -c mnnode -n "__fish_mnnode_needs_command" -f -a "clean" -d 'Remove eve
 complete -c mnnode -n "__fish_mnnode_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l kind -d 'What the nodes are' -r -f -a "host\t'an end host'
 switch\t'a Linux bridge named after the node'
-router\t'a host that forwards IPv4 and IPv6'"
+router\t'a host that forwards IPv4 and IPv6'
+ovs\t'an Open vSwitch bridge named after the node, in the lab\'s own OVS'"
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l cpu -d 'Limit each node to this fraction of one CPU (cgroup CPU bandwidth)' -r
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l on -d 'Make the nodes on this machine of the hosts file, over ssh (see "Machines" below)' -r
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l dpid -d 'ovs: the datapath id, 1 to 16 hex digits (default: the first number in the name, as Mininet: s1 is 0000000000000001)' -r
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l protocols -d 'ovs: the OpenFlow versions, comma-separated (OpenFlow10 to OpenFlow15; default: OVS\'s, OpenFlow10 up to OpenFlow14)' -r
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l fail-mode -d 'ovs: without a controller, secure forwards nothing, standalone learns as a switch (default: secure with --controller, else standalone)' -r -f -a "secure\t'No controller, no forwarding: only the controller\'s flows'
+standalone\t'No controller: a learning switch, as OVS is on its own'"
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l controller -d 'ovs: a controller to connect to, repeatable: tcp:IP[:PORT] (in the namespace mnnode runs in, port 6653 by default), unix:PATH, or ref (the lab\'s own ovs-testcontroller)' -r
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l listen -d 'ovs: ptcp:PORT[:IP], a port (on 127.0.0.1 by default) where `ovs-ofctl CMD tcp:127.0.0.1:PORT` reaches the switch, as Mininet\'s --listenport; several switches get PORT, PORT+1, ...' -r
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l datapath -d 'ovs: the datapath: auto (the kernel\'s when its openvswitch module loads, else userspace), user (netdev) or kernel (system)' -r -f -a "auto\t'The kernel\'s when its openvswitch module loads, else userspace'
+user\t'The userspace (netdev) datapath, in ovs-vswitchd itself'
+kernel\t'The kernel\'s (system) datapath: needs the openvswitch module'"
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l root -d 'Run in the root namespaces instead of new ones'
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l stp -d 'Turn on spanning tree on switches\' bridges'
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l ipv6-ll -d 'Give hosts\' interfaces IPv6 link-local addresses (and SLAAC), as the kernel does by default. Without it hosts stay silent when links come up: their autoconfiguration multicast would be flooded to every host'

@@ -26,6 +26,11 @@ pub enum Prepared {
     /// child) instead of the caller's: one without the `ip netns` entries
     /// is cheap to copy, however many entries the host has.
     NewNamespacesFrom { template: std::os::fd::RawFd },
+    /// `-n` but into an existing network namespace (a descriptor open in
+    /// the child): a new mount namespace copied from the template, with a
+    /// fresh sysfs that shows that network namespace. Open vSwitch switch
+    /// nodes share their lab's OVS namespace this way.
+    SharedNetFrom { net: std::os::fd::RawFd, template: std::os::fd::RawFd },
     /// `-a PID` for a vfork child: the network and mount namespaces and the
     /// working directory of a process, as descriptors the caller opened
     /// and keeps open.
@@ -109,13 +114,25 @@ impl Prepared {
                 }
                 Ok(())
             }
-            Prepared::NewNamespaces => new_namespaces(),
+            Prepared::NewNamespaces => new_namespaces(libc::CLONE_NEWNET | libc::CLONE_NEWNS),
             Prepared::NewNamespacesFrom { template } => {
                 // SAFETY: setns on a descriptor the caller keeps open.
                 if unsafe { libc::setns(*template, libc::CLONE_NEWNS) } < 0 {
                     return Err(Fault { what: "enter the template mount namespace", why: errno() });
                 }
-                new_namespaces()
+                new_namespaces(libc::CLONE_NEWNET | libc::CLONE_NEWNS)
+            }
+            Prepared::SharedNetFrom { net, template } => {
+                // SAFETY: setns on descriptors the caller keeps open.
+                unsafe {
+                    if libc::setns(*net, libc::CLONE_NEWNET) < 0 {
+                        return Err(Fault { what: "join the network namespace", why: errno() });
+                    }
+                    if libc::setns(*template, libc::CLONE_NEWNS) < 0 {
+                        return Err(Fault { what: "enter the template mount namespace", why: errno() });
+                    }
+                }
+                new_namespaces(libc::CLONE_NEWNS)
             }
             Prepared::Join { net, mnt, cwd } => {
                 // SAFETY: setns and fchdir on descriptors the caller keeps open.
@@ -165,12 +182,12 @@ fn mark_cloexec(last: i32) {
     }
 }
 
-fn new_namespaces() -> Result<(), Fault<'static>> {
+fn new_namespaces(flags: libc::c_int) -> Result<(), Fault<'static>> {
     let call =
         |rc: libc::c_int, what: &'static str| if rc < 0 { Err(Fault { what, why: errno() }) } else { Ok(()) };
     // SAFETY: system calls on our own process, with static C strings.
     unsafe {
-        call(libc::unshare(libc::CLONE_NEWNET | libc::CLONE_NEWNS), "unshare")?;
+        call(libc::unshare(flags), "unshare")?;
         // Keep our mounts (the new /sys) from propagating back to the host.
         let none: *const libc::c_char = std::ptr::null();
         call(

@@ -9,7 +9,10 @@ use std::path::PathBuf;
 /// with each end born in its node's namespace (an end of a --root node in
 /// a private namespace, where it is tagged before it moves to the root
 /// namespace), both ends up; an end on a switch becomes a port of the
-/// switch's bridge. Interface names follow the kernel's rules (1 to 15
+/// switch's bridge; on an OVS switch (mnnode add --kind ovs), a port of its
+/// Open vSwitch bridge whose OpenFlow port number is the number the
+/// interface name ends in (s1-eth3: port 3), in effect when mnlink returns.
+/// Interface names follow the kernel's rules (1 to 15
 /// bytes; no `/`, `:`, `%` or whitespace) and hold no `#` or quotes, which
 /// batch lines cannot carry.
 #[derive(Parser, Debug)]

@@ -56,6 +56,12 @@ fn run_cli(cli: Cli) -> Result<ExitCode> {
         }
         (None, None) => bail!("nothing to do: give a subcommand or -b FILE (see mnlink --help)"),
     };
+    // OVS applies the run's new ports at once, before mnlink returns.
+    let synced = links::sync_ovs();
+    let outcome = match (outcome, synced) {
+        (Ok(Outcome::Done), Err(e)) => Err(e),
+        (outcome, _) => outcome,
+    };
     match outcome? {
         Outcome::Done => Ok(ExitCode::SUCCESS),
         Outcome::Interrupted(sig, what) => {

@@ -3,8 +3,11 @@
 //! lives in [`create`].
 
 mod create;
+mod ovs;
 mod parse;
 pub mod tunnel;
+
+pub use ovs::sync as sync_ovs;
 
 use crate::endpoint::Endpoint;
 use crate::shaping::{self, Shaping};
@@ -144,6 +147,13 @@ impl Links {
                 end.node
             );
         }
+        if place.node.kind.is_ovs() && !tagged {
+            bail!(
+                "{} is not a link of node {} (OVS switches share a namespace; each changes only its own links)",
+                end.ifname,
+                end.node
+            );
+        }
         Ok(link)
     }
 
@@ -161,7 +171,18 @@ impl Links {
     }
 
     pub async fn del(&mut self, end: &Endpoint) -> Result<()> {
-        self.link(end).await?;
+        let link = self.link(end).await?;
+        // An OVS switch's end is a port of its bridge too: it goes first.
+        let peer = netlink::link_alias(&link)
+            .and_then(Tag::parse)
+            .map(|t| Endpoint { node: t.peer_node, ifname: t.peer_if });
+        let mut ports = Vec::new();
+        for e in std::iter::once(end.clone()).chain(peer) {
+            if self.lab.node(&e.node).is_ok_and(|n| n.kind.is_ovs()) {
+                ports.push(e);
+            }
+        }
+        ovs::del_ports(&self.lab, &ports);
         let handle = self.place(&end.node).await?.conn.handle.clone();
         netlink::del_by_name(&handle, &end.ifname)
             .await

@@ -21,7 +21,9 @@ pub enum Command {
     /// A host gets its own network and mount namespaces with a private /sys
     /// and lo up; a switch also holds a Linux bridge named after it (STP off
     /// unless --stp), which mnlink enslaves its ports to; a router is a host
-    /// with IPv4 and IPv6 forwarding on. Each namespaced node is known to
+    /// with IPv4 and IPv6 forwarding on; an ovs switch is an Open vSwitch
+    /// bridge in the lab's own ovsdb-server and ovs-vswitchd, which the
+    /// first one starts (see OVS switches below). Each namespaced node is known to
     /// `ip netns` as LAB-NAME, LAB being the last component of MN_DIR. If
     /// any node cannot be made, none of the call is.
     Add(AddArgs),
@@ -96,6 +98,32 @@ pub struct AddArgs {
     /// The node names: a letter, then letters, digits or _; at most 32 bytes.
     #[arg(required = true, value_name = "NAME")]
     pub names: Vec<String>,
+    /// ovs: the datapath id, 1 to 16 hex digits (default: the first number
+    /// in the name, as Mininet: s1 is 0000000000000001).
+    #[arg(long, value_name = "HEX", help_heading = "OVS switches")]
+    pub dpid: Option<String>,
+    /// ovs: the OpenFlow versions, comma-separated (OpenFlow10 to
+    /// OpenFlow15; default: OVS's, OpenFlow10 up to OpenFlow14).
+    #[arg(long, value_name = "LIST", help_heading = "OVS switches")]
+    pub protocols: Option<String>,
+    /// ovs: without a controller, secure forwards nothing, standalone
+    /// learns as a switch (default: secure with --controller, else standalone).
+    #[arg(long = "fail-mode", value_enum, value_name = "MODE", help_heading = "OVS switches")]
+    pub fail_mode: Option<crate::ovs::FailMode>,
+    /// ovs: a controller to connect to, repeatable: tcp:IP[:PORT] (in the
+    /// namespace mnnode runs in, port 6653 by default), unix:PATH, or ref
+    /// (the lab's own ovs-testcontroller).
+    #[arg(long = "controller", value_name = "TARGET", help_heading = "OVS switches")]
+    pub controllers: Vec<String>,
+    /// ovs: ptcp:PORT[:IP], a port (on 127.0.0.1 by default) where
+    /// `ovs-ofctl CMD tcp:127.0.0.1:PORT` reaches the switch, as Mininet's
+    /// --listenport; several switches get PORT, PORT+1, ...
+    #[arg(long, value_name = "ptcp:PORT", help_heading = "OVS switches")]
+    pub listen: Option<String>,
+    /// ovs: the datapath: auto (the kernel's when its openvswitch module
+    /// loads, else userspace), user (netdev) or kernel (system).
+    #[arg(long, value_enum, default_value_t, value_name = "DATAPATH", help_heading = "OVS switches")]
+    pub datapath: crate::ovs::Datapath,
 }
 
 const AFTER_HELP: &str = "\
@@ -157,12 +185,28 @@ Machines:
     scp target/x86_64-unknown-linux-gnu/release/mn{node,link,run,exec} \\
         root@10.1.0.2:/usr/local/bin/
 
+OVS switches:
+  `mnnode add --kind ovs s1` starts the lab's own ovsdb-server and
+  ovs-vswitchd (the first OVS switch does; the last del and clean stop
+  them) in a network namespace of the lab's, /run/netns/LAB-.ovs, where
+  every OVS switch's shell and ports live; their database, sockets, pid
+  files and logs are in $MN_DIR/.ovs/. The system's openvswitch-switch
+  service, if any, is neither used nor touched. An OVS switch's shell has
+  OVS_RUNDIR, OVS_DBDIR and OVS_LOGDIR set, so `mnrun s1 ovs-vsctl show`
+  and `mnrun s1 ovs-ofctl dump-flows s1` work as typed. mnlink makes a
+  link end on it an OVS port whose OpenFlow port number is the number in
+  the interface's name (s1-eth3 is port 3). A tcp: controller is reached
+  through a relay in mnnode's namespace: the switch connects to
+  $MN_DIR/.ovs/tcp-IP-PORT.sock. list shows an OVS switch as down while
+  the lab's ovs-vswitchd is not running.
+
 Exit status:
   0 on success; 1 on any error, printed as `mnnode: what: why`;
   2 for a command line that does not parse.
 
 Examples:
   mnnode add h1 h2 && mnnode add --kind switch s1
+  mnnode add --kind ovs --controller tcp:127.0.0.1:6653 --protocols OpenFlow13 s2
   mnnode list
   ip netns exec mn-h1 ip addr
   mnnode del h1; mnnode clean";

@@ -3,9 +3,10 @@ use crate::cli::{AddArgs, Cli, Command};
 use crate::lab::{self, Entry, Lab};
 use crate::node::Node;
 use crate::spawn::{self, AddOptions};
-use crate::{cgroup, name, netlink, netns, reap, require_root, shell};
+use crate::{cgroup, name, netlink, netns, ovs, reap, require_root, shell};
 use anyhow::{Result, anyhow, bail};
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -25,17 +26,78 @@ fn add(args: AddArgs) -> Result<ExitCode> {
     require_root()?;
     // A kind without namespaces of its own always runs in the root ones.
     let root = args.root || !args.kind.spec().namespaced;
-    let opts = AddOptions { kind: args.kind, root, cpu: args.cpu, stp: args.stp, ipv6_ll: args.ipv6_ll };
+    let mut opts = AddOptions {
+        kind: args.kind,
+        root,
+        cpu: args.cpu,
+        stp: args.stp,
+        ipv6_ll: args.ipv6_ll,
+        shared_netns: None,
+        env: Vec::new(),
+    };
+    let ovs_opts = ovs_options(&args)?;
     if let Some(on) = &args.on {
+        if ovs_opts.is_some() {
+            bail!("--on {on}: OVS switches on other machines are not supported (yet)");
+        }
         if crate::cluster::add(&args, &opts, on)? {
             return Ok(ExitCode::SUCCESS);
         }
     }
     // Check what needs no lab first, so bad input creates no MN_DIR.
     spawn::validate(&args.names, &opts)?;
+    if let Some(o) = &ovs_opts {
+        if args.root {
+            bail!("an OVS switch lives in the lab's OVS namespace; --root is not for --kind ovs");
+        }
+        ovs::validate(&args.names, o)?;
+    }
     let lab = Lab::create()?;
-    spawn::add(&lab, &args.names, &opts)?;
+    let Some(o) = ovs_opts else {
+        spawn::add(&lab, &args.names, &opts)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let switches = ovs::Ovs::of(&lab);
+    let started = switches.start(&lab, &args.names, &o)?;
+    opts.shared_netns = Some(started.ns.as_raw_fd());
+    opts.env = switches.environment();
+    let made = spawn::add(&lab, &args.names, &opts).and_then(|()| switches.add_bridges(&args.names, &o));
+    if let Err(e) = made {
+        // All or nothing: the shells go again, and OVS with the last one.
+        drop(started);
+        let nodes: Vec<Node> = args.names.iter().filter_map(|n| lab.node(n).ok()).collect();
+        let _ = reap::remove(&lab, &nodes, false);
+        let _ = switches.stop_if_unused(&lab, &[]);
+        return Err(e);
+    }
+    started.finish(&switches)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The OVS options, parsed; an error for one given to another kind.
+fn ovs_options(args: &AddArgs) -> Result<Option<ovs::Options>> {
+    let given = [
+        ("--dpid", args.dpid.is_some()),
+        ("--protocols", args.protocols.is_some()),
+        ("--fail-mode", args.fail_mode.is_some()),
+        ("--controller", !args.controllers.is_empty()),
+        ("--listen", args.listen.is_some()),
+        ("--datapath", args.datapath != ovs::Datapath::Auto),
+    ];
+    if !args.kind.is_ovs() {
+        if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
+            bail!("{flag} is for OVS switches (--kind ovs)");
+        }
+        return Ok(None);
+    }
+    Ok(Some(ovs::Options {
+        dpid: args.dpid.as_deref().map(ovs::parse_dpid).transpose()?,
+        protocols: args.protocols.as_deref().map(ovs::parse_protocols).transpose()?,
+        fail_mode: args.fail_mode,
+        controllers: args.controllers.iter().map(|c| ovs::parse_controller(c)).collect::<Result<_>>()?,
+        listen: args.listen.as_deref().map(ovs::parse_listen).transpose()?,
+        datapath: args.datapath,
+    }))
 }
 
 fn del(names: &[String]) -> Result<ExitCode> {
@@ -71,8 +133,11 @@ fn list(json: bool, porcelain: bool) -> Result<ExitCode> {
             shell::fifo_problem(&lab.node_dir(name).ok()?, node.pid)
         })
         .collect();
+    // An OVS switch forwards only while the lab's ovs-vswitchd runs.
+    let ovs_up = lab.as_ref().filter(|l| ovs::has_ovs_nodes(l, &[])).map(|l| ovs::Ovs::of(l).is_up());
     let state = |node: &Node, problem: &Option<String>| match problem {
         Some(_) => "broken",
+        None if node.kind.is_ovs() && node.is_running() && ovs_up == Some(false) => "down",
         None => node.state().as_str(),
     };
     let remote = match &lab {
@@ -224,6 +289,10 @@ fn clean(verbose: bool) -> Result<ExitCode> {
             }
             Err(e) => errors.push(e.to_string()),
         }
+    }
+    // The lab's OVS, whatever a crash left of it too.
+    if let Err(e) = ovs::Ovs::of(&lab).stop_if_unused(&lab, &[]) {
+        errors.push(e.to_string());
     }
     let (swept, failed) = sweep_stale(&lab);
     said.extend(swept);

@@ -18,6 +18,7 @@ pub enum Kind {
     Host,
     Switch,
     Router,
+    Ovs,
 }
 
 /// What a node does with IPv6 in its own namespace.
@@ -47,7 +48,7 @@ pub struct Spec {
     pub ipv6: Ipv6,
 }
 
-pub const KINDS: [Spec; 3] = [
+pub const KINDS: [Spec; 4] = [
     Spec {
         kind: Kind::Host,
         name: "host",
@@ -75,9 +76,19 @@ pub const KINDS: [Spec; 3] = [
         forwarding: true,
         ipv6: Ipv6::Default,
     },
+    // Its shell and bridge live in the lab's OVS namespace (see ovs.rs).
+    Spec {
+        kind: Kind::Ovs,
+        name: "ovs",
+        help: "an Open vSwitch bridge named after the node, in the lab's own OVS",
+        namespaced: true,
+        bridge: false,
+        forwarding: false,
+        ipv6: Ipv6::Off,
+    },
 ];
 
-const ALL: [Kind; 3] = [Kind::Host, Kind::Switch, Kind::Router];
+const ALL: [Kind; 4] = [Kind::Host, Kind::Switch, Kind::Router, Kind::Ovs];
 
 impl Kind {
     pub fn spec(self) -> &'static Spec {
@@ -92,6 +103,11 @@ impl Kind {
     /// Whether the node holds a bridge that its links join.
     pub fn has_bridge(self) -> bool {
         self.spec().bridge
+    }
+
+    /// Whether the node is an Open vSwitch bridge (its ports are OVS's).
+    pub fn is_ovs(self) -> bool {
+        self == Kind::Ovs
     }
 }
 
@@ -233,7 +249,7 @@ mod tests {
         assert_eq!(KINDS.len(), ALL.len());
         assert_eq!(
             "hub".parse::<Kind>().unwrap_err().to_string(),
-            "\"hub\": not a node kind (host, switch, router)"
+            "\"hub\": not a node kind (host, switch, router, ovs)"
         );
     }
 }

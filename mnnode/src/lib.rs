@@ -15,6 +15,7 @@ pub mod name;
 pub mod netlink;
 pub mod netns;
 pub mod node;
+pub mod ovs;
 mod pin;
 pub mod procfs;
 pub mod reap;

@@ -30,7 +30,9 @@ pub fn end_processes(nodes: &[Node]) -> Result<()> {
     let mut roots: Vec<(i32, u64)> = Vec::new();
     for node in nodes {
         let alive = node.is_running();
-        if node.root {
+        // An OVS switch shares the lab's OVS namespace: its processes are
+        // its shell's, as a --root node's (the namespace's go with OVS).
+        if node.root || node.kind.is_ovs() {
             if alive {
                 roots.push((node.pid, node.start));
             }
@@ -180,6 +182,8 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
     // Links from the root namespace do not die with any namespace: delete
     // them; note where the far ends of the others are.
     let peers = rt.block_on(root_links_and_peers(lab, nodes, wait_for_peers));
+    let ovs = crate::ovs::Ovs::of(lab);
+    ovs.remove_switches(lab, &nodes.iter().filter(|n| n.kind.is_ovs()).collect::<Vec<_>>());
     if let Err(e) = end_processes(nodes) {
         // Keep the records: without them nothing could find those
         // processes again.
@@ -189,6 +193,14 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
     // tear the namespaces and their links down.
     for node in nodes.iter().filter(|n| !n.root) {
         if let Err(e) = crate::netns::remove(&lab.netns_entry(&node.name), node.netns) {
+            errors.push(e.to_string());
+        }
+    }
+    // The last OVS switch takes the lab's OVS along, and the far ends of
+    // its links in the OVS namespace with it.
+    if nodes.iter().any(|n| n.kind.is_ovs()) {
+        let going: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        if let Err(e) = ovs.stop_if_unused(lab, &going) {
             errors.push(e.to_string());
         }
     }
@@ -236,7 +248,8 @@ async fn root_links_and_peers(lab: &Lab, nodes: &[Node], want_peers: bool) -> Ve
         let Ok(conn) = conn else { continue };
         for link in netlink::links(&conn.handle).await.unwrap_or_default() {
             if let Some(tag) = netlink::link_alias(&link).and_then(Tag::parse) {
-                if !going.contains(tag.peer_node.as_str()) {
+                // The OVS namespace holds every OVS switch's links.
+                if tag.node == node.name && !going.contains(tag.peer_node.as_str()) {
                     peers.push((tag.peer_node, tag.peer_if));
                 }
             }

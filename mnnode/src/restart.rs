@@ -77,7 +77,10 @@ pub fn restart(lab: &Lab, name: &str) -> Result<()> {
         steps.push(Prepared::Give { from: pty.as_raw_fd(), to: shell::PTY_FD });
     }
     let env = shell::environment(name, &dir.path.join(FIFO), &dir.path.join(LOG));
-    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    // An OVS switch's shell finds the lab's OVS as before.
+    let ovs_env = if node.kind.is_ovs() { crate::ovs::Ovs::of(lab).environment() } else { Vec::new() };
+    let env: Vec<(&str, &std::ffi::OsStr)> =
+        env.iter().chain(&ovs_env).map(|(k, v)| (*k, v.as_os_str())).collect();
     let plan = vfork::Plan::new(&spawn::shell_argv()?, &env, &["TMOUT"], [fifo, ready_w, log], steps)
         .context("prepare the shell")?;
     // SAFETY: mnnode is single-threaded here (no runtime, no thread).

@@ -32,6 +32,11 @@ pub struct AddOptions {
     pub stp: bool,
     /// Hosts get IPv6 link-local addresses (the kernel's default).
     pub ipv6_ll: bool,
+    /// A network namespace the shells join instead of making their own
+    /// (the lab's OVS namespace), open in the caller.
+    pub shared_netns: Option<std::os::fd::RawFd>,
+    /// More environment for the shells (OVS's directories).
+    pub env: Vec<(&'static str, std::ffi::OsString)>,
 }
 
 /// A node of this call, from claim to ready.
@@ -119,7 +124,7 @@ pub fn validate(names: &[String], opts: &AddOptions) -> Result<()> {
             bail!("{name}: named twice in this call");
         }
     }
-    if opts.kind.has_bridge() {
+    if opts.kind.has_bridge() || opts.kind.is_ovs() {
         if let Some(long) = names.iter().find(|n| n.len() > 15) {
             bail!("{long}: a switch's bridge is named after it, and interface names are at most 15 bytes");
         }
@@ -247,9 +252,10 @@ fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
         }
         steps.push(Prepared::Detach);
         if !opts.root {
-            steps.push(match template {
-                Some(fd) => Prepared::NewNamespacesFrom { template: fd.as_raw_fd() },
-                None => Prepared::NewNamespaces,
+            steps.push(match (template, opts.shared_netns) {
+                (Some(fd), Some(net)) => Prepared::SharedNetFrom { net, template: fd.as_raw_fd() },
+                (Some(fd), None) => Prepared::NewNamespacesFrom { template: fd.as_raw_fd() },
+                (None, _) => Prepared::NewNamespaces,
             });
         }
         if let Some(pty) = call.pty {
@@ -258,7 +264,8 @@ fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
         let fifo_path = starting.dir.path.join(FIFO);
         let log_path = starting.dir.path.join(LOG);
         let env = shell::environment(name, &fifo_path, &log_path);
-        let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+        let env: Vec<(&str, &std::ffi::OsStr)> =
+            env.iter().chain(&opts.env).map(|(k, v)| (*k, v.as_os_str())).collect();
         let plan = vfork::Plan::new(&shell_argv()?, &env, &["TMOUT"], [fifo, ready_w, log], steps)
             .map_err(|e| mncli::io_error("prepare the shell", &e))?;
         // SAFETY: mnnode is single-threaded while it starts shells.

@@ -39,7 +39,7 @@ need() { # COMMAND...
 	for c in "$@"; do
 		command -v "$c" >/dev/null && continue
 		pkg=''
-		for p in "${run_packages[@]}"; do [[ ${p%%:*} == "$c" ]] && pkg=${p#*:}; done
+		for p in "${run_packages[@]}" "${dev_packages[@]}"; do [[ ${p%%:*} == "$c" ]] && pkg=${p#*:}; done
 		die "$c not found${pkg:+ (Debian package: $pkg)}"
 	done
 }
@@ -52,6 +52,7 @@ check_programs() {
 	((v >= 5)) || die "bash $v: the node shells need bash 5 or later"
 	[[ ${links[*]} != *--* ]] || need tc
 	[[ $test_name != iperf ]] || need iperf3 ss
+	check_switch_programs
 }
 
 # As Mininet does: the kernel's neighbour table is shared by all
@@ -91,11 +92,12 @@ add_nodes() { # KIND LABEL NAMES...: starts the call, in the background
 	(($#)) || return 0
 	show "$label" "$@"
 	[[ -z $cluster ]] || { add_nodes_cluster "$k" "$@"; return 0; }
-	local extra=()
-	[[ $k == host ]] && ((ipv6_ll)) && extra=(--ipv6-ll)
-	[[ $k == switch ]] && ((stp)) && extra=(--stp)
+	local extra=(--kind "$k")
+	[[ $k == host ]] && ((ipv6_ll)) && extra+=(--ipv6-ll)
 	[[ $k == host ]] && extra+=("${host_opts[@]}")
-	mnnode add --kind "$k" "${extra[@]}" "$@" 2>"$tmp/add-$k" &
+	[[ $k == switch ]] && extra=(--kind "$switch_kind" "${switch_args[@]}")
+	[[ $k == switch && $switch_kind == switch ]] && ((stp)) && extra+=(--stp)
+	mnnode add "${extra[@]}" "$@" 2>"$tmp/add-$k" &
 	adding+=($!) adding_kind+=("$k")
 }
 

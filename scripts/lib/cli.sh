@@ -18,7 +18,7 @@ Documented commands (help CMD: that command's line):
   iperf [A B]               TCP bandwidth between two hosts
   iperfudp BW [A B]         UDP bandwidth at rate BW (such as 10M)
   link A B up|down          bring the link between A and B up or down
-  switch S start|stop       bring all ports of switch S up or down
+  switch S start|stop       start or stop switch S (Linux bridge: its ports)
   wait                      wait for the switches (Linux bridges: at once)
   time CMD                  run the CLI command CMD and say how long it took
   xterm | x NODE...         a shell in NODE (tmux window, xterm); x NODE CMD: CMD
@@ -36,6 +36,7 @@ Documented commands (help CMD: that command's line):
   set link A B [bw=..,delay=..]
                             change a link's shaping (both ends)
   save FILE [--force]       write the lab as a topology file
+  dpctl CMD [ARGS]          ovs-ofctl CMD SWITCH ARGS on every OVS switch
   sh CMD                    run CMD in the root shell
   source FILE               read commands from FILE
   noecho NODE CMD           run an interactive CMD (same as NODE CMD)
@@ -129,6 +130,7 @@ cli_line() { # LINE
 	intfs) cli_intfs ;;
 	ports) cli_ports ;;
 	link) cli_link "${words[@]}" ;;
+	dpctl) cli_dpctl "${words[@]}" ;;
 	switch) cli_switch "${words[@]}" ;;
 	wait) cli_wait ;;
 	time) cli_time "$rest" || return 1 ;;

@@ -51,7 +51,9 @@ node_repr() { # NODE (read_links and read_pids first)
 	local n=$1 i parts=()
 	for i in ${node_ifs[$n]:-}; do parts+=("$i:$(if_ip "$n" "$i")"); done
 	local IFS=,
-	printf '<%s %s: %s pid=%s>' "${kind[$n]^}" "$n" "${parts[*]}" "${node_pid[$n]:-None}"
+	local label=${kind[$n]^}
+	[[ $label != Switch ]] || label=$(switch_label "$n")
+	printf '<%s %s: %s pid=%s>' "$label" "$n" "${parts[*]}" "${node_pid[$n]:-None}"
 }
 
 is_node() { [[ -n $1 && -n ${kind[$1]:-} ]]; }
@@ -112,18 +114,23 @@ cli_time() { # CMD...: run a CLI command, then say how long it took
 # Linux bridges forward as soon as they exist: nothing to wait for.
 cli_wait() {
 	say "Waiting for switches to connect"
+	wait_switches
 	info "${switches[*]}"
 }
 
 # `switch NAME stop` brings a Linux-bridge switch's ports down (it stops
-# forwarding), `start` brings them up again.
+# forwarding), `start` brings them up again; OVS switches: ovs.sh.
 cli_switch() { # NAME start|stop
 	if (($# != 2)) || [[ $2 != start && $2 != stop ]]; then
 		echo "usage: switch NAME start|stop"
 		return 0
 	fi
 	[[ ${kind[$1]:-} == switch ]] || { echo "*** Error: invalid switch: $1"; return 0; }
-	bridge_ports "$1" "$([[ $2 == start ]] && echo up || echo down)"
+	if [[ $switch_kind == ovs ]]; then
+		ovs_switch_state "$1" "$2"
+	else
+		bridge_ports "$1" "$([[ $2 == start ]] && echo up || echo down)"
+	fi
 }
 
 bridge_ports() { # SWITCH up|down

@@ -1,31 +1,14 @@
 # shellcheck shell=bash
-# Sourced by scripts/mn: Mininet's launcher options beyond the topology:
-# --switch and --controller (Linux bridges, no controller), --host,
+# Sourced by scripts/mn: Mininet's launcher options beyond the topology
+# and the switches (ovs.sh): --host,
 # --arp, --pre/--post, --wait and --innamespace; and what runs between
 # the build and the test or CLI.
 # The parts share mn's globals; `shellcheck -x scripts/mn` checks them together.
 # shellcheck disable=SC2034,SC2154
 
-opt_switch=lxbr opt_controller=none opt_host=process
+opt_host=process
 host_opts=()   # mnnode add options for hosts (--cpu)
 static_arp=0 pre_script='' post_script='' opt_wait=0
-
-# --switch: Linux bridges only here (lxbr, or lxbr,stp=1 for loops).
-parse_switch_option() { # VALUE
-	case $1 in
-	lxbr | lxbr,stp=0 | default) ;;
-	lxbr,stp=1) stp=1 ;;
-	*) die "--switch $1: not available (lxbr, lxbr,stp=1: Linux bridges)" ;;
-	esac
-}
-
-# --controller: Linux bridges learn by themselves and need none.
-parse_controller_option() { # VALUE
-	case $1 in
-	none | default) ;;
-	*) die "--controller $1: not available (none: Linux bridges need no controller)" ;;
-	esac
-}
 
 # --host process|cfs[,cpu=F]: F is Mininet's share of the whole machine
 # (all cores); mnnode --cpu takes a share of one CPU.

@@ -9,8 +9,8 @@ usage() {
 Usage: mn [options]
        mn save FILE [--force]   write the running lab as a topology file
 
-Build a network of namespaced hosts and Linux-bridge switches, then run a
-test or open the CLI.
+Build a network of namespaced hosts and switches (Linux bridges, or Open
+vSwitch with --switch ovs), then run a test or open the CLI.
 
 Options:
   --topo TOPO        minimal | single,N | linear,K[,N] | tree,DEPTH[,FANOUT]
@@ -35,6 +35,15 @@ Options:
   --link tc,OPTS     shape every link: bw=MBIT delay=T jitter=T loss=PCT
                      queue=PKTS, comma-separated (tc,bw=10,delay=5ms)
   --ipbase CIDR      host addresses come from here (default: 10.0.0.0/8)
+  --switch TYPE      lxbr (Linux bridges, the default) | ovs (Open vSwitch,
+                     the kernel datapath if its module loads, else userspace)
+                     | ovsk (kernel) | user (userspace) | ovsbr (OVS,
+                     standalone, no controller); options after commas:
+                     protocols=OpenFlow13,..., datapath=user|kernel,
+                     failMode=secure|standalone (ovs,protocols=OpenFlow13)
+  --controller TYPE  ref (the lab's ovs-testcontroller; the default with OVS)
+                     | remote[,ip=IP][,port=PORT] (default 127.0.0.1:6653)
+                     | none; a controller asks for OVS switches
   --mac              MAC addresses from host numbers (00:00:00:00:00:01, ...)
   --ipv6-ll          give hosts IPv6 link-local addresses (and SLAAC)
   --test TEST        pingall | pingallfull | pingpair | iperf | build | none:
@@ -125,6 +134,8 @@ parse_options() {
 		--topo) topo=$value ;;
 		--link) opt_link=$value ;;
 		--ipbase) ipbase=$value ;;
+		--switch) opt_switch=$value ;;
+		--controller) opt_controller=$value ;;
 		--test) test_name=$value ;;
 		--cluster) cluster=$value ;;
 		--placement) placement=$value ;;
@@ -134,8 +145,6 @@ parse_options() {
 		--keep) keep=1 ;;
 		-c | --clean) clean=1 ;;
 		--custom) custom_files+=("$value") ;;
-		--switch) parse_switch_option "$value" ;;
-		--controller) parse_controller_option "$value" ;;
 		--host) parse_host_option "$value" ;;
 		--pre) pre_script=$value ;;
 		--post) post_script=$value ;;

@@ -19,4 +19,13 @@ dev_packages=(
 	socat:socat sha256sum:coreutils jq:jq prlimit:util-linux
 	dot:graphviz tcpdump:tcpdump
 	sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client nsenter:util-linux
+	ovs-vswitchd:openvswitch-switch ovsdb-server:openvswitch-switch
+	ovs-vsctl:openvswitch-switch ovs-ofctl:openvswitch-switch
+	ovsdb-tool:openvswitch-common ovs-testcontroller:openvswitch-testcontroller
+	python3:python3 ethtool:ethtool
 )
+
+# --dev: Faucet, the OpenFlow controller the OVS tests run, from PyPI into
+# a virtualenv of its own (its launcher execs osken-manager: the tests put
+# the virtualenv's bin first in PATH).
+faucet_venv=/opt/mn-faucet faucet_version=1.10.12

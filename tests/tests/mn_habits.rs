@@ -469,10 +469,14 @@ fn bad_launcher_options_say_one_line_and_make_nothing() {
             vec!["--innamespace"],
             "mn: --innamespace: not supported (every node already has namespaces of its own; there is no control network)",
         ),
-        (vec!["--switch", "ovsk"], "mn: --switch ovsk: not available (lxbr, lxbr,stp=1: Linux bridges)"),
+        (vec!["--switch", "nox"], "mn: --switch nox: not a switch (lxbr, ovs, ovsk, ovsbr, user)"),
         (
-            vec!["--controller", "ref"],
-            "mn: --controller ref: not available (none: Linux bridges need no controller)",
+            vec!["--switch", "lxbr,stp=2"],
+            "mn: --switch lxbr,stp=2: stp=2: not an option of Linux bridges (stp=0|1)",
+        ),
+        (
+            vec!["--controller", "pox"],
+            "mn: --controller pox: not a controller (none, ref, remote[,ip=IP][,port=PORT])",
         ),
         (
             vec!["--host", "rt"],

@@ -304,7 +304,7 @@ fn bad_names_and_options_create_nothing() {
     );
     assert!(!lab.dir.exists(), "no MN_DIR made for bad input");
     rejected(&lab, &["add", "h1", "h1"], "h1: named twice in this call");
-    let kinds = "invalid value 'hub' for '--kind <KIND>' [possible values: host, switch, router]";
+    let kinds = "invalid value 'hub' for '--kind <KIND>' [possible values: host, switch, router, ovs]";
     rejected(&lab, &["add", "--kind", "hub", "h1"], kinds);
     for cpu in ["0", "-1"] {
         rejected(

@@ -117,7 +117,23 @@ impl Links {
         }
 
         let mut moved = [false; 2];
-        let result = self.configure(ends, root, bridges, &tags, shaping, &mut moved).await;
+        let mut result = self.configure(ends, root, bridges, &tags, shaping, &mut moved).await;
+        // Ends on OVS switches become ports of their bridges, last.
+        let mut ports = Vec::new();
+        for end in ends {
+            if self.place(&end.node).await?.node.kind.is_ovs() {
+                ports.push(end.clone());
+            }
+        }
+        if result.is_ok() && !ports.is_empty() {
+            result = super::ovs::add_ports(&self.lab, &ports);
+            if result.is_ok() {
+                result = self.checksums_for_ovs(ends, &ports).await;
+            }
+            if result.is_err() {
+                super::ovs::del_ports(&self.lab, &ports);
+            }
+        }
         if let Err(err) = result {
             // Delete the pair through an end surely ours: one still in
             // staging, else the first end where it now lives.
@@ -201,6 +217,22 @@ impl Links {
         };
         let (r0, r1) = futures::future::join(up_request(0), up_request(1)).await;
         r0.and(r1).map_err(failed)
+    }
+
+    /// The end facing an OVS switch on the userspace datapath computes its
+    /// own checksums (see ovs::tx_checksum_off).
+    async fn checksums_for_ovs(&mut self, ends: [&Endpoint; 2], ports: &[Endpoint]) -> Result<()> {
+        for i in 0..2 {
+            let (me, peer) = (ends[i], ends[1 - i]);
+            if ports.contains(me) || !ports.contains(peer) || !super::ovs::userspace(&self.lab, &peer.node) {
+                continue;
+            }
+            match self.netns(&me.node).await? {
+                Some(ns) => netlink::in_netns(ns.as_fd(), || super::ovs::tx_checksum_off(&me.ifname))??,
+                None => super::ovs::tx_checksum_off(&me.ifname)?,
+            }
+        }
+        Ok(())
     }
 
     /// Says which end's name is taken, or what else went wrong.

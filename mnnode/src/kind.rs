@@ -206,9 +206,9 @@ pub(crate) async fn configure(node: &Node, opts: &AddOptions, lab_id: &str) -> R
 /// The sysctls of a kind, written inside the node's new network namespace.
 fn configure_namespace(kind: Kind, ipv6_ll: bool) -> Result<()> {
     let spec = kind.spec();
-    if spec.forwarding {
-        enable_forwarding()?;
-    }
+    // Said either way: a new namespace copies the root's IPv4 forwarding,
+    // which a NAT or a router with --root may have turned on.
+    set_forwarding(spec.forwarding)?;
     match spec.ipv6 {
         Ipv6::Off => {
             crate::write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")?;
@@ -225,15 +225,17 @@ fn configure_namespace(kind: Kind, ipv6_ll: bool) -> Result<()> {
 
 /// What a kind needs of the root namespace when its node runs there.
 fn configure_root(kind: Kind) -> Result<()> {
+    // The root namespace is the machine's: turned on, never off.
     if kind.spec().forwarding {
-        enable_forwarding()?;
+        set_forwarding(true)?;
     }
     Ok(())
 }
 
-fn enable_forwarding() -> Result<()> {
-    crate::write_file("/proc/sys/net/ipv4/ip_forward", "1")?;
-    crate::write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1")
+fn set_forwarding(on: bool) -> Result<()> {
+    let value = if on { "1" } else { "0" };
+    crate::write_file("/proc/sys/net/ipv4/ip_forward", value)?;
+    crate::write_file("/proc/sys/net/ipv6/conf/all/forwarding", value)
 }
 
 #[cfg(test)]

@@ -252,19 +252,20 @@ fn say(pieces: &[&[u8]]) {
     }
 }
 
-/// Default signals, the caller's descriptor limit, inherited descriptors
-/// closed at exec, then mnexec's steps; a failure is reported on stderr
-/// (the node's log) as mnexec would.
+/// Default signals, inherited descriptors closed at exec, mnexec's steps,
+/// then the caller's descriptor limit (last: a descriptor handed on above
+/// it stays open); a failure is reported on stderr (the node's log) as
+/// mnexec would.
 fn prepare(plan: &Plan) -> Result<(), i32> {
     default_signals();
-    // SAFETY: setting our own limit to a value the parent read.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &plan.nofile) };
     for step in &plan.steps {
         if let Err(fault) = step.apply() {
             say(&[b"mnexec: ", fault.what.as_bytes(), b": ", fault.why.as_bytes()]);
             return Err(libc::EPERM);
         }
     }
+    // SAFETY: setting our own limit to a value the parent read.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &plan.nofile) };
     Ok(())
 }
 

@@ -61,7 +61,7 @@ fn mn_refuses_bad_switch_and_controller_options() {
         ),
         (
             &["--switch", "lxbr,protocols=OpenFlow13"],
-            "mn: --switch lxbr,protocols=OpenFlow13: Linux bridges take no options",
+            "mn: --switch lxbr,protocols=OpenFlow13: protocols=OpenFlow13: not an option of Linux bridges (stp=0|1)",
         ),
         (
             &["--controller", "nox"],

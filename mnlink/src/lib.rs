@@ -170,6 +170,7 @@ fn no_lab(command: &Command) -> anyhow::Error {
 }
 
 async fn execute(links: &mut Links, command: Command) -> Result<()> {
+    links.begin();
     match command {
         Command::Add { a, b, shaping, mtu } => {
             let (a, b) = (Endpoint::parse(&a)?, Endpoint::parse(&b)?);

@@ -18,6 +18,7 @@ mod pin;
 pub mod procfs;
 pub mod reap;
 pub mod restart;
+pub mod scale;
 pub mod shell;
 pub mod spawn;
 pub mod tag;

@@ -54,7 +54,7 @@ fn an_add_of_more_nodes_than_descriptors_holds_none_per_node() {
 #[test]
 fn an_add_beyond_pid_max_says_so_before_starting() {
     let lab = Lab::new();
-    let names = hosts("pm", 200);
+    let names = hosts("pm", 1000);
     let threads: u64 = std::fs::read_to_string("/proc/loadavg")
         .expect("loadavg")
         .split_whitespace()
@@ -62,7 +62,7 @@ fn an_add_beyond_pid_max_says_so_before_starting() {
         .and_then(|f| f.split('/').nth(1)?.parse().ok())
         .expect("a thread count");
     // A pid namespace of the test's own, whose pid_max leaves room for
-    // what runs now and the spare pids, but not for 200 more shells.
+    // what runs now and the spare pids, but not for 1000 more shells.
     let pid_max = threads + 300 + 1000 + 100;
     let script = format!("echo {pid_max} >/proc/sys/kernel/pid_max && exec \"$0\" add \"$@\"");
     let out = lab
@@ -71,7 +71,7 @@ fn an_add_beyond_pid_max_says_so_before_starting() {
         .arg(mn_tests::bin("mnnode"))
         .args(&names)
         .fails();
-    assert!(out.stderr.starts_with("mnnode: 200 nodes need 200 more processes, and "), "{}", out.stderr);
+    assert!(out.stderr.starts_with("mnnode: 1000 nodes need 1000 more processes, and "), "{}", out.stderr);
     assert!(
         out.stderr.contains(&format!("more than kernel.pid_max ({pid_max}, less 300 reserved and 1000 to spare) allows; raise it first (sysctl -w kernel.pid_max=")),
         "{}",
@@ -95,4 +95,13 @@ fn clean_reports_nothing_left_and_succeeds() {
     assert_eq!(out.stderr, "");
     let listed = lab.cmd("mnnode").args(["list"]).ok();
     assert_eq!(listed.stdout.lines().count(), 1, "no node left: {}", listed.stdout);
+}
+
+#[test]
+fn mn_states_the_bridge_port_limit_before_building() {
+    let lab = Lab::new();
+    let out = mn_tests::mn(&lab).args(["--topo", "single,1100", "--test", "build"]).fails();
+    assert_eq!(out.stderr, "mn: s1 would have 1100 ports; a Linux bridge holds at most 1023\n");
+    let listed = lab.cmd("mnnode").args(["list"]).ok();
+    assert_eq!(listed.stdout.lines().count(), 1, "nothing was made: {}", listed.stdout);
 }

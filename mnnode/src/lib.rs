@@ -19,6 +19,7 @@ pub mod procfs;
 pub mod reap;
 pub mod restart;
 pub mod scale;
+pub mod settle;
 pub mod shell;
 pub mod spawn;
 pub mod tag;

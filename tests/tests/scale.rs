@@ -105,3 +105,25 @@ fn mn_states_the_bridge_port_limit_before_building() {
     let listed = lab.cmd("mnnode").args(["list"]).ok();
     assert_eq!(listed.stdout.lines().count(), 1, "nothing was made: {}", listed.stdout);
 }
+
+#[test]
+fn clean_wait_returns_once_the_kernel_has_torn_the_namespaces_down() {
+    let lab = lab_with(&["wt1", "wt2"], &["wts1"]);
+    lab.cmd("mnlink").args(["-b", "-"]).stdin("add wt1-eth0 wts1-eth1\nadd wt2-eth0 wts1-eth2\n").ok();
+    let out = lab.cmd("mnnode").args(["clean", "-v", "--wait"]).ok();
+    let last = out.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("the kernel finished tearing down 3 namespaces ")
+            && last.ends_with(" s after they were marked"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.stderr, "");
+    // The ids clean gave the namespaces went with them: the kernel is done.
+    let ids = lab.cmd("ip").args(["netns", "list-id"]).ok();
+    assert!(!ids.stdout.contains(&format!("{}-wt", lab.name())), "{}", ids.stdout);
+    assert_eq!(lab.cmd("mnnode").arg("list").ok().stdout.lines().count(), 1);
+    // Without a lab it only waits for the kernel.
+    let again = lab.cmd("mnnode").args(["clean", "-v", "--wait"]).ok();
+    assert_eq!((again.stdout.as_str(), again.stderr.as_str()), ("", ""));
+}

@@ -10,13 +10,15 @@
 //!
 //! The signal is the namespaces' ids (nsids) in our own namespace: an id
 //! refers to a namespace without holding it, and `cleanup_net` removes it
-//! when it takes the namespace up. So: give every node's namespace an id
-//! before the kill; wait until all are gone (each namespace is in a
-//! cleanup run); then give a fresh, empty sentinel namespace an id and
-//! drop it. The netns work is one item on an ordered workqueue, so the
-//! sentinel is taken up only by the run after the one in progress: once
-//! its id is gone, every run that held a namespace of ours has returned,
-//! its final `rcu_barrier()` and frees included.
+//! at the start of the run that takes the namespace up. So: give every
+//! node's namespace an id before the kill; after it, drop a first empty
+//! sentinel namespace with an id of its own (it joins whatever is queued);
+//! wait until all those ids are gone (every namespace of ours is in a run
+//! that has started); then drop a second sentinel. The netns work is one
+//! item on an ordered workqueue, so the second sentinel is taken up only
+//! by a run after the one in progress: once its id is gone, every run that
+//! held a namespace of ours has returned, its final `rcu_barrier()` and
+//! frees included.
 use crate::lab::Lab;
 use crate::netlink;
 use crate::node::Node;
@@ -87,7 +89,12 @@ pub fn wait(marks: &Marks) -> Result<Duration> {
     rt.block_on(async {
         let conn = netlink::connect_here()?;
         let mut handle = conn.handle.clone();
-        let ours: HashSet<i32> = marks.ids.iter().copied().collect();
+        // The first sentinel is taken up with whatever is queued before
+        // it (unmarked namespaces included): its id going means that run
+        // has started. Dropped now, it would share the lab's run, whose
+        // ids go at its start, not its end.
+        let mut ours: HashSet<i32> = marks.ids.iter().copied().collect();
+        ours.insert(sentinel(&mut handle).await?);
         let left = wait_gone(&mut handle, &ours, started).await?;
         if left > 0 {
             bail!(

@@ -21,6 +21,7 @@ import collections
 import json
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -155,7 +156,7 @@ def main():
             sampler.stop = True
             sampler.join()
             last = sampler.last_busy - (time.monotonic() - (time.perf_counter() - t1)) if sampler.last_busy else None
-            os.rmdir(parent) if not os.listdir(parent) else None
+            shutil.rmtree(parent, ignore_errors=True)
             print(json.dumps({
                 "topo": args.topo, "clean": args.clean, "up_s": round(up, 3), "returned_s": round(returned, 3),
                 "probe_settled_s": round(settled, 3), "probes": len(probes),

@@ -61,6 +61,7 @@ complete -c mnnode -n "__fish_mnnode_using_subcommand pid" -l help -d 'Print hel
 complete -c mnnode -n "__fish_mnnode_using_subcommand ip" -l help -d 'Print help'
 complete -c mnnode -n "__fish_mnnode_using_subcommand restart" -l help -d 'Print help'
 complete -c mnnode -n "__fish_mnnode_using_subcommand clean" -s v -l verbose -d 'Say what was removed'
+complete -c mnnode -n "__fish_mnnode_using_subcommand clean" -l wait -d 'Return only once the kernel has finished tearing the lab\'s namespaces down (and any it was tearing down before), so that the next lab is built at full speed and timings are honest. Without a lab, just wait for the kernel'
 complete -c mnnode -n "__fish_mnnode_using_subcommand clean" -l help -d 'Print help'
 complete -c mnnode -n "__fish_mnnode_using_subcommand help; and not __fish_seen_subcommand_from add del list pid ip restart clean help" -f -a "add" -d 'Create nodes, all at once, and return when every one is ready'
 complete -c mnnode -n "__fish_mnnode_using_subcommand help; and not __fish_seen_subcommand_from add del list pid ip restart clean help" -f -a "del" -d 'End nodes: every process in their namespaces, their links, their `ip netns` entries and directories'

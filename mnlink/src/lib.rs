@@ -201,6 +201,7 @@ fn no_lab(command: &Command) -> anyhow::Error {
 }
 
 async fn execute(links: &mut Links, command: Command) -> Result<()> {
+    links.begin();
     // A command about nodes on other machines is done there (links/tunnel.rs).
     if links::tunnel::route(links, &command).await? {
         return Ok(());

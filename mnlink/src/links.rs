@@ -31,14 +31,24 @@ struct Place {
     node: Node,
     conn: Conn,
     bridge: Option<u32>,
+    /// The command that used it last (see [`Links::begin`]).
+    used: u64,
 }
+
+/// The most places kept connected at once, whatever the descriptor limit:
+/// reconnecting costs tens of microseconds, a descriptor per node of a
+/// 10,000-node lab ran out of them.
+const MAX_PLACES: usize = 512;
 
 pub struct Links {
     lab: Lab,
     places: HashMap<String, Place>,
     /// How many places to keep connected: a batch over more nodes than
-    /// this reconnects rather than running out of descriptors.
+    /// this closes the least recently used ones rather than running out
+    /// of descriptors.
     max_places: usize,
+    /// The command being run, counted from 1.
+    command: u64,
     staging: Option<Staging>,
     netem: Option<bool>,
 }
@@ -47,9 +57,16 @@ impl Links {
     pub fn new(lab: Lab) -> Links {
         let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
             .map_or(1024, |(soft, _)| soft);
-        // Half the limit, less what the rest of mnlink and tc need.
-        let max_places = (limit.saturating_sub(64) / 2).clamp(1, 1 << 20) as usize;
-        Links { lab, places: HashMap::new(), max_places, staging: None, netem: None }
+        // Half the limit, less what the rest of mnlink and tc need; a
+        // command needs two places at once (a link's ends).
+        let max_places = (limit.saturating_sub(64) / 2).clamp(2, MAX_PLACES as u64) as usize;
+        Links { lab, places: HashMap::new(), max_places, command: 0, staging: None, netem: None }
+    }
+
+    /// Starts a command: places it has not used yet may be closed to make
+    /// room, those it used may not (it may hold clones of their handles).
+    pub fn begin(&mut self) {
+        self.command += 1;
     }
 
     pub fn lab(&self) -> &Lab {
@@ -65,7 +82,7 @@ impl Links {
     async fn place(&mut self, name: &str) -> Result<&mut Place> {
         if !self.places.contains_key(name) {
             if self.places.len() >= self.max_places {
-                self.forget_places().await;
+                self.close_oldest().await;
             }
             let node = self.lab.usable_node(name)?;
             let conn = if node.root {
@@ -74,24 +91,37 @@ impl Links {
                 let ns = open_netns(&node)?;
                 netlink::connect_in(ns.as_fd()).map_err(|e| anyhow!("node {name}: {}", crate::plain(&e)))?
             };
-            self.places.insert(name.to_string(), Place { node, conn, bridge: None });
+            self.places.insert(name.to_string(), Place { node, conn, bridge: None, used: 0 });
         }
-        self.places.get_mut(name).ok_or_else(|| anyhow!("node {name} vanished"))
+        let command = self.command;
+        let place = self.places.get_mut(name).ok_or_else(|| anyhow!("node {name} vanished"))?;
+        place.used = command;
+        Ok(place)
     }
 
-    /// Closes every node's socket. A socket closes when its connection
-    /// task sees its last handle gone: let those tasks run.
-    async fn forget_places(&mut self) {
-        self.places.clear();
-        for _ in 0..4 {
-            tokio::task::yield_now().await;
+    /// Closes the sockets of the least recently used half of the places
+    /// the current command has not touched, and waits until they are
+    /// closed: their descriptors are free when this returns.
+    async fn close_oldest(&mut self) {
+        let mut idle: Vec<(u64, String)> = self
+            .places
+            .iter()
+            .filter(|(_, p)| p.used < self.command)
+            .map(|(name, p)| (p.used, name.clone()))
+            .collect();
+        idle.sort_unstable();
+        let count = idle.len().min(self.places.len().div_ceil(2));
+        for (_, name) in idle.into_iter().take(count) {
+            if let Some(place) = self.places.remove(&name) {
+                place.conn.close().await;
+            }
         }
     }
 
     /// Closes one node's socket (`list` visits each node once).
     pub async fn forget(&mut self, name: &str) {
-        if self.places.remove(name).is_some() {
-            tokio::task::yield_now().await;
+        if let Some(place) = self.places.remove(name) {
+            place.conn.close().await;
         }
     }
 

@@ -69,6 +69,12 @@ pub enum Command {
         /// Say what was removed.
         #[arg(short, long)]
         verbose: bool,
+        /// Return only once the kernel has finished tearing the lab's
+        /// namespaces down (and any it was tearing down before), so that
+        /// the next lab is built at full speed and timings are honest.
+        /// Without a lab, just wait for the kernel.
+        #[arg(long)]
+        wait: bool,
     },
 }
 

@@ -18,7 +18,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Pid { name } => pid(&name),
         Command::Ip { name } => ip(&name),
         Command::Restart { name } => restart(&name),
-        Command::Clean { verbose } => clean(verbose),
+        Command::Clean { verbose, wait } => clean(verbose, wait),
     }
 }
 
@@ -244,9 +244,14 @@ fn ip(name: &str) -> Result<ExitCode> {
     }
 }
 
-fn clean(verbose: bool) -> Result<ExitCode> {
+fn clean(verbose: bool, wait: bool) -> Result<ExitCode> {
     require_root()?;
-    let Some(lab) = Lab::open_to_delete()? else { return Ok(ExitCode::SUCCESS) };
+    let Some(lab) = Lab::open_to_delete()? else {
+        if wait {
+            crate::settle::wait(&crate::settle::Marks::none())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
     let mut nodes = Vec::new();
     let mut unfinished = Vec::new();
     let mut said = Vec::new();
@@ -265,6 +270,15 @@ fn clean(verbose: bool) -> Result<ExitCode> {
     for node in &nodes {
         said.push(format!("removed {} {} ({})", node.kind, node.name, node.state().as_str()));
     }
+    // Before the kill, while every namespace can still be named.
+    let marks = match wait.then(|| crate::settle::mark(&lab, &nodes)) {
+        Some(Ok(marks)) => Some(marks),
+        Some(Err(e)) => {
+            errors.push(e.to_string());
+            None
+        }
+        None => None,
+    };
     // Keep going after an error: remove all that can be, report it all.
     errors.extend(reap::remove(&lab, &nodes, false).err().map(|e| e.to_string()));
     let namespaces = reap::end_unregistered(&lab, &unfinished);
@@ -297,6 +311,17 @@ fn clean(verbose: bool) -> Result<ExitCode> {
     let (swept, failed) = sweep_stale(&lab);
     said.extend(swept);
     errors.extend(failed);
+    if let Some(marks) = &marks {
+        match crate::settle::wait(marks) {
+            Ok(_) if marks.count() == 0 => {}
+            Ok(took) => said.push(format!(
+                "the kernel finished tearing down {} namespaces {:.3} s after they were marked",
+                marks.count(),
+                took.as_secs_f64()
+            )),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
     if verbose {
         for line in &said {
             mncli::say(line)?;

@@ -21,6 +21,8 @@ pub mod procfs;
 pub mod reap;
 pub mod remote;
 pub mod restart;
+pub mod scale;
+pub mod settle;
 pub mod shell;
 pub mod spawn;
 pub mod tag;

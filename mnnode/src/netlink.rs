@@ -56,6 +56,19 @@ pub struct Conn {
     pub handle: Handle,
     /// The namespace's cookie: unique for the life of the system.
     pub cookie: u64,
+    /// The task that owns the socket; it ends, closing the socket, once
+    /// every handle is gone.
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Conn {
+    /// Closes the socket now rather than whenever the runtime next polls
+    /// its task: a tool that visits thousands of namespaces keeps its
+    /// descriptors bounded this way. Clones of the handle must be gone.
+    pub async fn close(self) {
+        drop(self.handle);
+        let _ = self.task.await;
+    }
 }
 
 /// Connects to the namespace of the current thread. Must be called inside
@@ -65,8 +78,8 @@ pub fn connect_here() -> Result<Conn> {
     let (mut connection, handle, _) =
         rtnetlink::new_connection().map_err(|e| mncli::io_error("open a netlink socket", &e))?;
     let cookie = netns_cookie(connection.socket_mut().as_raw_fd())?;
-    tokio::spawn(connection);
-    Ok(Conn { handle, cookie })
+    let task = tokio::spawn(connection);
+    Ok(Conn { handle, cookie, task })
 }
 
 /// Connects to the network namespace in `ns` (e.g. /proc/PID/ns/net).

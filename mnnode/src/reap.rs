@@ -17,52 +17,89 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
-/// How long processes may keep appearing (a fork bomb) before we give up.
-const KILL_DEADLINE: Duration = Duration::from_secs(10);
+/// How long the processes left may go without getting fewer before we
+/// give up on them: a fork bomb, or processes the kernel cannot end (stuck
+/// in an uninterruptible sleep). Thousands of shells dying at once on a
+/// busy machine keep getting fewer, however slowly: that is progress.
+const STALL: Duration = Duration::from_secs(10);
+/// The bound on the whole, progress or not.
+const KILL_LIMIT: Duration = Duration::from_secs(120);
 
-/// Sends SIGKILL to every process of these nodes until none is left.
+/// Sends SIGKILL to every process of these nodes until none is left; an
+/// error says which nodes still have processes (see [`end_all`]).
 pub fn end_processes(nodes: &[Node]) -> Result<()> {
+    let left = end_all(nodes);
+    if left.is_empty() {
+        return Ok(());
+    }
+    bail!("{}", describe_left(&left))
+}
+
+/// The processes of one node that outlived [`end_all`].
+pub struct Left {
+    pub node: String,
+    pub pids: Vec<i32>,
+}
+
+/// Sends SIGKILL to every process of these nodes until none is left, or
+/// until they stop getting fewer for [`STALL`] (at most [`KILL_LIMIT`] in
+/// all). Returns the nodes that still have processes, and those.
+pub fn end_all(nodes: &[Node]) -> Vec<Left> {
     let me = std::process::id() as i32;
     let own_ns = procfs::ns_inode(me, "net");
-    // inode -> Some(cookie) while it still has to be proved ours.
-    let mut namespaces: HashMap<u64, Option<u64>> = HashMap::new();
-    // A --root shell by pid and start: (pid, start).
-    let mut roots: Vec<(i32, u64)> = Vec::new();
-    for node in nodes {
+    // inode -> (the node, Some(cookie) while it still has to be proved ours).
+    let mut namespaces: HashMap<u64, (usize, Option<u64>)> = HashMap::new();
+    let mut roots: Vec<(i32, usize)> = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
         let alive = node.is_running();
         // An OVS switch shares the lab's OVS namespace: its processes are
         // its shell's, as a --root node's (the namespace's go with OVS).
         if node.root || node.kind.is_ovs() {
             if alive {
-                roots.push((node.pid, node.start));
+                roots.push((node.pid, i));
             }
         } else if alive {
             if let Some(inode) = procfs::ns_inode(node.pid, "net") {
-                namespaces.insert(inode, None);
+                namespaces.insert(inode, (i, None));
             }
         } else if let (Some(inode), Some(cookie)) = (node.netns, node.cookie) {
-            namespaces.entry(inode).or_insert(Some(cookie));
+            namespaces.entry(inode).or_insert((i, Some(cookie)));
         }
     }
     if let Some(own) = own_ns {
         namespaces.remove(&own);
     }
-    let deadline = Instant::now() + KILL_DEADLINE;
+    let started = Instant::now();
+    let mut fewest = usize::MAX;
+    let mut progress = started;
     let mut pause = Duration::from_micros(500);
     loop {
         // A killed shell's pid may be taken by a stranger meanwhile (a new
         // session leader, say, with the same sid): its sessions are no
         // longer ours to follow.
-        roots.retain(|&(pid, start)| procfs::stat(pid).is_none_or(|s| s.start == start));
-        let pids: Vec<i32> = roots.iter().map(|&(pid, _)| pid).collect();
-        let victims = find_victims(me, &mut namespaces, &pids);
+        roots.retain(|&(pid, i)| procfs::stat(pid).is_none_or(|s| s.start == nodes[i].start));
+        let victims = find_victims(me, &mut namespaces, &roots);
         if victims.is_empty() {
-            return Ok(());
+            return Vec::new();
         }
-        if Instant::now() > deadline {
-            bail!("{} processes are still being started in the nodes; gave up killing them", victims.len());
+        if victims.len() < fewest {
+            (fewest, progress) = (victims.len(), Instant::now());
         }
-        for pid in victims {
+        if progress.elapsed() > STALL || started.elapsed() > KILL_LIMIT {
+            let mut left: Vec<Left> = Vec::new();
+            for (pid, i) in victims {
+                match left.iter_mut().find(|l| l.node == nodes[i].name) {
+                    Some(l) => l.pids.push(pid),
+                    None => left.push(Left { node: nodes[i].name.clone(), pids: vec![pid] }),
+                }
+            }
+            for l in &mut left {
+                l.pids.sort_unstable();
+            }
+            left.sort_by(|a, b| crate::name::natural_cmp(&a.node, &b.node));
+            return left;
+        }
+        for (pid, _) in victims {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
         std::thread::sleep(pause);
@@ -70,7 +107,32 @@ pub fn end_processes(nodes: &[Node]) -> Result<()> {
     }
 }
 
-fn find_victims(me: i32, namespaces: &mut HashMap<u64, Option<u64>>, roots: &[i32]) -> Vec<i32> {
+/// What outlived SIGKILL, node by node, in one line.
+pub fn describe_left(left: &[Left]) -> String {
+    let nodes: Vec<String> = left
+        .iter()
+        .map(|l| {
+            let shown: Vec<String> = l.pids.iter().take(5).map(i32::to_string).collect();
+            let more =
+                if l.pids.len() > 5 { format!(" and {} more", l.pids.len() - 5) } else { String::new() };
+            let word = if l.pids.len() == 1 { "pid" } else { "pids" };
+            format!("{} ({word} {}{more})", l.node, shown.join(" "))
+        })
+        .collect();
+    let count: usize = left.iter().map(|l| l.pids.len()).sum();
+    format!(
+        "{count} processes outlived SIGKILL (still appearing, or stuck in the kernel) in {}: {}",
+        if left.len() == 1 { "node" } else { "nodes" },
+        nodes.join(", ")
+    )
+}
+
+/// The processes to kill now, each with the index of its node.
+fn find_victims(
+    me: i32,
+    namespaces: &mut HashMap<u64, (usize, Option<u64>)>,
+    roots: &[(i32, usize)],
+) -> Vec<(i32, usize)> {
     let pids = procfs::pids();
     let mut victims = Vec::new();
     if !namespaces.is_empty() {
@@ -81,18 +143,18 @@ fn find_victims(me: i32, namespaces: &mut HashMap<u64, Option<u64>>, roots: &[i3
             }
             let Some(inode) = procfs::ns_inode(pid, "net") else { continue };
             match namespaces.get(&inode) {
-                Some(None) => victims.push(pid),
-                Some(Some(_)) => unproven.entry(inode).or_default().push(pid),
+                Some(&(i, None)) => victims.push((pid, i)),
+                Some((_, Some(_))) => unproven.entry(inode).or_default().push(pid),
                 None => {}
             }
         }
         // A dead node's namespace is known by inode, and inodes are reused:
         // only its cookie proves that these processes are the node's.
         for (inode, pids) in unproven {
-            let want = namespaces.get(&inode).copied().flatten();
+            let Some(&(i, want)) = namespaces.get(&inode) else { continue };
             if want.is_some() && cookie_of(pids[0]) == want {
-                namespaces.insert(inode, None);
-                victims.extend(pids);
+                namespaces.insert(inode, (i, None));
+                victims.extend(pids.into_iter().map(|p| (p, i)));
             } else {
                 namespaces.remove(&inode);
             }
@@ -103,7 +165,9 @@ fn find_victims(me: i32, namespaces: &mut HashMap<u64, Option<u64>>, roots: &[i3
         // session's (a double-forked daemon is no one's child but keeps
         // the session); a daemon that called setsid escapes both.
         let tree = procfs::Tree::snapshot();
-        victims.extend(tree.sessions(roots).into_iter().filter(|&p| p != me));
+        for &(root, i) in roots {
+            victims.extend(tree.sessions(&[root]).into_iter().filter(|&p| p != me).map(|p| (p, i)));
+        }
     }
     victims
 }
@@ -184,11 +248,17 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
     let peers = rt.block_on(root_links_and_peers(lab, nodes, wait_for_peers));
     let ovs = crate::ovs::Ovs::of(lab);
     ovs.remove_switches(lab, &nodes.iter().filter(|n| n.kind.is_ovs()).collect::<Vec<_>>());
-    if let Err(e) = end_processes(nodes) {
-        // Keep the records: without them nothing could find those
-        // processes again.
-        bail!("{e}; the nodes are kept, try again");
-    }
+    let left = end_all(nodes);
+    let nodes: Vec<Node> = if left.is_empty() {
+        nodes.to_vec()
+    } else {
+        // Keep the records of the nodes that still have processes: without
+        // them nothing could find those processes again. The rest go.
+        let names: Vec<&str> = left.iter().map(|l| l.node.as_str()).collect();
+        errors.push(format!("{}; kept {} for another try", describe_left(&left), names.join(" ")));
+        nodes.iter().filter(|n| !names.contains(&n.name.as_str())).cloned().collect()
+    };
+    let nodes = &nodes[..];
     // The entries hold the namespaces: they go first, for the kernel to
     // tear the namespaces and their links down.
     for node in nodes.iter().filter(|n| !n.root) {

@@ -42,7 +42,9 @@ pub struct AddOptions {
 /// A node of this call, from claim to ready.
 struct Starting {
     node: Node,
-    dir: NodeDir,
+    /// Open until the node is registered: a call of thousands of nodes
+    /// must not hold a descriptor per node.
+    dir: Option<NodeDir>,
     /// The shell, our child until this call ends.
     child: Option<i32>,
     ready: Option<OwnedFd>,
@@ -76,6 +78,7 @@ pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> 
 /// Everything about the lab that can be checked before anything is made
 /// (the names themselves passed [`validate`]).
 fn check(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<Option<cgroup::Hierarchy>> {
+    crate::scale::check_pids(names.len())?;
     for name in names {
         if lab.has(name) {
             bail!("{name}: a node of that name exists in {}", lab.dir.display());
@@ -180,9 +183,10 @@ fn start_all(
     let (lab, opts) = (call.lab, call.opts);
     let mut next = names.iter();
     let mut waiting: Vec<usize> = Vec::new();
+    let window = crate::scale::window(WINDOW)?;
     loop {
         checkpoint(signals)?;
-        while waiting.len() < WINDOW {
+        while waiting.len() < window {
             let Some(name) = next.next() else { break };
             start(call, name, nodes)?;
             waiting.push(nodes.len() - 1);
@@ -199,6 +203,7 @@ fn start_all(
                 nodes[i].node.cookie = Some(cookie);
             }
             register(lab, &nodes[i])?;
+            nodes[i].dir = None;
         }
     }
 }
@@ -221,7 +226,7 @@ fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
             cgroup: None,
             protocol: crate::node::PROTOCOL,
         },
-        dir,
+        dir: Some(dir),
         child: None,
         ready: None,
         said: Vec::new(),
@@ -230,14 +235,12 @@ fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
     let last = nodes.len() - 1;
     let starting = &mut nodes[last];
     let made = (|| -> Result<()> {
-        nix::unistd::mkfifoat(starting.dir.fd(), FIFO, Mode::S_IRUSR | Mode::S_IWUSR)
-            .map_err(|e| anyhow!("{}: {}", starting.dir.path.join(FIFO).display(), e.desc()))?;
-        let fifo = starting.dir.open(FIFO, OFlag::O_RDWR, Mode::empty())?;
-        let log = starting.dir.open(
-            LOG,
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND,
-            Mode::S_IRUSR | Mode::S_IWUSR,
-        )?;
+        let dir = starting.dir.as_ref().ok_or_else(|| anyhow!("the node directory is closed"))?;
+        nix::unistd::mkfifoat(dir.fd(), FIFO, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(|e| anyhow!("{}: {}", dir.path.join(FIFO).display(), e.desc()))?;
+        let fifo = dir.open(FIFO, OFlag::O_RDWR, Mode::empty())?;
+        let log =
+            dir.open(LOG, OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND, Mode::S_IRUSR | Mode::S_IWUSR)?;
         let (ready_r, ready_w) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| anyhow!("pipe: {}", e.desc()))?;
         // mnexec -cdn's steps, applied in the forked child itself: the same
@@ -261,15 +264,15 @@ fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
         if let Some(pty) = call.pty {
             steps.push(Prepared::Give { from: pty.as_raw_fd(), to: shell::PTY_FD });
         }
-        let fifo_path = starting.dir.path.join(FIFO);
-        let log_path = starting.dir.path.join(LOG);
+        let fifo_path = dir.path.join(FIFO);
+        let log_path = dir.path.join(LOG);
         let env = shell::environment(name, &fifo_path, &log_path);
         let env: Vec<(&str, &std::ffi::OsStr)> =
             env.iter().chain(&opts.env).map(|(k, v)| (*k, v.as_os_str())).collect();
         let plan = vfork::Plan::new(&shell_argv()?, &env, &["TMOUT"], [fifo, ready_w, log], steps)
             .map_err(|e| mncli::io_error("prepare the shell", &e))?;
         // SAFETY: mnnode is single-threaded while it starts shells.
-        let pid = unsafe { vfork::spawn(&plan) }.map_err(|e| match last_line(&starting.dir) {
+        let pid = unsafe { vfork::spawn(&plan) }.map_err(|e| match last_line(dir) {
             Some(why) => anyhow!("{why}"),
             None => anyhow!("start bash: {}", mncli::os_error(&e)),
         })?;
@@ -353,19 +356,20 @@ fn drain(s: &mut Starting) -> Result<bool> {
     s.ready = None;
     if s.said.ends_with(shell::READY) {
         // What bash says about job control on start-up is noise.
-        if let Ok(log) = s.dir.open(LOG, OFlag::O_WRONLY, Mode::empty()) {
+        if let Some(Ok(log)) = s.dir.as_ref().map(|d| d.open(LOG, OFlag::O_WRONLY, Mode::empty())) {
             let _ = nix::unistd::ftruncate(&log, 0);
         }
         return Ok(true);
     }
     // mnexec or bash said why it could not start, in the log.
-    let why = last_line(&s.dir).unwrap_or_else(|| "the shell exited at once".into());
+    let why = s.dir.as_ref().and_then(last_line).unwrap_or_else(|| "the shell exited at once".into());
     bail!("{}: {why}", s.node.name)
 }
 
 /// The node's record, and its `ip netns` entry: the node is complete.
 fn register(lab: &Lab, s: &Starting) -> Result<()> {
-    s.dir.write_record(&s.node)?;
+    let dir = s.dir.as_ref().ok_or_else(|| anyhow!("{}: the node directory is closed", s.node.name))?;
+    dir.write_record(&s.node)?;
     if s.node.root {
         return Ok(());
     }

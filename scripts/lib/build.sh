@@ -70,6 +70,34 @@ fix_limits() {
 			((have >= want)) || echo "$want" >"$f"
 		done
 	done
+	check_scale
+}
+
+# Limits a big topology meets, stated before anything is made: a Linux
+# bridge holds 1023 ports; a broadcast flooded through the switches queues
+# a copy per port on one CPU's backlog, which drops what is beyond
+# net.core.netdev_max_backlog (1000 by default: most of tree,4,10's hosts
+# never saw an ARP request); pingall fills the shared neighbour table with
+# an entry per pair of hosts. (mnnode add checks pid_max itself.)
+check_scale() {
+	local s n f have
+	for s in "${switches[@]}"; do
+		n=${port[$s]} n=$((n - 1))
+		((n <= 1023)) || die "$s would have $n ports; a Linux bridge holds at most 1023"
+	done
+	n=$((2 * (${#hosts[@]} + ${#switches[@]} + ${#routers[@]})))
+	f=/proc/sys/net/core/netdev_max_backlog
+	if [[ -w $f ]] && have=$(<"$f") && ((have < n)); then
+		echo "$n" >"$f" || die "a broadcast to ${#hosts[@]} hosts needs net.core.netdev_max_backlog=$n; raise it (sysctl -w)"
+	fi
+	[[ $test_name == pingall || $test_name == pingallfull ]] || return 0
+	n=${#hosts[@]} n=$((n * (n - 1)))
+	for f in /proc/sys/net/ipv{4,6}/neigh/default/gc_thresh{2,3}; do
+		[[ -w $f ]] || continue
+		have=$(<"$f")
+		((have >= n)) || echo "$n" >"$f" ||
+			die "pingall of ${#hosts[@]} hosts needs $n neighbour entries; raise ${f#/proc/sys/} (sysctl -w)"
+	done
 }
 
 # --- build and teardown ---------------------------------------------------------

@@ -90,7 +90,7 @@ cli_iperfudp() { # [BW [A B]]
 	((${#hosts[@]} >= 2)) || { echo "iperfudp needs two hosts"; return 0; }
 	is_node "$a" || { echo "*** Error: node '$a' not in network"; return 0; }
 	is_node "$b" || { echo "*** Error: node '$b' not in network"; return 0; }
-	command -v iperf3 >/dev/null || { echo "*** Error: iperf3 not found (Debian package: iperf3)"; return 0; }
+	have iperf3 || { echo "*** Error: iperf3 not found (Debian package: iperf3)"; return 0; }
 	say "Iperf: testing UDP bandwidth between $a and $b"
 	mnrun -n "$b" 'iperf3 -s -1 >/dev/null 2>&1 &' >/dev/null || return 0
 	# shellcheck disable=SC2016
@@ -153,10 +153,10 @@ open_terminal() { # NODE [CMD]
 	[[ -x $bin/mnexec ]] || { echo "*** Error: $bin/mnexec not found (build it with cargo build --release)"; return 1; }
 	read_pids
 	local command=("$bin/mnexec" -a "${node_pid[$n]}" env MN_NODE="$n" "${run[@]}")
-	if [[ -n ${TMUX:-} ]] && command -v tmux >/dev/null; then
+	if [[ -n ${TMUX:-} ]] && have tmux; then
 		tmux new-window -n "$n" "${command[*]@Q}"
 	elif [[ -n ${DISPLAY:-} ]]; then
-		command -v xterm >/dev/null || { echo "*** Error: xterm not found (Debian package: xterm)"; return 1; }
+		have xterm || { echo "*** Error: xterm not found (Debian package: xterm)"; return 1; }
 		xterm -title "Node: $n" -e "${command[@]}" </dev/null >/dev/null 2>&1 &
 		disown
 	else

@@ -84,7 +84,7 @@ EOF
 
 # The lab's NAT table, and ip_forward as it was when no NAT is left.
 nat_clean() {
-	command -v nft >/dev/null || return 0
+	have nft || return 0
 	lab_id
 	[[ -n $lab_id ]] || return 0
 	local table forward=''

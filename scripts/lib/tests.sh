@@ -89,7 +89,7 @@ iperf() { # [A B]
 	((${#hosts[@]} >= 2)) || { output "iperf needs two hosts"; return 1; }
 	local a=${1:-${hosts[0]}} b=${2:-${hosts[-1]}} server client
 	[[ -n $a && -n $b && ${kind[$a]:-} && ${kind[$b]:-} ]] || { output "iperf: no such hosts: $a $b"; return 1; }
-	command -v iperf3 >/dev/null || { output "*** Error: iperf3 not found (Debian package: iperf3)"; return 1; }
+	have iperf3 || { output "*** Error: iperf3 not found (Debian package: iperf3)"; return 1; }
 	say "Iperf: testing TCP bandwidth between $a and $b"
 	mnrun -n "$b" 'iperf3 -s -1 >/dev/null 2>&1 &' >/dev/null || return 1
 	local tries

@@ -293,6 +293,16 @@ fn missing_programs_are_named_before_anything_is_made() {
     assert_error(&out, "mn: ping not found (Debian package: iputils-ping)");
     out.check(out.stdout.is_empty(), "nothing built");
     nothing_made(&lab);
+    // A file named ping that cannot run is no ping (`command -v` says it is).
+    let noexec = lab.dir.with_file_name("noexec");
+    std::fs::create_dir_all(&noexec).expect("dir");
+    std::fs::write(noexec.join("ping"), "#!/bin/sh\nexit 0\n").expect("ping without its x bit");
+    let with_noexec = format!("{}:{}", noexec.display(), path.display());
+    let out = mn(&lab).env("PATH", &with_noexec).args(["--test", "pingall"]).code(1);
+    assert_error(&out, "mn: ping not found (Debian package: iputils-ping)");
+    nothing_made(&lab);
+    let setup = Cmd::new(repo().join("scripts/setup")).env("PATH", &with_noexec).arg("--check").code(1);
+    assert_eq!(setup.stdout, "setup: missing: iputils-ping\n");
     // The node shells are the PATH's bash, whatever bash runs mn.
     let old_bash = lab.dir.with_file_name("oldbash");
     std::fs::create_dir_all(&old_bash).expect("dir");

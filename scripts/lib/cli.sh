@@ -39,7 +39,8 @@ cli_help_for() { # CMD
 	if [[ -n $line ]]; then echo "${line#  }"; else echo "*** No help on $1"; fi
 }
 
-all_nodes() { printf '%s\n' "${hosts[@]}" "${switches[@]}" "${routers[@]}" | sed '/^$/d'; }
+# Hosts (nat0 the last of them, as Mininet's addNAT), switches, routers.
+all_nodes() { printf '%s\n' "${hosts[@]}" "${nats[@]}" "${switches[@]}" "${routers[@]}" | sed '/^$/d'; }
 
 cli_net() {
 	local n i

@@ -51,7 +51,9 @@ node_repr() { # NODE (read_links and read_pids first)
 	local n=$1 i parts=()
 	for i in ${node_ifs[$n]:-}; do parts+=("$i:$(if_ip "$n" "$i")"); done
 	local IFS=,
-	printf '<%s %s: %s pid=%s>' "${kind[$n]^}" "$n" "${parts[*]}" "${node_pid[$n]:-None}"
+	local class=${kind[$n]^}
+	[[ $n != "${nats[0]:-}" ]] || class=NAT
+	printf '<%s %s: %s pid=%s>' "$class" "$n" "${parts[*]}" "${node_pid[$n]:-None}"
 }
 
 is_node() { [[ -n $1 && -n ${kind[$1]:-} ]]; }
@@ -172,7 +174,8 @@ cli_py() { # EXPR
 	if [[ $e =~ ^([A-Za-z0-9_.-]+)\.(IP|MAC|intfNames|name)\(\)$ ]] && is_node "${BASH_REMATCH[1]}"; then
 		py_node "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
 	elif [[ $e == net.hosts || $e == net.switches ]]; then
-		local -n list=${e#net.}
+		local list=("${switches[@]}")
+		[[ $e == net.switches ]] || list=("${hosts[@]}" "${nats[@]}")
 		read_links
 		read_pids
 		local n out=''

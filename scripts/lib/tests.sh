@@ -4,22 +4,29 @@
 # The parts share mn's globals; `shellcheck -x scripts/mn` checks them together.
 # shellcheck disable=SC2154
 
+# Every host, the NAT node too (as Mininet's addNAT makes it a host).
+pingall() { # [full]
+	ping_among "${1:-}" "${hosts[@]}" "${nats[@]}"
+}
+
 # Pings from every host to every other, all hosts at once; prints Mininet's
 # "h1 -> h2 h3" lines and the summary; fails when any ping is lost. A ping
 # that could not run (not installed, not permitted) is an error, reported
 # as such, never counted as dropped.
-pingall() { # [full]
-	local full=${1:-} h t sent=0 got=0 errors=0 out dir n verdict rest last=''
+ping_among() { # full|'' HOST...
+	local full=$1 h t sent=0 got=0 errors=0 out dir n verdict rest last=''
+	shift
+	local among=("$@")
 	say "Ping: testing ping reachability"
 	dir=$tmp/ping
 	mkdir -p "$dir"
 	local targets=() calls=() stop='' old_trap
-	for t in "${hosts[@]}"; do targets+=("$t:${ip[$t]%/*}"); done
+	for t in "${among[@]}"; do targets+=("$t:${ip[$t]%/*}"); done
 	# Background jobs ignore SIGINT, and mnrun keeps it ignored: Ctrl-C is
 	# passed on as SIGTERM, then the calls are waited for as they stop.
 	old_trap=$(trap -p INT)
 	trap 'stop=1; kill -TERM "${calls[@]}" 2>/dev/null' INT
-	for h in "${hosts[@]}"; do
+	for h in "${among[@]}"; do
 		[[ $stop ]] && break
 		# ping exits 1 when no reply came, 2 on errors; "Network is
 		# unreachable" (a link down) is an answer too.
@@ -34,7 +41,7 @@ pingall() { # [full]
 	wait || wait
 	eval "${old_trap:-trap - INT}"
 	local why=()
-	for h in "${hosts[@]}"; do
+	for h in "${among[@]}"; do
 		out=() n=0
 		while read -r verdict t rest; do
 			n=$((n + 1))
@@ -54,8 +61,8 @@ pingall() { # [full]
 		done <"$dir/$h"
 		# A call that failed as a whole (its node gone, say) answers for
 		# none of its pings.
-		if [[ -z $stop ]] && ((n < ${#hosts[@]} - 1)); then
-			errors=$((errors + ${#hosts[@]} - 1 - n))
+		if [[ -z $stop ]] && ((n < ${#among[@]} - 1)); then
+			errors=$((errors + ${#among[@]} - 1 - n))
 			read -r rest <"$dir/$h.err" || rest='no answer from its shell'
 			why+=("$h: $rest")
 		fi
@@ -75,12 +82,8 @@ pingall() { # [full]
 
 # shellcheck disable=SC2120 # the CLI passes full
 pingpair() { # [full]
-	local save=("${hosts[@]}") rc=0
 	((${#hosts[@]} >= 2)) || { output "pingpair needs two hosts"; return 1; }
-	hosts=("${save[@]:0:2}")
-	pingall "$@" || rc=$?
-	hosts=("${save[@]}")
-	return "$rc"
+	ping_among "${1:-}" "${hosts[@]:0:2}"
 }
 
 # TCP bandwidth between two hosts with iperf3, reported as Mininet does.

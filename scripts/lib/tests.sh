@@ -9,6 +9,15 @@ pingall() { # [full]
 	ping_among "${1:-}" "${hosts[@]}" "${nats[@]}"
 }
 
+# A ping waits up to ping_wait seconds for its reply, as one ping -c1 with
+# no deadline (Mininet's) would, but shorter: a reply is never late by
+# more than the kernel's ARP retries (3 probes, 1 s apart; then ping says
+# unreachable). With 1 s, one lost or late first ARP request (a loaded
+# machine, a port not forwarding yet) turned a delivered ping into a drop.
+# A host's pings run at most ping_parallel at once, ping_budget at once in
+# all: lost pings cost ping_wait a round, not each.
+ping_wait=3 ping_budget=64
+
 # Pings from every host to every other, all hosts at once; prints Mininet's
 # "h1 -> h2 h3" lines and the summary; fails when any ping is lost. A ping
 # that could not run (not installed, not permitted) is an error, reported
@@ -22,19 +31,26 @@ ping_among() { # full|'' HOST...
 	mkdir -p "$dir"
 	local targets=() calls=() stop='' old_trap
 	for t in "${among[@]}"; do targets+=("$t:${ip[$t]%/*}"); done
+	local ping_parallel=$((ping_budget / ${#among[@]}))
+	((ping_parallel >= 1)) || ping_parallel=1
+	# Each ping's line starts with its place, for the order of the list:
+	# "3 ok h4 RTTS", "3 lost h4", "3 error h4 WHY" (WHY without the
+	# subshell's "bash: line 7: "). ping exits 1 when no reply came, 2 on
+	# errors; "Network is unreachable" (a link down) is an answer too.
+	# shellcheck disable=SC2016
+	local script='(i=0 j=0; for t in '"${targets[*]}"'; do n=${t%%:*}; [ "$n" = "$MN_NODE" ] && continue
+		i=$((i + 1))
+		{ if r=$(ping -c1 -W'"$ping_wait"' "${t#*:}" 2>&1); then echo "$i ok $n ${r##*= }"; else c=$?
+		case $c:$r in 1:* | 2:*nreachable*) echo "$i lost $n" ;; *) r=${r%%$'\''\n'\''*} r=${r#*: line [0-9]*: }; echo "$i error $n ${r:-ping exited with status $c}" ;; esac; fi; } &
+		j=$((j + 1)); [ "$j" -lt '"$ping_parallel"' ] || { wait -n; j=$((j - 1)); }
+	done; wait)'
 	# Background jobs ignore SIGINT, and mnrun keeps it ignored: Ctrl-C is
 	# passed on as SIGTERM, then the calls are waited for as they stop.
 	old_trap=$(trap -p INT)
 	trap 'stop=1; kill -TERM "${calls[@]}" 2>/dev/null' INT
 	for h in "${among[@]}"; do
 		[[ $stop ]] && break
-		# ping exits 1 when no reply came, 2 on errors; "Network is
-		# unreachable" (a link down) is an answer too.
-		# shellcheck disable=SC2016
-		"$bin/mnrun" -n "$h" 'for t in '"${targets[*]}"'; do n=${t%%:*}; [ "$n" = "$MN_NODE" ] && continue
-			if r=$(ping -c1 -W1 "${t#*:}" 2>&1); then echo "ok $n ${r##*= }"; else c=$?
-			case $c:$r in 1:* | 2:*nreachable*) echo "lost $n" ;; *) r=${r%%$'\''\n'\''*}; echo "error $n ${r:-ping exited with status $c}" ;; esac; fi; done' \
-			>"$dir/$h" 2>"$dir/$h.err" &
+		"$bin/mnrun" -n "$h" "$script" >"$dir/$h" 2>"$dir/$h.err" &
 		calls+=($!)
 	done
 	[[ $stop ]] && kill -TERM "${calls[@]}" 2>/dev/null
@@ -43,7 +59,7 @@ ping_among() { # full|'' HOST...
 	local why=()
 	for h in "${among[@]}"; do
 		out=() n=0
-		while read -r verdict t rest; do
+		while read -r _ verdict t rest; do
 			n=$((n + 1))
 			case $verdict in
 			ok)
@@ -58,7 +74,7 @@ ping_among() { # full|'' HOST...
 				last=$h
 				if [[ -n $full ]]; then output "$h -> $t: ping could not run"; else out+=('?'); fi ;;
 			esac
-		done <"$dir/$h"
+		done < <(sort -n "$dir/$h")
 		# A call that failed as a whole (its node gone, say) answers for
 		# none of its pings.
 		if [[ -z $stop ]] && ((n < ${#among[@]} - 1)); then

@@ -146,7 +146,7 @@ cli_line() { # LINE
 }
 
 cli_node() { # NODE REST
-	[[ -n $1 && -n ${kind[$1]:-} ]] || { echo "*** Unknown node: $1"; return 0; }
+	is_node "$1" || { echo "*** Error: node '$1' not in network"; return 0; }
 	[[ -n $2 ]] || { echo "usage: $1 CMD"; return 0; }
 	# A terminal is the command's to use; CLI input from a file or a pipe
 	# is the CLI's, never eaten by a node command.

@@ -84,20 +84,15 @@ cli_pingpairfull() { pingpair full || true; }
 # UDP bandwidth with iperf3 at a given rate, reported as Mininet does:
 # *** Results: ['10M', '9.98 Mbits/sec', '9.99 Mbits/sec'] (rate, server, client).
 cli_iperfudp() { # [BW [A B]]
-	local bw=${1:-10M} a=${2:-${hosts[0]:-}} b=${3:-${hosts[-1]:-}}
+	local bw=${1:-10M}
 	if (($# > 3 || $# == 2)) || [[ ! $bw =~ ^[0-9]+(\.[0-9]+)?[KMGkmg]?$ ]]; then
 		echo "usage: iperfudp BW [A B] (BW such as 10M)"
 		return 0
 	fi
-	((${#hosts[@]} >= 2)) || { echo "iperfudp needs two hosts"; return 0; }
-	is_node "$a" || { echo "*** Error: node '$a' not in network"; return 0; }
-	is_node "$b" || { echo "*** Error: node '$b' not in network"; return 0; }
-	have iperf3 || { echo "*** Error: iperf3 not found (Debian package: iperf3)"; return 0; }
+	iperf_ends iperfudp "${@:2}" || return 0
+	local a=$iperf_a b=$iperf_b json
 	say "Iperf: testing UDP bandwidth between $a and $b"
-	mnrun -n "$b" 'iperf3 -s -1 >/dev/null 2>&1 &' >/dev/null || return 0
-	# shellcheck disable=SC2016
-	mnrun -n "$b" 'for i in $(seq 200); do ss -lun | grep -q ":5201 " && break; sleep 0.01; done'
-	local json
+	iperf_server "$b" udp || return 0
 	json=$(mnrun -n "$a" "iperf3 -c ${ip[$b]%/*} -u -b $bw -t 3 -J") || { echo "*** Error: iperfudp: the client failed"; return 0; }
 	output "*** Results: ['$bw', '$(rate "$json" sum_received)', '$(rate "$json" sum_sent)']"
 }
@@ -173,6 +168,8 @@ cli_py() { # EXPR
 	e=${e// /}
 	if [[ $e =~ ^([A-Za-z0-9_.-]+)\.(IP|MAC|intfNames|name)\(\)$ ]] && is_node "${BASH_REMATCH[1]}"; then
 		py_node "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+	elif [[ $e =~ ^([A-Za-z0-9_.-]+)\.(IP|MAC|intfNames|name)\(\)$ ]]; then
+		echo "*** Error: node '${BASH_REMATCH[1]}' not in network"
 	elif [[ $e == net.hosts || $e == net.switches ]]; then
 		local list=("${switches[@]}")
 		[[ $e == net.switches ]] || list=("${hosts[@]}" "${nats[@]}")

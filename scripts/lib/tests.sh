@@ -105,20 +105,33 @@ pingpair() { # [full]
 # TCP bandwidth between two hosts with iperf3, reported as Mininet does.
 # shellcheck disable=SC2120 # the CLI passes A B
 iperf() { # [A B]
-	((${#hosts[@]} >= 2)) || { output "iperf needs two hosts"; return 1; }
-	local a=${1:-${hosts[0]}} b=${2:-${hosts[-1]}} server client
-	[[ -n $a && -n $b && ${kind[$a]:-} && ${kind[$b]:-} ]] || { output "iperf: no such hosts: $a $b"; return 1; }
-	have iperf3 || { output "*** Error: iperf3 not found (Debian package: iperf3)"; return 1; }
+	(($# == 0 || $# == 2)) || { output "usage: iperf [A B]"; return 1; }
+	iperf_ends iperf "$@" || return 1
+	local a=$iperf_a b=$iperf_b json
 	say "Iperf: testing TCP bandwidth between $a and $b"
-	mnrun -n "$b" 'iperf3 -s -1 >/dev/null 2>&1 &' >/dev/null || return 1
-	local tries
-	for ((tries = 0; tries < 200; tries++)); do
-		mnrun -n "$b" 'ss -ltn | grep -q ":5201 "' && break
+	iperf_server "$b" tcp || return 1
+	json=$(mnrun -n "$a" "iperf3 -c ${ip[$b]%/*} -t 3 -J") || { output "*** Error: iperf: the client failed"; return 1; }
+	output "*** Results: ['$(rate "$json" sum_received)', '$(rate "$json" sum_sent)']"
+}
+
+# iperf_a and iperf_b: A and B, or the first host and the last; says why
+# not (fewer than two hosts, a node not in the network, no iperf3).
+iperf_a='' iperf_b=''
+iperf_ends() { # COMMAND [A B]
+	((${#hosts[@]} >= 2)) || { output "$1 needs two hosts"; return 1; }
+	iperf_a=${2:-${hosts[0]}} iperf_b=${3:-${hosts[-1]}}
+	local n
+	for n in "$iperf_a" "$iperf_b"; do
+		is_node "$n" || { output "*** Error: node '$n' not in network"; return 1; }
 	done
-	local json
-	json=$(mnrun -n "$a" "iperf3 -c ${ip[$b]%/*} -t 3 -J") || { output "iperf: the client failed"; return 1; }
-	server=$(rate "$json" sum_received) client=$(rate "$json" sum_sent)
-	output "*** Results: ['$server', '$client']"
+	have iperf3 || { output "*** Error: iperf3 not found (Debian package: iperf3)"; return 1; }
+}
+
+# iperf3's server in NODE for one client, listening before it returns.
+iperf_server() { # NODE tcp|udp
+	mnrun -n "$1" 'iperf3 -s -1 >/dev/null 2>&1 &' >/dev/null || return 1
+	# shellcheck disable=SC2016
+	mnrun -n "$1" 'for i in $(seq 200); do ss -l'"${2:0:1}"'n | grep -q ":5201 " && break; sleep 0.01; done'
 }
 
 rate() { # JSON KEY: "9.57 Mbits/sec"

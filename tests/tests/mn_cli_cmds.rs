@@ -288,3 +288,36 @@ fn dump_and_py_show_every_interface_of_a_router() {
 fn line_starting<'a>(text: &'a str, start: &str) -> &'a str {
     text.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no {start:?} in:\n{text}"))
 }
+
+#[test]
+fn commands_on_unknown_nodes_say_one_line_and_the_cli_goes_on() {
+    // Each says one line, changes nothing, and the CLI reads on; mn exits 0
+    // (a CLI session's status is its teardown's, as mn(1) says).
+    let lab = Lab::new();
+    let cases = [
+        ("h9 ls", "*** Unknown command: h9 ls"),
+        ("iperf h1 h9", "*** Error: node 'h9' not in network"),
+        ("iperf h9", "usage: iperf [A B]"),
+        ("iperfudp 5M h9 h1", "*** Error: node 'h9' not in network"),
+        ("link h1 h9 down", "*** Error: no link between h1 and h9"),
+        ("switch s9 stop", "*** Error: invalid switch: s9"),
+        ("noecho h9 ls", "*** Error: node 'h9' not in network"),
+        ("x h9", "*** Error: node 'h9' not in network"),
+        ("xterm h1 h9", "*** Error: node 'h9' not in network"),
+        ("py h9.IP()", "*** Error: node 'h9' not in network"),
+        ("help h9", "*** No help on h9"),
+    ];
+    let mut input = String::new();
+    for (command, _) in &cases {
+        input.push_str(&format!("{command}\nsh echo next\n"));
+    }
+    input.push_str("pingall\n");
+    let out = mn(&lab).args(["--topo", "minimal", "-v", "output"]).stdin(input).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    for (i, (command, says)) in cases.iter().enumerate() {
+        assert_eq!(lines[2 * i..2 * i + 2], [*says, "next"], "{command}:\n{}", out.stdout);
+    }
+    out.check(out.stdout.contains("*** Results: 0% dropped (2/2 received)"), "the network is whole");
+    out.check(out.stderr.is_empty(), "nothing on stderr");
+    nothing_left(&lab);
+}

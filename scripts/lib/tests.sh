@@ -106,25 +106,27 @@ pingpair() { # [full]
 # shellcheck disable=SC2120 # the CLI passes A B
 iperf() { # [A B]
 	(($# == 0 || $# == 2)) || { output "usage: iperf [A B]"; return 1; }
-	iperf_ends iperf "$@" || return 1
-	local a=$iperf_a b=$iperf_b json
-	say "Iperf: testing TCP bandwidth between $a and $b"
-	iperf_server "$b" tcp || return 1
-	json=$(mnrun -n "$a" "iperf3 -c ${ip[$b]%/*} -t 3 -J") || { output "*** Error: iperf: the client failed"; return 1; }
-	output "*** Results: ['$(rate "$json" sum_received)', '$(rate "$json" sum_sent)']"
+	iperf_run iperf '' "$@"
 }
 
-# iperf_a and iperf_b: A and B, or the first host and the last; says why
-# not (fewer than two hosts, a node not in the network, no iperf3).
-iperf_a='' iperf_b=''
-iperf_ends() { # COMMAND [A B]
-	((${#hosts[@]} >= 2)) || { output "$1 needs two hosts"; return 1; }
-	iperf_a=${2:-${hosts[0]}} iperf_b=${3:-${hosts[-1]}}
-	local n
-	for n in "$iperf_a" "$iperf_b"; do
+# One iperf3 run from A to B (the first host and the last by default),
+# reported as Mininet does: ['SERVER', 'CLIENT'] for TCP, ['BW', 'SERVER',
+# 'CLIENT'] for UDP at rate BW. Says why not: fewer than two hosts, a node
+# not in the network, no iperf3.
+iperf_run() { # COMMAND BW|'' [A B]
+	local name=$1 bw=$2 a b n json proto=TCP udp=''
+	shift 2
+	((${#hosts[@]} >= 2)) || { output "$name needs two hosts"; return 1; }
+	a=${1:-${hosts[0]}} b=${2:-${hosts[-1]}}
+	for n in "$a" "$b"; do
 		is_node "$n" || { output "*** Error: node '$n' not in network"; return 1; }
 	done
 	have iperf3 || { output "*** Error: iperf3 not found (Debian package: iperf3)"; return 1; }
+	[[ -z $bw ]] || proto=UDP udp="-u -b $bw "
+	say "Iperf: testing $proto bandwidth between $a and $b"
+	iperf_server "$b" "${proto,,}" || return 1
+	json=$(mnrun -n "$a" "iperf3 -c ${ip[$b]%/*} $udp-t 3 -J") || { output "*** Error: $name: the client failed"; return 1; }
+	output "*** Results: [${bw:+"'$bw', "}'$(rate "$json" sum_received)', '$(rate "$json" sum_sent)']"
 }
 
 # iperf3's server in NODE for one client, listening before it returns.

@@ -37,11 +37,13 @@ read_pids() {
 }
 
 # The address mn gave an interface (IF -> bare address), from the topology.
+# The batch names an end IF (h1-eth0) or, for a name of the file's own
+# (intf1=up0), NODE:IF; so do first_if and addrs.
 if_ip() { # NODE IF
-	local a
-	if [[ ${first_if[$1]:-} == "$2" && -n ${ip[$1]:-} ]]; then echo "${ip[$1]%/*}"; return; fi
+	local a end
 	for a in "${addrs[@]}"; do
-		[[ ${a%% *} == "$2" ]] && { a=${a#* }; echo "${a%/*}"; return; }
+		end=${a%% *}
+		[[ $end == "$1:$2" || $end == "$2" ]] && { a=${a#* }; echo "${a%/*}"; return; }
 	done
 	echo None
 }
@@ -185,9 +187,9 @@ py_node() { # NODE IP|MAC|intfNames|name
 	local n=$1 i
 	case $2 in
 	IP) # the first interface's, as Mininet's defaultIntf
-		if [[ -n ${first_if[$n]:-} ]]; then if_ip "$n" "${first_if[$n]}"; else echo None; fi ;;
+		if [[ -n ${first_if[$n]:-} ]]; then if_ip "$n" "${first_if[$n]#*:}"; else echo None; fi ;;
 	MAC)
-		i=${first_if[$n]:-}
+		i=${first_if[$n]:-} i=${i#*:}
 		[[ -n $i ]] || { echo None; return 0; }
 		mnrun -n "$n" "cat /sys/class/net/$i/address" || true ;;
 	intfNames)

@@ -284,6 +284,32 @@ fn dump_and_py_show_every_interface_of_a_router() {
     nothing_left(&lab);
 }
 
+#[test]
+fn dump_and_py_know_interfaces_the_topology_names() {
+    // intf1=up0: the batch's end is h1:up0; dump and py showed up0:None
+    // and looked for /sys/class/net/h1:up0.
+    let lab = Lab::new();
+    let dir = mn_tests::topologies(
+        &lab,
+        &[("named.sh", "host h1\nhost h2\nswitch s1\nlink h1 s1 intf1=up0\nlink h2 s1\n")],
+    );
+    let out = mn(&lab)
+        .arg("--topo")
+        .arg(dir.join("named.sh"))
+        .args(["-v", "output"])
+        .stdin("dump\npy h1.IP()\npy h1.MAC()\nh1 cat /sys/class/net/up0/address\nexit\n")
+        .ok();
+    let h1 = line_starting(&out.stdout, "<Host h1: ");
+    assert_eq!(h1.split_once(" pid=").map(|(a, _)| a), Some("<Host h1: up0:10.0.0.1"));
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let at = lines.iter().position(|l| l.starts_with("<Switch s1: ")).expect("dump's last line") + 1;
+    assert_eq!(lines[at], "10.0.0.1", "{}", out.stdout);
+    assert_eq!(lines[at + 1].len(), 17, "a MAC address: {}", out.stdout);
+    assert_eq!(lines[at + 1], lines[at + 2], "py h1.MAC() is up0's");
+    out.check(out.stderr.is_empty(), "no error");
+    nothing_left(&lab);
+}
+
 /// The line of `text` that starts with `start`.
 fn line_starting<'a>(text: &'a str, start: &str) -> &'a str {
     text.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no {start:?} in:\n{text}"))

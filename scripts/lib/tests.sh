@@ -56,6 +56,13 @@ ping_among() { # full|'' HOST...
 	[[ $stop ]] && kill -TERM "${calls[@]}" 2>/dev/null
 	wait || wait
 	eval "${old_trap:-trap - INT}"
+	# Ctrl-C stopped pings in flight, and ping then says no reply came: no
+	# list and no count of drops, as Mininet's pingall prints none then.
+	if [[ $stop ]]; then
+		rm -rf "$dir"
+		output "*** Interrupted"
+		return 130
+	fi
 	local why=()
 	for h in "${among[@]}"; do
 		out=() n=0
@@ -77,7 +84,7 @@ ping_among() { # full|'' HOST...
 		done < <(sort -n "$dir/$h")
 		# A call that failed as a whole (its node gone, say) answers for
 		# none of its pings.
-		if [[ -z $stop ]] && ((n < ${#among[@]} - 1)); then
+		if ((n < ${#among[@]} - 1)); then
 			errors=$((errors + ${#among[@]} - 1 - n))
 			read -r rest <"$dir/$h.err" || rest='no answer from its shell'
 			why+=("$h: $rest")

@@ -126,7 +126,7 @@ cli_line() { # LINE
 	px) cli_px "$rest" ;;
 	sh) bash -c "$rest" || true ;;
 	source)
-		[[ -r $rest ]] || { echo "*** Error: cannot read $rest"; return 0; }
+		[[ -f $rest && -r $rest ]] || { echo "*** Error: cannot read $rest"; return 0; }
 		local l
 		while IFS= read -r l; do cli_line "$l" || return 1; done <"$rest"
 		;;

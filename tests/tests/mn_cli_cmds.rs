@@ -332,6 +332,7 @@ fn commands_on_unknown_nodes_say_one_line_and_the_cli_goes_on() {
         ("xterm h1 h9", "*** Error: node 'h9' not in network"),
         ("py h9.IP()", "*** Error: node 'h9' not in network"),
         ("help h9", "*** No help on h9"),
+        ("source /", "*** Error: cannot read /"),
     ];
     let mut input = String::new();
     for (command, _) in &cases {

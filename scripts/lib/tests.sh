@@ -10,13 +10,17 @@ pingall() { # [full]
 }
 
 # A ping waits up to ping_wait seconds for its reply, as one ping -c1 with
-# no deadline (Mininet's) would, but shorter: a reply is never late by
-# more than the kernel's ARP retries (3 probes, 1 s apart; then ping says
-# unreachable). With 1 s, one lost or late first ARP request (a loaded
-# machine, a port not forwarding yet) turned a delivered ping into a drop.
+# no deadline (Mininet's) would, but shorter. With 1 s, one lost or late
+# first ARP request (a loaded machine, a port not forwarding yet) turned a
+# delivered ping into a drop: the kernel asks again a second later. 4 s
+# outlasts its resolution (3 probes, 1 s apart): a ping to a host that
+# does not answer ends with the kernel's "unreachable", not while the
+# resolution is under way; a ping sent next (after `switch s1 start`, say)
+# would join that failing resolution and be dropped with it (with 3 s it
+# was).
 # A host's pings run at most ping_parallel at once, ping_budget at once in
 # all: lost pings cost ping_wait a round, not each.
-ping_wait=3 ping_budget=64
+ping_wait=4 ping_budget=64
 
 # Pings from every host to every other, all hosts at once; prints Mininet's
 # "h1 -> h2 h3" lines and the summary; fails when any ping is lost. A ping

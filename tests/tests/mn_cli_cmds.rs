@@ -310,6 +310,22 @@ fn dump_and_py_know_interfaces_the_topology_names() {
     nothing_left(&lab);
 }
 
+#[test]
+fn a_switch_started_again_forwards_at_once() {
+    // While s1 is stopped, h1's ARP for h2 fails. A pingall that gave up
+    // before the kernel did (ping -W3, three 1 s probes) left that failing
+    // resolution for the next ping to join: pingpair right after `switch
+    // s1 start` was dropped with it. Several rounds, as a user would.
+    let lab = Lab::new();
+    let round = "switch s1 stop\npingpair\nswitch s1 start\npingpair\n";
+    let out = mn(&lab).args(["--topo", "single,3", "-v", "output"]).stdin(round.repeat(3)).ok();
+    let results: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("*** Results:")).collect();
+    let (stopped, started) =
+        ("*** Results: 100% dropped (0/2 received)", "*** Results: 0% dropped (2/2 received)");
+    assert_eq!(results, [stopped, started, stopped, started, stopped, started], "{}", out.stdout);
+    nothing_left(&lab);
+}
+
 /// The line of `text` that starts with `start`.
 fn line_starting<'a>(text: &'a str, start: &str) -> &'a str {
     text.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no {start:?} in:\n{text}"))

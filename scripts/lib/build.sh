@@ -37,7 +37,7 @@ mnrun() { debug mnrun "$@"; "$bin/mnrun" "$@"; }
 need() { # COMMAND...
 	local c p pkg
 	for c in "$@"; do
-		command -v "$c" >/dev/null && continue
+		have "$c" && continue
 		pkg=''
 		for p in "${run_packages[@]}" "${dev_packages[@]}"; do [[ ${p%%:*} == "$c" ]] && pkg=${p#*:}; done
 		die "$c not found${pkg:+ (Debian package: $pkg)}"

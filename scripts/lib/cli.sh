@@ -53,7 +53,8 @@ cli_help_for() { # CMD
 	if [[ -n $line ]]; then echo "${line#  }"; else echo "*** No help on $1"; fi
 }
 
-all_nodes() { printf '%s\n' "${hosts[@]}" "${switches[@]}" "${routers[@]}" | sed '/^$/d'; }
+# Hosts (nat0 the last of them, as Mininet's addNAT), switches, routers.
+all_nodes() { printf '%s\n' "${hosts[@]}" "${nats[@]}" "${switches[@]}" "${routers[@]}" | sed '/^$/d'; }
 
 cli_net() {
 	local n i
@@ -141,7 +142,7 @@ cli_line() { # LINE
 	graph | capture | addhost | addswitch | addlink | dellink | delnode | set | save) cli_edit "$first" "${words[@]}" ;;
 	sh) bash -c "$rest" || true ;;
 	source)
-		[[ -r $rest ]] || { echo "*** Error: cannot read $rest"; return 0; }
+		[[ -f $rest && -r $rest ]] || { echo "*** Error: cannot read $rest"; return 0; }
 		local l
 		while IFS= read -r l; do cli_line "$l" || return 1; done <"$rest"
 		;;
@@ -161,7 +162,7 @@ cli_line() { # LINE
 }
 
 cli_node() { # NODE REST
-	[[ -n $1 && -n ${kind[$1]:-} ]] || { echo "*** Unknown node: $1"; return 0; }
+	is_node "$1" || { echo "*** Error: node '$1' not in network"; return 0; }
 	[[ -n $2 ]] || { echo "usage: $1 CMD"; return 0; }
 	# A terminal is the command's to use; CLI input from a file or a pipe
 	# is the CLI's, never eaten by a node command.

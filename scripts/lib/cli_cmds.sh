@@ -37,11 +37,13 @@ read_pids() {
 }
 
 # The address mn gave an interface (IF -> bare address), from the topology.
+# The batch names an end IF (h1-eth0) or, for a name of the file's own
+# (intf1=up0), NODE:IF; so do first_if and addrs.
 if_ip() { # NODE IF
-	local a
-	if [[ ${first_if[$1]:-} == "$2" && -n ${ip[$1]:-} ]]; then echo "${ip[$1]%/*}"; return; fi
+	local a end
 	for a in "${addrs[@]}"; do
-		[[ ${a%% *} == "$2" ]] && { a=${a#* }; echo "${a%/*}"; return; }
+		end=${a%% *}
+		[[ $end == "$1:$2" || $end == "$2" ]] && { a=${a#* }; echo "${a%/*}"; return; }
 	done
 	echo None
 }
@@ -51,9 +53,10 @@ node_repr() { # NODE (read_links and read_pids first)
 	local n=$1 i parts=()
 	for i in ${node_ifs[$n]:-}; do parts+=("$i:$(if_ip "$n" "$i")"); done
 	local IFS=,
-	local label=${kind[$n]^}
-	[[ $label != Switch ]] || label=$(switch_label "$n")
-	printf '<%s %s: %s pid=%s>' "$label" "$n" "${parts[*]}" "${node_pid[$n]:-None}"
+	local class=${kind[$n]^}
+	[[ $class != Switch ]] || class=$(switch_label "$n")
+	[[ $n != "${nats[0]:-}" ]] || class=NAT
+	printf '<%s %s: %s pid=%s>' "$class" "$n" "${parts[*]}" "${node_pid[$n]:-None}"
 }
 
 is_node() { [[ -n $1 && -n ${kind[$1]:-} ]]; }
@@ -84,22 +87,12 @@ cli_pingpairfull() { pingpair full || true; }
 # UDP bandwidth with iperf3 at a given rate, reported as Mininet does:
 # *** Results: ['10M', '9.98 Mbits/sec', '9.99 Mbits/sec'] (rate, server, client).
 cli_iperfudp() { # [BW [A B]]
-	local bw=${1:-10M} a=${2:-${hosts[0]:-}} b=${3:-${hosts[-1]:-}}
+	local bw=${1:-10M}
 	if (($# > 3 || $# == 2)) || [[ ! $bw =~ ^[0-9]+(\.[0-9]+)?[KMGkmg]?$ ]]; then
 		echo "usage: iperfudp BW [A B] (BW such as 10M)"
 		return 0
 	fi
-	((${#hosts[@]} >= 2)) || { echo "iperfudp needs two hosts"; return 0; }
-	is_node "$a" || { echo "*** Error: node '$a' not in network"; return 0; }
-	is_node "$b" || { echo "*** Error: node '$b' not in network"; return 0; }
-	command -v iperf3 >/dev/null || { echo "*** Error: iperf3 not found (Debian package: iperf3)"; return 0; }
-	say "Iperf: testing UDP bandwidth between $a and $b"
-	mnrun -n "$b" 'iperf3 -s -1 >/dev/null 2>&1 &' >/dev/null || return 0
-	# shellcheck disable=SC2016
-	mnrun -n "$b" 'for i in $(seq 200); do ss -lun | grep -q ":5201 " && break; sleep 0.01; done'
-	local json
-	json=$(mnrun -n "$a" "iperf3 -c ${ip[$b]%/*} -u -b $bw -t 3 -J") || { echo "*** Error: iperfudp: the client failed"; return 0; }
-	output "*** Results: ['$bw', '$(rate "$json" sum_received)', '$(rate "$json" sum_sent)']"
+	iperf_run iperfudp "$bw" "${@:2}" || true
 }
 
 cli_time() { # CMD...: run a CLI command, then say how long it took
@@ -160,10 +153,10 @@ open_terminal() { # NODE [CMD]
 	[[ -x $bin/mnexec ]] || { echo "*** Error: $bin/mnexec not found (build it with cargo build --release)"; return 1; }
 	read_pids
 	local command=("$bin/mnexec" -a "${node_pid[$n]}" env MN_NODE="$n" "${run[@]}")
-	if [[ -n ${TMUX:-} ]] && command -v tmux >/dev/null; then
+	if [[ -n ${TMUX:-} ]] && have tmux; then
 		tmux new-window -n "$n" "${command[*]@Q}"
 	elif [[ -n ${DISPLAY:-} ]]; then
-		command -v xterm >/dev/null || { echo "*** Error: xterm not found (Debian package: xterm)"; return 1; }
+		have xterm || { echo "*** Error: xterm not found (Debian package: xterm)"; return 1; }
 		xterm -title "Node: $n" -e "${command[@]}" </dev/null >/dev/null 2>&1 &
 		disown
 	else
@@ -178,8 +171,11 @@ cli_py() { # EXPR
 	e=${e// /}
 	if [[ $e =~ ^([A-Za-z0-9_.-]+)\.(IP|MAC|intfNames|name)\(\)$ ]] && is_node "${BASH_REMATCH[1]}"; then
 		py_node "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+	elif [[ $e =~ ^([A-Za-z0-9_.-]+)\.(IP|MAC|intfNames|name)\(\)$ ]]; then
+		echo "*** Error: node '${BASH_REMATCH[1]}' not in network"
 	elif [[ $e == net.hosts || $e == net.switches ]]; then
-		local -n list=${e#net.}
+		local list=("${switches[@]}")
+		[[ $e == net.switches ]] || list=("${hosts[@]}" "${nats[@]}")
 		read_links
 		read_pids
 		local n out=''
@@ -197,9 +193,9 @@ py_node() { # NODE IP|MAC|intfNames|name
 	local n=$1 i
 	case $2 in
 	IP) # the first interface's, as Mininet's defaultIntf
-		if [[ -n ${first_if[$n]:-} ]]; then if_ip "$n" "${first_if[$n]}"; else echo None; fi ;;
+		if [[ -n ${first_if[$n]:-} ]]; then if_ip "$n" "${first_if[$n]#*:}"; else echo None; fi ;;
 	MAC)
-		i=${first_if[$n]:-}
+		i=${first_if[$n]:-} i=${i#*:}
 		[[ -n $i ]] || { echo None; return 0; }
 		mnrun -n "$n" "cat /sys/class/net/$i/address" || true ;;
 	intfNames)

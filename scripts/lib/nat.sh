@@ -30,8 +30,9 @@ nat_plan() {
 	nat_ip+=/$prefix
 	nats=("$nat_name")
 	kind[$nat_name]=host ip[$nat_name]=$nat_ip first_if[$nat_name]=$nat_name-eth0 node_at[$nat_name]=--nat
-	port[$sw]=$((port[$sw] + 1))
+	# port[] is the switch's next port: nat0 takes it (s1-eth3 on single,2).
 	links+=("add $nat_name-eth0 $sw-eth${port[$sw]}") link_at+=(--nat)
+	port[$sw]=$((port[$sw] + 1))
 	addrs+=("$nat_name-eth0 $nat_ip") addr_at+=(--nat)
 }
 
@@ -84,7 +85,7 @@ EOF
 
 # The lab's NAT table, and ip_forward as it was when no NAT is left.
 nat_clean() {
-	command -v nft >/dev/null || return 0
+	have nft || return 0
 	lab_id
 	[[ -n $lab_id ]] || return 0
 	local table forward=''

@@ -5,6 +5,13 @@
 # anything (`mn: ping not found (Debian package: iputils-ping)`).
 # shellcheck disable=SC2034 # read by scripts/setup and build.sh
 
+# Whether COMMAND is a program PATH can run: `command -v` and `type -P`
+# also name a file without its x bit when PATH has no runnable one.
+have() { # COMMAND
+	local p
+	p=$(type -P -- "$1") && [[ -x $p && ! -d $p ]]
+}
+
 # mn, the tools, and the node shells' usual commands.
 run_packages=(
 	bash:bash ip:iproute2 tc:iproute2 ss:iproute2 ping:iputils-ping

@@ -293,6 +293,16 @@ fn missing_programs_are_named_before_anything_is_made() {
     assert_error(&out, "mn: ping not found (Debian package: iputils-ping)");
     out.check(out.stdout.is_empty(), "nothing built");
     nothing_made(&lab);
+    // A file named ping that cannot run is no ping (`command -v` says it is).
+    let noexec = lab.dir.with_file_name("noexec");
+    std::fs::create_dir_all(&noexec).expect("dir");
+    std::fs::write(noexec.join("ping"), "#!/bin/sh\nexit 0\n").expect("ping without its x bit");
+    let with_noexec = format!("{}:{}", noexec.display(), path.display());
+    let out = mn(&lab).env("PATH", &with_noexec).args(["--test", "pingall"]).code(1);
+    assert_error(&out, "mn: ping not found (Debian package: iputils-ping)");
+    nothing_made(&lab);
+    let setup = Cmd::new(repo().join("scripts/setup")).env("PATH", &with_noexec).arg("--check").code(1);
+    assert_eq!(setup.stdout, "setup: missing: iputils-ping\n");
     // The node shells are the PATH's bash, whatever bash runs mn.
     let old_bash = lab.dir.with_file_name("oldbash");
     std::fs::create_dir_all(&old_bash).expect("dir");
@@ -361,6 +371,30 @@ cd {repo}
 }
 
 #[test]
+fn a_reply_after_an_arp_retry_is_not_a_drop() {
+    // Each host's first ARP request is dropped where it arrives, as by a
+    // port not forwarding yet or a starved machine: the kernel asks again
+    // a second later and sends the one echo request it held. That ping is
+    // delivered; Mininet's pingall waits for it, and so must mn's (with
+    // ping -W1 it was reported dropped).
+    let lab = Lab::new();
+    let nft = "nft 'add table arp t; add chain arp t in { type filter hook input priority 0; }; \
+               add rule arp t in quota until 28 bytes drop'";
+    let topo =
+        format!("host h1\nhost h2\nswitch s1\nlink h1 s1\nlink h2 s1\ncmd h1 \"{nft}\"\ncmd h2 \"{nft}\"\n");
+    let dir = topologies(&lab, &[("arp.sh", &topo)]);
+    let out = mn_in(&lab, &dir).args(["--topo", "arp.sh", "--test", "pingall", "-v", "output"]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[..3],
+        ["h1 -> h2", "h2 -> h1", "*** Results: 0% dropped (2/2 received)"],
+        "{}",
+        out.stdout
+    );
+    nothing_left(&lab);
+}
+
+#[test]
 fn a_ping_that_cannot_run_is_an_error_not_a_drop() {
     // h1's shell loses ping (its PATH); its pings are errors, reported
     // with ping's own words, never counted as dropped; the test fails.
@@ -374,7 +408,7 @@ fn a_ping_that_cannot_run_is_an_error_not_a_drop() {
         [
             "h1 -> ?",
             "h2 -> h1",
-            "*** Error: h1: ping could not run: bash: ping: command not found",
+            "*** Error: h1: ping could not run: ping: command not found",
             "*** Results: 0% dropped (1/1 received); 1 pings could not run",
         ],
         "{}",

@@ -51,10 +51,10 @@ fn mnruns_of(mn: i32) -> Vec<i32> {
 #[test]
 fn ctrl_c_stops_a_pingall() {
     // h1 cut off from its switch (its port out of the bridge, its link up):
-    // each of its 7 pings waits a second. pingall's calls run in the
+    // the pings to and from it wait 3 s each. pingall's calls run in the
     // background, where SIGINT is ignored and mnrun keeps it so: mn passes
-    // Ctrl-C on, and the prompt comes back once every call has stopped,
-    // having sent far fewer than the 56 pings of a whole run.
+    // Ctrl-C on, and the prompt comes back once every call has stopped.
+    // The pings Ctrl-C stopped were not lost: no list, no count of drops.
     let lab = Lab::new();
     let tmux = Tmux::start(&lab, "--topo single,8");
     tmux.wait_for("mininet>", 1);
@@ -67,13 +67,9 @@ fn ctrl_c_stops_a_pingall() {
     tmux.wait_for("mininet>", prompts + 1);
     assert_eq!(mnruns_of(mn), Vec::<i32>::new(), "calls left running:\n{}", tmux.screen());
     let screen = tmux.screen();
-    let sent = screen
-        .lines()
-        .rev()
-        .find_map(|l| l.split_once("*** Results:").and_then(|(_, r)| r.split_once('/')))
-        .and_then(|(_, r)| r.split_whitespace().next()?.parse::<u32>().ok())
-        .unwrap_or_else(|| panic!("a results line in:\n{screen}"));
-    assert!(sent < 56, "pingall was interrupted, yet sent {sent}:\n{screen}");
+    let after = &screen[screen.rfind("mininet> pingall").expect("the command")..];
+    assert!(after.contains("*** Interrupted\n"), "{screen}");
+    assert!(!after.contains("*** Results:") && !after.contains(" -> "), "{screen}");
     tmux.line("h1 echo after-interrupt", "after-interrupt\n");
     tmux.line("exit", "MN-EXITED 0");
     nothing_left(&lab);

@@ -284,7 +284,83 @@ fn dump_and_py_show_every_interface_of_a_router() {
     nothing_left(&lab);
 }
 
+#[test]
+fn dump_and_py_know_interfaces_the_topology_names() {
+    // intf1=up0: the batch's end is h1:up0; dump and py showed up0:None
+    // and looked for /sys/class/net/h1:up0.
+    let lab = Lab::new();
+    let dir = mn_tests::topologies(
+        &lab,
+        &[("named.sh", "host h1\nhost h2\nswitch s1\nlink h1 s1 intf1=up0\nlink h2 s1\n")],
+    );
+    let out = mn(&lab)
+        .arg("--topo")
+        .arg(dir.join("named.sh"))
+        .args(["-v", "output"])
+        .stdin("dump\npy h1.IP()\npy h1.MAC()\nh1 cat /sys/class/net/up0/address\nexit\n")
+        .ok();
+    let h1 = line_starting(&out.stdout, "<Host h1: ");
+    assert_eq!(h1.split_once(" pid=").map(|(a, _)| a), Some("<Host h1: up0:10.0.0.1"));
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let at = lines.iter().position(|l| l.starts_with("<Switch s1: ")).expect("dump's last line") + 1;
+    assert_eq!(lines[at], "10.0.0.1", "{}", out.stdout);
+    assert_eq!(lines[at + 1].len(), 17, "a MAC address: {}", out.stdout);
+    assert_eq!(lines[at + 1], lines[at + 2], "py h1.MAC() is up0's");
+    out.check(out.stderr.is_empty(), "no error");
+    nothing_left(&lab);
+}
+
+#[test]
+fn a_switch_started_again_forwards_at_once() {
+    // While s1 is stopped, h1's ARP for h2 fails. A pingall that gave up
+    // before the kernel did (ping -W3, three 1 s probes) left that failing
+    // resolution for the next ping to join: pingpair right after `switch
+    // s1 start` was dropped with it. Several rounds, as a user would.
+    let lab = Lab::new();
+    let round = "switch s1 stop\npingpair\nswitch s1 start\npingpair\n";
+    let out = mn(&lab).args(["--topo", "single,3", "-v", "output"]).stdin(round.repeat(3)).ok();
+    let results: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("*** Results:")).collect();
+    let (stopped, started) =
+        ("*** Results: 100% dropped (0/2 received)", "*** Results: 0% dropped (2/2 received)");
+    assert_eq!(results, [stopped, started, stopped, started, stopped, started], "{}", out.stdout);
+    nothing_left(&lab);
+}
+
 /// The line of `text` that starts with `start`.
 fn line_starting<'a>(text: &'a str, start: &str) -> &'a str {
     text.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no {start:?} in:\n{text}"))
+}
+
+#[test]
+fn commands_on_unknown_nodes_say_one_line_and_the_cli_goes_on() {
+    // Each says one line, changes nothing, and the CLI reads on; mn exits 0
+    // (a CLI session's status is its teardown's, as mn(1) says).
+    let lab = Lab::new();
+    let cases = [
+        ("h9 ls", "*** Unknown command: h9 ls"),
+        ("iperf h1 h9", "*** Error: node 'h9' not in network"),
+        ("iperf h9", "usage: iperf [A B]"),
+        ("iperfudp 5M h9 h1", "*** Error: node 'h9' not in network"),
+        ("link h1 h9 down", "*** Error: no link between h1 and h9"),
+        ("switch s9 stop", "*** Error: invalid switch: s9"),
+        ("noecho h9 ls", "*** Error: node 'h9' not in network"),
+        ("x h9", "*** Error: node 'h9' not in network"),
+        ("xterm h1 h9", "*** Error: node 'h9' not in network"),
+        ("py h9.IP()", "*** Error: node 'h9' not in network"),
+        ("help h9", "*** No help on h9"),
+        ("source /", "*** Error: cannot read /"),
+    ];
+    let mut input = String::new();
+    for (command, _) in &cases {
+        input.push_str(&format!("{command}\nsh echo next\n"));
+    }
+    input.push_str("pingall\n");
+    let out = mn(&lab).args(["--topo", "minimal", "-v", "output"]).stdin(input).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    for (i, (command, says)) in cases.iter().enumerate() {
+        assert_eq!(lines[2 * i..2 * i + 2], [*says, "next"], "{command}:\n{}", out.stdout);
+    }
+    out.check(out.stdout.contains("*** Results: 0% dropped (2/2 received)"), "the network is whole");
+    out.check(out.stderr.is_empty(), "nothing on stderr");
+    nothing_left(&lab);
 }

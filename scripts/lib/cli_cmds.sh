@@ -41,6 +41,12 @@ read_pids() {
 # (intf1=up0), NODE:IF; so do first_if and addrs.
 if_ip() { # NODE IF
 	local a end
+	# A node's first interface has its address in ip[] (kept by the CLI's
+	# live changes too); others only in the topology's addr lines.
+	if [[ -n ${ip[$1]:-} && (${first_if[$1]:-} == "$2" || ${first_if[$1]:-} == "$1:$2") ]]; then
+		echo "${ip[$1]%/*}"
+		return
+	fi
 	for a in "${addrs[@]}"; do
 		end=${a%% *}
 		[[ $end == "$1:$2" || $end == "$2" ]] && { a=${a#* }; echo "${a%/*}"; return; }

@@ -195,6 +195,8 @@ fn the_shells_of_one_add_share_one_pty() {
     // A reborn shell keeps it, and a killed command leaves no complaint.
     let out = lab.cmd("mnrun").args(["p1", "builtin exit 3"]).code(3);
     assert!(!out.stderr.contains("tcsetattr"), "{}", out.stderr);
+    // (Once the reborn shell has read a request: its hooks run first.)
+    lab.cmd("mnrun").args(["p1", "true"]).ok();
     assert_eq!(pty_index(lab.node_pid("p1")), ptys[0], "the reborn shell's pty");
     let out = lab.cmd("mnrun").args(["p2", "sh -c 'kill -INT $$'; echo after"]).ok();
     assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("after\n", ""));

@@ -32,6 +32,8 @@ pub struct Node {
     /// Routes someone added (`ip route add` words); read for JSON and
     /// topology files only.
     pub routes: Vec<String>,
+    /// The machine a node of a lab across machines lives on (None: here).
+    pub machine: Option<String>,
 }
 
 /// One end of a link as the picture shows it (the peer's node may be
@@ -71,15 +73,30 @@ pub async fn read(links: &mut Links, routes: bool) -> Result<Graph> {
                 root: n.root,
                 level: 0,
                 routes: Vec::new(),
+                machine: None,
             },
-            Err(_) => Node {
-                name,
-                kind: None,
-                state: "dead".into(),
-                pid: None,
-                root: false,
-                level: 0,
-                routes: Vec::new(),
+            // A node on another machine has a record of its own kind.
+            Err(_) => match mnnode::remote::remote_node(lab, &name) {
+                Some(r) => Node {
+                    name,
+                    kind: Some(r.kind),
+                    state: "remote".into(),
+                    pid: None,
+                    root: false,
+                    level: 0,
+                    routes: Vec::new(),
+                    machine: Some(r.machine),
+                },
+                None => Node {
+                    name,
+                    kind: None,
+                    state: "dead".into(),
+                    pid: None,
+                    root: false,
+                    level: 0,
+                    routes: Vec::new(),
+                    machine: None,
+                },
             },
         };
         nodes.push(node);
@@ -164,7 +181,7 @@ impl Graph {
             .map(|n| {
                 serde_json::json!({
                     "name": n.name, "kind": n.kind, "state": n.state, "pid": n.pid,
-                    "root": n.root, "level": n.level, "routes": n.routes,
+                    "root": n.root, "level": n.level, "routes": n.routes, "machine": n.machine,
                 })
             })
             .collect();
@@ -612,7 +629,9 @@ fn dot_table(n: &Node, up: &[&Side], down: &[&Side]) -> String {
         )
     };
     let mut name = format!("<B>{}</B>", html(&n.name));
-    if n.state != "running" {
+    if let Some(machine) = &n.machine {
+        name += &format!(" on {}", html(machine));
+    } else if n.state != "running" {
         name += &format!(" ({})", html(&n.state));
     }
     let mut t = format!(
@@ -780,6 +799,7 @@ mod tests {
             root: false,
             level: 0,
             routes: Vec::new(),
+            machine: None,
         }
     }
 

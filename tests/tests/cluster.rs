@@ -240,6 +240,22 @@ fn a_link_between_machines_is_a_vxlan_tunnel() {
     let out = c.cmd("mnrun").args(["s1", "cat /sys/class/net/s1-eth1/master/uevent"]).ok();
     assert!(out.stdout.contains("INTERFACE=s1"), "a port of the switch's bridge: {}", out.stdout);
 
+    // graph names each node's machine, and the links across.
+    let out = c.cmd("mnlink").args(["graph", "--format", "json"]).ok();
+    let g: serde_json::Value = serde_json::from_str(&out.stdout).expect("graph JSON");
+    let machines: Vec<(String, String)> = g["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| (n["name"].as_str().unwrap_or("").into(), n["machine"].as_str().unwrap_or("-").into()))
+        .collect();
+    let want =
+        [("h1", "a"), ("h2", "b"), ("h3", "a"), ("s1", "b")].map(|(n, m)| (n.to_string(), m.to_string()));
+    assert_eq!(machines, want, "{}", out.stdout);
+    assert_eq!(g["links"].as_array().map(Vec::len), Some(2), "{}", out.stdout);
+    let out = c.cmd("mnlink").args(["graph", "--format", "dot"]).ok();
+    assert!(out.stdout.contains("<B>h2</B> on b"), "{}", out.stdout);
+
     // list: each link once, across machines.
     let out = c.cmd("mnlink").arg("list").ok();
     let rows: Vec<Vec<&str>> = out.stdout.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates docs/transcripts/mininet-habits.txt: a Mininet user's session
-# with every launcher option and CLI command of issue 14 (the OVS ones,
-# --switch ovsk, --controller and dpctl, come with the OVS work). Run as
+# with every launcher option and CLI command of issue 14, and the Open
+# vSwitch ones (--switch, --controller, dpctl, switch stop|start). Run as
 # root from the repository, with the tools built (cargo build --release).
 #
 # CLI input comes from a here-document, as a user's keystrokes would; mn
@@ -131,6 +131,18 @@ px h1.setIP('10.0.0.9')
 source more.cli
 noecho h1 echo noecho: an interactive command, as h1 CMD
 h9 ls
+exit
+CLI
+	run mn --topo tree,2,2 --switch ovs,protocols=OpenFlow10,OpenFlow13 --controller ref --test pingall
+	run mn --switch ovsk --test build
+	session mn --topo single,2 --switch ovs,protocols=OpenFlow13 --controller ref <<'CLI'
+dump
+pingall
+dpctl dump-flows
+switch s1 stop
+pingall
+switch s1 start
+pingall
 exit
 CLI
 	run mn -c

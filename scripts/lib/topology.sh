@@ -9,8 +9,9 @@
 
 # The size bound, checked before anything is made. This machine (24 GB,
 # pid_max 32768) holds tree,4,10 (10000 hosts, 1111 switches): a node is a
-# bash shell (about 0.4 MB PSS) and a network namespace, and mnlink needs a
-# few descriptors per node.
+# bash shell (about 0.45 MB PSS) and a network namespace; the limits such a
+# lab meets (pid_max, bridge ports, neighbour tables, the input backlog)
+# are checked by check_scale (build.sh).
 max_hosts=10000
 max_nodes=12000
 max_links=50000

@@ -10,6 +10,20 @@ pub fn mn(lab: &Lab) -> Cmd {
         .env("MN_HISTORY", lab.dir.with_file_name("history"))
 }
 
+/// scripts/mn run from `dir` (where it finds the topology files named).
+pub fn mn_in(lab: &Lab, dir: &std::path::Path) -> Cmd {
+    let mut cmd = mn(lab);
+    cmd.command().current_dir(dir);
+    cmd
+}
+
+/// Nothing was made: no lab contents, no ip netns entries.
+pub fn nothing_made(lab: &Lab) {
+    let entries = std::fs::read_dir(&lab.dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(entries, 0, "nothing in {}", lab.dir.display());
+    assert!(netns_entries(lab).is_empty(), "ip netns entries: {:?}", netns_entries(lab));
+}
+
 /// Nothing of the lab is left: no nodes, no ip netns entries.
 pub fn nothing_left(lab: &Lab) {
     let out = lab.cmd("mnnode").arg("list").ok();

@@ -23,7 +23,7 @@ mod tmux;
 
 pub use feature::{Feature, require};
 pub use lab::{Lab, survivors, ticks};
-pub use launcher::{mn, nothing_left, topologies};
+pub use launcher::{mn, mn_in, nothing_left, nothing_made, topologies};
 pub use links::{Fifo, ifnames, lab_with, listed, mnlink, qdiscs};
 pub use rng::Rng;
 pub use tmux::Tmux;

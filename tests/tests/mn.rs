@@ -1,7 +1,8 @@
 //! scripts/mn: the launcher's tests, topologies, bad input, its scripts,
 //! help and man page. The CLI is tested in mn_cli.rs.
 use mn_tests::{
-    Cmd, Lab, assert_error, bin_dir, eventually, mn, netns_entries, nothing_left, repo, topologies, unique,
+    Cmd, Lab, assert_error, bin_dir, eventually, mn, mn_in, netns_entries, nothing_left, nothing_made, repo,
+    topologies, unique,
 };
 use std::time::Duration;
 
@@ -63,19 +64,6 @@ fn build_and_custom_topology_with_routers() {
         "h1 and h2 reach each other through two routers",
     );
     nothing_left(&lab);
-}
-
-fn mn_in(lab: &Lab, dir: &std::path::Path) -> Cmd {
-    let mut cmd = mn(lab);
-    cmd.command().current_dir(dir);
-    cmd
-}
-
-/// Nothing was made: no lab contents, no ip netns entries.
-fn nothing_made(lab: &Lab) {
-    let entries = std::fs::read_dir(&lab.dir).map(|d| d.count()).unwrap_or(0);
-    assert_eq!(entries, 0, "nothing in {}", lab.dir.display());
-    assert!(netns_entries(lab).is_empty(), "ip netns entries: {:?}", netns_entries(lab));
 }
 
 #[test]

@@ -2,20 +2,7 @@
 //! topologies, Mininet custom topology files (--custom), and the launcher
 //! options --nat, --arp, --pre/--post, --host, --switch, --controller,
 //! --wait and --innamespace.
-use mn_tests::{Cmd, Lab, assert_error, mn, netns_entries, nothing_left, topologies};
-
-fn mn_in(lab: &Lab, dir: &std::path::Path) -> Cmd {
-    let mut cmd = mn(lab);
-    cmd.command().current_dir(dir);
-    cmd
-}
-
-/// Nothing was made: no lab contents, no ip netns entries.
-fn nothing_made(lab: &Lab) {
-    let entries = std::fs::read_dir(&lab.dir).map(|d| d.count()).unwrap_or(0);
-    assert_eq!(entries, 0, "nothing in {}", lab.dir.display());
-    assert!(netns_entries(lab).is_empty(), "ip netns entries: {:?}", netns_entries(lab));
-}
+use mn_tests::{Cmd, Lab, assert_error, mn, mn_in, nothing_left, nothing_made, topologies};
 
 /// `mnlink list` as "A B" pairs, whitespace-insensitive.
 fn link_pairs(lab: &Lab) -> Vec<String> {

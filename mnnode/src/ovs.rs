@@ -9,7 +9,8 @@
 //!   *.pid *.log *.ctl      the daemons' pid files, logs and control sockets
 //!   NAME.mgmt              each bridge's OpenFlow socket (ovs-ofctl NAME)
 //!   tcp-IP-PORT.sock       a controller relay's socket; relay-KEY its record
-//!   ref.sock               the lab's ovs-testcontroller (--controller ref)
+//!   ref-FIRST.sock         an ovs-testcontroller of the lab's (--controller ref),
+//!                          one per 16 switches (its limit), named after the first
 //! /run/netns/LAB-.ovs      the OVS namespace, pinned
 //! ```
 //!
@@ -52,6 +53,16 @@ pub const PROGRAMS: [(&str, &str); 4] = [
     ("ovs-vsctl", "openvswitch-switch"),
 ];
 const TESTCONTROLLER: (&str, &str) = ("ovs-testcontroller", "openvswitch-testcontroller");
+/// How many switches one ovs-testcontroller serves (its MAX_SWITCHES): the
+/// 17th's connection fails ("Protocol error"), as with Mininet's one
+/// OVSController for every switch.
+const REF_SWITCHES: usize = 16;
+
+/// The files of the ref controller whose group of switches starts with
+/// `first`: ref-FIRST.{sock,pid,log}.
+fn ref_key(first: &str) -> String {
+    format!("ref-{first}")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FailMode {
@@ -349,7 +360,7 @@ impl Ovs {
                 }
                 None => self.make()?,
             };
-            self.controllers(&ns, opts)?;
+            self.controllers(&ns, names, opts)?;
             self.check_dpids(lab, names, opts)?;
             Ok((ns, listeners))
         });
@@ -497,29 +508,32 @@ impl Ovs {
         Ok(())
     }
 
-    /// The lab's ovs-testcontroller and the relays the controllers need.
-    fn controllers(&self, ns: &File, opts: &Options) -> Result<()> {
+    /// The lab's ovs-testcontrollers and the relays the controllers need.
+    fn controllers(&self, ns: &File, names: &[String], opts: &Options) -> Result<()> {
         for c in &opts.controllers {
             match c {
                 Controller::Ref => {
                     let ino = ns.metadata().map_err(|e| mncli::io_error(self.entry.display(), &e))?.ino();
-                    if self.daemon("ovs-testcontroller", ino).is_some() {
-                        continue;
+                    for chunk in names.chunks(REF_SWITCHES) {
+                        let key = ref_key(&chunk[0]);
+                        if self.daemon(&key, ino).is_some() {
+                            continue;
+                        }
+                        let d = |ext: &str| self.dir.join(format!("{key}.{ext}")).display().to_string();
+                        let _ = std::fs::remove_file(d("sock"));
+                        self.run(
+                            ns,
+                            require(TESTCONTROLLER)?,
+                            &[
+                                "--protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13".into(),
+                                format!("--pidfile={}", d("pid")),
+                                format!("--log-file={}", d("log")),
+                                "--detach".into(),
+                                "--no-chdir".into(),
+                                format!("punix:{}", d("sock")),
+                            ],
+                        )?;
                     }
-                    let d = |f: &str| self.dir.join(f).display().to_string();
-                    let _ = std::fs::remove_file(self.dir.join("ref.sock"));
-                    self.run(
-                        ns,
-                        require(TESTCONTROLLER)?,
-                        &[
-                            "--protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13".into(),
-                            format!("--pidfile={}", d("ovs-testcontroller.pid")),
-                            format!("--log-file={}", d("ovs-testcontroller.log")),
-                            "--detach".into(),
-                            "--no-chdir".into(),
-                            format!("punix:{}", d("ref.sock")),
-                        ],
-                    )?;
                 }
                 Controller::Tcp(addr) => {
                     let key = tcp_key(addr);
@@ -538,10 +552,37 @@ impl Ovs {
         Ok(())
     }
 
-    /// What vswitchd connects to for a controller.
-    fn target(&self, c: &Controller) -> String {
+    /// Ends the ref controllers that no bridge left connects to.
+    fn end_unused_refs(&self, ns: &File) {
+        let Ok(ino) = ns.metadata().map(|m| m.ino()) else { return };
+        let list = ["--bare", "--columns=target", "list", "controller"].map(String::from);
+        let Ok(targets) = self.vsctl(&list) else { return };
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let Some(key) = file.strip_suffix(".pid").filter(|k| k.starts_with("ref-")) else { continue };
+            if targets.contains(&format!("/{key}.sock")) {
+                continue;
+            }
+            if let Some(pid) = self.daemon(key, ino) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            for ext in ["pid", "sock"] {
+                let _ = std::fs::remove_file(self.dir.join(format!("{key}.{ext}")));
+            }
+        }
+    }
+
+    /// What vswitchd connects to for a controller; `first`: the first
+    /// switch of the switch's group of 16 (ref).
+    fn target(&self, c: &Controller, first: &str) -> String {
         match c {
-            Controller::Ref => format!("unix:{}", self.dir.join("ref.sock").display()),
+            Controller::Ref => {
+                format!("unix:{}", self.dir.join(format!("{}.sock", ref_key(first))).display())
+            }
             Controller::Unix(path) => format!("unix:{}", path.display()),
             Controller::Tcp(addr) => {
                 format!("unix:{}", self.dir.join(format!("{}.sock", tcp_key(addr))).display())
@@ -598,7 +639,8 @@ impl Ovs {
             need_tun()?;
         }
         let mut args: Vec<String> = Vec::new();
-        for (name, dpid) in dpids(names, opts)? {
+        for (i, (name, dpid)) in dpids(names, opts)?.into_iter().enumerate() {
+            let first = &names[i - i % REF_SWITCHES];
             args.extend(["--".into(), "add-br".into(), name.clone()]);
             args.extend(["--".into(), "set".into(), "bridge".into(), name.clone()]);
             args.push(format!("datapath_type={}", if kernel { "system" } else { "netdev" }));
@@ -611,7 +653,7 @@ impl Ovs {
             }
             if !opts.controllers.is_empty() {
                 args.extend(["--".into(), "set-controller".into(), name.clone()]);
-                args.extend(opts.controllers.iter().map(|c| self.target(c)));
+                args.extend(opts.controllers.iter().map(|c| self.target(c, first)));
             }
         }
         self.vsctl(&args)?;
@@ -654,6 +696,7 @@ impl Ovs {
                 args.extend(["--".into(), "--if-exists".into(), "del-br".into(), node.name.clone()]);
             }
             let _ = self.vsctl(&args);
+            self.end_unused_refs(&ns);
         }
         // Their links do not go with a namespace: the OVS one stays.
         let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();

@@ -47,6 +47,33 @@ fn ref_controller_pingall_on_tree_2_2() {
 }
 
 #[test]
+fn ref_controllers_serve_more_than_16_switches() {
+    let test = "ref_controllers_serve_more_than_16_switches";
+    if !have(test, "ovs-vswitchd", "openvswitch-switch")
+        || !have(test, "ovs-testcontroller", "openvswitch-testcontroller")
+    {
+        return;
+    }
+    // One ovs-testcontroller takes 16 switches; a 17th is refused.
+    let lab = Lab::new();
+    let args = ["--topo", "linear,20", "--switch", "ovs,datapath=user", "--controller", "ref"];
+    let out = mn(&lab).args(args).args(["--keep", "--test", "pingall"]).ok();
+    out.check(out.stdout.contains("*** Results: 0% dropped (380/380 received)"), "every ping answered");
+    let ovs = lab.dir.join(".ovs");
+    assert!(ovs.join("ref-s1.pid").exists() && ovs.join("ref-s17.pid").exists(), "two controllers");
+    // The second goes with the last of its switches.
+    lab.cmd("mnnode").args(["del", "s17", "s18", "s19"]).ok();
+    assert!(ovs.join("ref-s17.pid").exists(), "s20 still uses it");
+    lab.cmd("mnnode").args(["del", "s20"]).ok();
+    assert!(
+        !ovs.join("ref-s17.pid").exists() && ovs.join("ref-s1.pid").exists(),
+        "only the unused one ended"
+    );
+    mn(&lab).arg("-c").ok();
+    nothing_left(&lab);
+}
+
+#[test]
 fn mn_refuses_bad_switch_and_controller_options() {
     let lab = Lab::new();
     for (args, line) in [

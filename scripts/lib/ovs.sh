@@ -107,6 +107,12 @@ check_switch_programs() {
 	[[ $switch_kind == ovs ]] || return 0
 	need ovs-vswitchd ovsdb-server ovs-vsctl ovs-ofctl
 	[[ " ${switch_args[*]} " != *" --controller ref "* ]] || need ovs-testcontroller
+	# The kernel's datapath, asked for, must be there before anything is made.
+	if [[ " ${switch_args[*]} " == *" --datapath kernel "* && ! -d /sys/module/openvswitch ]]; then
+		modprobe -q openvswitch 2>/dev/null || true
+		[[ -d /sys/module/openvswitch ]] ||
+			die "--switch $opt_switch: this kernel has no openvswitch module; use --switch ovs,datapath=user"
+	fi
 }
 
 # --- the CLI ---------------------------------------------------------------------

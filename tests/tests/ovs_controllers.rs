@@ -113,6 +113,17 @@ fn mn_refuses_bad_switch_and_controller_options() {
             &format!("the last line of stderr saying `{line}`"),
         );
     }
+    // The kernel's datapath asked for where there is none: said before
+    // anything is made (the VM leg's kernel has it: ovs_kernel.rs).
+    let _ = mn_tests::Cmd::new("modprobe").args(["-q", "openvswitch"]).run();
+    if !std::path::Path::new("/sys/module/openvswitch").exists() {
+        let out = mn(&lab).args(["--switch", "ovsk", "--test", "build"]).code(1);
+        assert_eq!(
+            out.stderr,
+            "mn: --switch ovsk: this kernel has no openvswitch module; use --switch ovs,datapath=user\n"
+        );
+        assert!(!lab.dir.exists(), "nothing made");
+    }
     // Without Open vSwitch: mn names the package before it builds anything.
     let dir = lab.dir.with_file_name("nobin");
     std::fs::create_dir_all(&dir).unwrap();

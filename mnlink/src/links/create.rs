@@ -142,8 +142,7 @@ impl Links {
                 (Some(i), Some(staging)) => (staging.conn.handle.clone(), ends[i].ifname.clone()),
                 _ => (self.place(&first.node).await?.conn.handle.clone(), first.ifname.clone()),
             };
-            let del = rtnetlink::LinkUnspec::new_with_name(&name).build();
-            let _ = handle.link().del_with_message(del).execute().await;
+            let _ = netlink::del_by_name(&handle, &name).await;
             return Err(err);
         }
         Ok(())

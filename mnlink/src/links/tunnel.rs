@@ -353,8 +353,7 @@ impl Links {
         .await;
         if result.is_err() {
             let handle = self.place(&end.node).await?.conn.handle.clone();
-            let del = rtnetlink::LinkUnspec::new_with_name(&end.ifname).build();
-            let _ = handle.link().del_with_message(del).execute().await;
+            let _ = netlink::del_by_name(&handle, &end.ifname).await;
         }
         result
     }

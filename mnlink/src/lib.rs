@@ -47,7 +47,7 @@ fn run_cli(cli: Cli) -> Result<ExitCode> {
     let outcome = match (cli.batch, cli.command) {
         (Some(file), _) => rt.block_on(batch(&file, &signals)),
         (None, Some(command)) => {
-            let result = rt.block_on(run_one(&mut None, command)).map_err(|e| plain(&e));
+            let result = rt.block_on(run_one(&mut None, command, false)).map_err(|e| plain(&e));
             match (signals.taken(), result) {
                 (None, result) => result.map(|()| Outcome::Done),
                 (Some(sig), Ok(())) => Ok(Outcome::Interrupted(sig, "the command was done".into())),
@@ -159,11 +159,11 @@ impl Interrupts {
 
 /// Runs one command, opening the lab on first need: without one, there
 /// are no links to list and no node to name.
-async fn run_one(links: &mut Option<Links>, command: Command) -> Result<()> {
+async fn run_one(links: &mut Option<Links>, command: Command, batch: bool) -> Result<()> {
     let links = match links {
         Some(links) => links,
         None => match Lab::open()? {
-            Some(lab) => links.insert(Links::new(lab)),
+            Some(lab) => links.insert(if batch { Links::for_batch(lab) } else { Links::new(lab) }),
             None => {
                 return match command {
                     Command::List { node: None, json, porcelain } => {
@@ -280,52 +280,136 @@ fn parse_mtu(text: &str) -> Result<u32> {
 
 /// Runs a batch file; the first failing line stops it, and so does a
 /// signal, once the line at hand is done (or, failing, undone).
+///
+/// The OVS ports of consecutive `add` lines are made together (see
+/// Links::flush_ports): before any other line, when the input pauses, at
+/// the end, on a signal and every [`PORTS_AT_ONCE`] ports.
 async fn batch(file: &Path, signals: &Interrupts) -> Result<Outcome> {
     let lines = read_lines(file)?;
-    let mut links = None;
-    let mut last_done = None;
-    let stopped = |sig: Signal, last_done: Option<usize>| {
-        let what = match last_done {
-            Some(n) => format!("line {n} was the last done"),
-            None => "no line was done".to_string(),
-        };
-        Ok(Outcome::Interrupted(sig, what))
-    };
+    let mut run = Batch { links: None, last_done: None, settled: None };
     loop {
         if let Some(sig) = signals.taken() {
-            return stopped(sig, last_done);
+            return run.stop(sig, None).await;
         }
         // Wait for the next line, watching for signals meanwhile (stdin
         // can be slow: a terminal, a pipe from a script).
         let (number, line) = match lines.recv_timeout(std::time::Duration::from_millis(20)) {
-            Ok(next) => next?,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => return Ok(Outcome::Done),
+            Ok(Ok(next)) => next,
+            Ok(Err(e)) => {
+                run.settle().await?;
+                return Err(e);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                run.settle().await?;
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                run.settle().await?;
+                return Ok(Outcome::Done);
+            }
         };
         let words: Vec<&str> = line.split('#').next().unwrap_or("").split_whitespace().collect();
         if words.is_empty() {
             continue;
         }
-        let result = match Cli::try_parse_from(std::iter::once("mnlink").chain(words.iter().copied())) {
-            Ok(Cli { command: Some(command), batch: None, on: None }) => run_one(&mut links, command).await,
+        let parsed = Cli::try_parse_from(std::iter::once("mnlink").chain(words.iter().copied()));
+        if !matches!(parsed, Ok(Cli { command: Some(Command::Add { .. }), .. })) {
+            if let Err(e) = run.settle().await {
+                return match signals.taken() {
+                    Some(sig) => run.stop(sig, Some(e)).await,
+                    None => Err(e),
+                };
+            }
+        }
+        let result = match parsed {
+            Ok(Cli { command: Some(command), batch: None, on: None }) => {
+                run_one(&mut run.links, command, true).await
+            }
             Ok(_) => Err(anyhow!("a batch line holds one subcommand")),
             Err(err) => Err(anyhow!(mncli::usage_line(&err))),
         };
-        match (result, signals.taken()) {
-            (Ok(()), None) => last_done = Some(number),
-            (Ok(()), Some(sig)) => return stopped(sig, Some(number)),
-            (Err(e), None) => return Err(anyhow!("line {number}: {}", plain(&e))),
-            (Err(e), Some(sig)) => {
-                let e = plain(&e);
-                let outcome = stopped(sig, last_done);
-                return outcome.map(|o| match o {
-                    Outcome::Interrupted(sig, what) => {
-                        Outcome::Interrupted(sig, format!("line {number} failed ({e}); {what}"))
-                    }
-                    o => o,
-                });
+        let failed = match result {
+            Ok(()) => {
+                run.done(number);
+                None
             }
+            // The lines before it are done: their ports are made first.
+            Err(e) => match run.settle().await {
+                Ok(()) => Some(anyhow!("line {number}: {}", plain(&e))),
+                Err(earlier) => Some(earlier),
+            },
+        };
+        if let Some(sig) = signals.taken() {
+            return run.stop(sig, failed).await;
         }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if run.links.as_ref().is_some_and(|l| l.pending_ports() >= PORTS_AT_ONCE) {
+            run.settle().await?;
+        }
+    }
+}
+
+/// The most OVS ports a batch leaves waiting: a failing transaction is
+/// retried line by line, which should stay short.
+const PORTS_AT_ONCE: usize = 4096;
+
+/// A batch under way: which lines are done, and which of them surely so
+/// (their OVS ports made).
+struct Batch {
+    links: Option<Links>,
+    last_done: Option<usize>,
+    settled: Option<usize>,
+}
+
+impl Batch {
+    fn done(&mut self, line: usize) {
+        self.last_done = Some(line);
+        if let Some(links) = self.links.as_mut() {
+            links.ports_of_line(line);
+        }
+    }
+
+    /// Makes the waiting OVS ports; if that fails, the line it names and
+    /// those after it are undone, and the error names that line.
+    async fn settle(&mut self) -> Result<()> {
+        if let Some(Err((line, before, e))) = match self.links.as_mut() {
+            Some(links) => Some(links.flush_ports().await),
+            None => None,
+        } {
+            self.last_done = before.or(self.settled);
+            self.settled = self.last_done;
+            return Err(anyhow!("line {line}: {}", plain(&e)));
+        }
+        self.settled = self.last_done;
+        Ok(())
+    }
+
+    /// Stops the batch for a signal, once what is done is made whole.
+    async fn stop(&mut self, sig: Signal, failed: Option<anyhow::Error>) -> Result<Outcome> {
+        let failed = match self.settle().await {
+            Ok(()) => failed,
+            Err(e) => Some(e),
+        };
+        let done = match self.last_done {
+            Some(n) => format!("line {n} was the last done"),
+            None => "no line was done".to_string(),
+        };
+        let what = match failed {
+            // "line N: why" becomes "line N failed (why)".
+            Some(e) => {
+                let e = e.to_string();
+                match e.split_once(": ") {
+                    Some((line, why)) if line.starts_with("line ") => {
+                        format!("{line} failed ({why}); {done}")
+                    }
+                    _ => format!("{e}; {done}"),
+                }
+            }
+            None => done,
+        };
+        Ok(Outcome::Interrupted(sig, what))
     }
 }
 

@@ -12,7 +12,7 @@ pub use ovs::sync as sync_ovs;
 use crate::endpoint::Endpoint;
 use crate::shaping::{self, Shaping};
 use anyhow::{Context, Result, anyhow, bail};
-use create::Staging;
+use create::{Pending, Staging};
 use mnnode::netlink::{self, Conn};
 use mnnode::tag::Tag;
 use mnnode::{Lab, Node};
@@ -51,6 +51,8 @@ pub struct Links {
     command: u64,
     staging: Option<Staging>,
     netem: Option<bool>,
+    /// In a batch: the links whose OVS ports are still to be made.
+    ports: Option<Vec<Pending>>,
 }
 
 impl Links {
@@ -60,7 +62,12 @@ impl Links {
         // Half the limit, less what the rest of mnlink and tc need; a
         // command needs two places at once (a link's ends).
         let max_places = (limit.saturating_sub(64) / 2).clamp(2, MAX_PLACES as u64) as usize;
-        Links { lab, places: HashMap::new(), max_places, command: 0, staging: None, netem: None }
+        Links { lab, places: HashMap::new(), max_places, command: 0, staging: None, netem: None, ports: None }
+    }
+
+    /// Links for a batch, whose OVS ports wait for [`Links::flush_ports`].
+    pub fn for_batch(lab: Lab) -> Links {
+        Links { ports: Some(Vec::new()), ..Links::new(lab) }
     }
 
     /// Starts a command: places it has not used yet may be closed to make

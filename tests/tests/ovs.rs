@@ -332,3 +332,49 @@ fn tcp_crosses_a_userspace_switch() {
         .ok();
     assert!(!csum.stdout.contains(": on"), "h1's end computes its own checksums: {}", csum.stdout);
 }
+
+/// A batch makes its OVS ports in one transaction, yet still stops at its
+/// first failing line: the lines before it are done (ports made), it and
+/// the lines after it are not (no pair left, no port).
+#[test]
+fn a_batch_makes_its_ports_together_and_stops_at_the_failing_line() {
+    if !have_ovs("a_batch_makes_its_ports_together_and_stops_at_the_failing_line") {
+        return;
+    }
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--kind", "ovs", "--datapath", "user", "s1", "s2"]).ok();
+    lab.cmd("mnnode").args(["add", "h1", "h2", "h3", "h4"]).ok();
+    // A port named s1-eth5 on s2 in the database: OVS refuses another
+    // port of that name, and only OVS can tell.
+    lab.cmd("mnrun").args(["s2", "ovs-vsctl add-port s2 s1-eth5"]).ok();
+    let batch =
+        "add h1-eth0 s1-eth1\nadd h2-eth0 s1-eth2\n# a comment\nadd h3-eth0 s1-eth5\nadd h4-eth0 s1-eth4\n";
+    let out = lab.cmd("mnlink").args(["-b", "-"]).stdin(batch).fails();
+    out.check(out.stderr.starts_with("mnlink: line 4: "), "the failing line is named");
+    out.check(out.stderr.contains("s1-eth5") && out.stderr.lines().count() == 1, "one line naming the port");
+    let ports = lab.cmd("mnrun").args(["s1", "ovs-vsctl list-ports s1"]).ok();
+    assert_eq!(
+        ports.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["s1-eth1", "s1-eth2"],
+        "the lines before the failing one made their ports, it and the next did not"
+    );
+    let links = lab.cmd("mnlink").arg("list").ok();
+    for (end, made) in [("h1-eth0", true), ("h2-eth0", true), ("h3-eth0", false), ("h4-eth0", false)] {
+        assert_eq!(links.stdout.contains(end), made, "{end} in mnlink list:\n{}", links.stdout);
+    }
+
+    // The same batch without the clash makes every port, numbered.
+    lab.cmd("mnrun").args(["s2", "ovs-vsctl del-port s2 s1-eth5"]).ok();
+    let rest =
+        "add h3-eth0 s1-eth5\nadd h4-eth0 s1-eth4\naddr h3-eth0 10.0.0.3/24\naddr h4-eth0 10.0.0.4/24\n";
+    lab.cmd("mnlink").args(["-b", "-"]).stdin(rest).ok();
+    let ports = lab.cmd("mnrun").args(["s1", "ovs-ofctl show s1"]).ok();
+    ports
+        .check(ports.stdout.contains(" 5(s1-eth5)") && ports.stdout.contains(" 4(s1-eth4)"), "ports 4 and 5");
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            lab.cmd("mnrun").args(["h3", "ping -c1 -W1 10.0.0.4"]).run().status.success()
+        }),
+        "h3 reaches h4 through the ports the batch made"
+    );
+}

@@ -38,21 +38,24 @@ fn ofport(ifname: &str) -> Option<u32> {
     ifname[digits..].parse().ok().filter(|&n| (1..0xff00).contains(&n))
 }
 
-/// Whether a switch's bridge is on the userspace datapath, asked once
-/// per switch and run.
+/// Whether a switch's bridge is on the userspace datapath. Every bridge's
+/// datapath is asked at once, the first time and again for a bridge not
+/// seen yet: one ovs-vsctl per switch cost more than making its ports.
 pub fn userspace(lab: &Lab, switch: &str) -> bool {
     static KNOWN: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
-    if let Some(&(_, user)) =
-        KNOWN.lock().ok().and_then(|k| k.iter().find(|(s, _)| s == switch).cloned()).as_ref()
-    {
+    let Ok(mut known) = KNOWN.lock() else { return false };
+    if let Some(&(_, user)) = known.iter().find(|(s, _)| s == switch) {
         return user;
     }
-    let args = ["get", "bridge", switch, "datapath_type"].map(String::from);
-    let user = Ovs::of(lab).vsctl(&args).is_ok_and(|t| t.trim() == "netdev");
-    if let Ok(mut k) = KNOWN.lock() {
-        k.push((switch.to_string(), user));
+    let args = ["--format=csv", "--no-headings", "--columns=name,datapath_type", "list", "bridge"];
+    let listed = Ovs::of(lab).vsctl(&args.map(String::from)).unwrap_or_default();
+    known.clear();
+    for line in listed.lines() {
+        if let Some((name, datapath)) = line.split_once(',') {
+            known.push((name.trim_matches('"').to_string(), datapath.trim_matches('"') == "netdev"));
+        }
     }
-    user
+    known.iter().any(|(s, user)| s == switch && *user)
 }
 
 /// Turns transmit checksum offload off on an interface (in the current

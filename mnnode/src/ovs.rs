@@ -348,7 +348,7 @@ impl Ovs {
         let lock = self.lock()?;
         let listeners = self.bind_listeners(names, opts);
         let result = listeners.and_then(|listeners| {
-            let ns = match self.namespace() {
+            let (ns, mut starting) = match self.namespace() {
                 Some(ns) => {
                     let ino = ns.metadata().map_err(|e| mncli::io_error(self.entry.display(), &e))?.ino();
                     if self.daemon("ovs-vswitchd", ino).is_none() {
@@ -356,12 +356,18 @@ impl Ovs {
                             "the lab's ovs-vswitchd is not running (killed?); mnnode clean removes the lab"
                         );
                     }
-                    ns
+                    (ns, Vec::new())
                 }
                 None => self.make()?,
             };
-            self.controllers(&ns, names, opts)?;
-            self.check_dpids(lab, names, opts)?;
+            // The daemons start side by side: each takes tens of ms.
+            let fresh = !starting.is_empty();
+            let controllers = self.controllers(&ns, names, opts, &mut starting);
+            let started = finish(starting);
+            controllers.and(started)?;
+            if !fresh {
+                self.check_dpids(lab, names, opts)?;
+            }
             Ok((ns, listeners))
         });
         match result {
@@ -396,8 +402,9 @@ impl Ovs {
         Ok(out)
     }
 
-    /// Makes the namespace and starts ovsdb-server and ovs-vswitchd in it.
-    fn make(&self) -> Result<File> {
+    /// Makes the namespace and starts ovsdb-server and ovs-vswitchd in it;
+    /// ovs-vswitchd is still starting (see [`finish`]).
+    fn make(&self) -> Result<(File, Vec<Starting>)> {
         netns::prepare()?;
         if netns::taken(&self.entry) {
             // A crashed run's entry that holds nothing is ours to reuse.
@@ -451,7 +458,7 @@ impl Ovs {
             // every packet that misses a flow: wait that out.
             wait_for_uptime(Duration::from_secs(12));
         }
-        self.run(
+        let vswitchd = self.spawn(
             &ns,
             require(PROGRAMS[0])?,
             &[
@@ -462,13 +469,19 @@ impl Ovs {
                 "--no-chdir".into(),
             ],
         )?;
-        Ok(ns)
+        Ok((ns, vec![vswitchd]))
     }
 
     /// Runs an OVS program in the lab's OVS namespace (its own mount
     /// namespace, with a sysfs of that network namespace and without the
     /// host's `ip netns` entries); a daemon detaches itself.
     fn run(&self, ns: &File, program: PathBuf, args: &[String]) -> Result<()> {
+        finish(vec![self.spawn(ns, program, args)?])
+    }
+
+    /// Starts [`Ovs::run`]'s program; [`finish`] waits for it (a daemon
+    /// has detached, ready, when its first process exits).
+    fn spawn(&self, ns: &File, program: PathBuf, args: &[String]) -> Result<Starting> {
         let name = program.file_name().unwrap_or_default().to_string_lossy().into_owned();
         let net = ns.as_raw_fd();
         let mut cmd = Command::new(&program);
@@ -501,15 +514,19 @@ impl Ovs {
                 Ok(())
             });
         }
-        let out = cmd.output().map_err(|e| mncli::io_error(format!("run {name}"), &e))?;
-        if !out.status.success() {
-            bail!("{}", complaint(&name, &out.stderr));
-        }
-        Ok(())
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+        let child = cmd.spawn().map_err(|e| mncli::io_error(format!("run {name}"), &e))?;
+        Ok(Starting { name, child })
     }
 
     /// The lab's ovs-testcontrollers and the relays the controllers need.
-    fn controllers(&self, ns: &File, names: &[String], opts: &Options) -> Result<()> {
+    fn controllers(
+        &self,
+        ns: &File,
+        names: &[String],
+        opts: &Options,
+        starting: &mut Vec<Starting>,
+    ) -> Result<()> {
         for c in &opts.controllers {
             match c {
                 Controller::Ref => {
@@ -521,7 +538,7 @@ impl Ovs {
                         }
                         let d = |ext: &str| self.dir.join(format!("{key}.{ext}")).display().to_string();
                         let _ = std::fs::remove_file(d("sock"));
-                        self.run(
+                        let controller = self.spawn(
                             ns,
                             require(TESTCONTROLLER)?,
                             &[
@@ -533,6 +550,7 @@ impl Ovs {
                                 format!("punix:{}", d("sock")),
                             ],
                         )?;
+                        starting.push(controller);
                     }
                 }
                 Controller::Tcp(addr) => {
@@ -872,6 +890,27 @@ fn wait_for_uptime(at_least: Duration) {
 
 /// An OVS program's complaint as one line: its last message, without the
 /// program's name and log prefixes.
+/// An OVS program started by [`Ovs::spawn`].
+struct Starting {
+    name: String,
+    child: std::process::Child,
+}
+
+/// Waits for every program started; the first one's complaint is the
+/// error.
+fn finish(starting: Vec<Starting>) -> Result<()> {
+    let mut first = None;
+    for Starting { name, child } in starting {
+        let failed = match child.wait_with_output() {
+            Ok(out) if out.status.success() => None,
+            Ok(out) => Some(anyhow!("{}", complaint(&name, &out.stderr))),
+            Err(e) => Some(mncli::io_error(format!("run {name}"), &e)),
+        };
+        first = first.or(failed);
+    }
+    first.map_or(Ok(()), Err)
+}
+
 fn complaint(program: &str, stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let line = text.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("failed");

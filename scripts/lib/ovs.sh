@@ -169,6 +169,27 @@ switch_label() { # NAME
 	fi
 }
 
+# Mininet connects a switch to its controller once its ports exist; ours
+# connect when added, before mnlink makes their ports. A controller may
+# ignore ports added while it is still taking the switch up (Faucet 1.10
+# does, under load: it never forwards on them), so a remote controller is
+# connected again once the ports are there: one transaction removes every
+# switch's controllers and waits for ovs-vswitchd to drop them, a second
+# sets them back.
+reconnect_controllers() {
+	[[ $switch_kind == ovs && $controller_type == remote ]] || return 0
+	# shellcheck disable=SC2016
+	mnrun -n "${switches[0]}" 'declare -A __t=(); __d=() __s=()
+		while IFS=, read -r __u __x; do __t[$__u]=$__x; done < <(ovs-vsctl -f csv --no-headings -d bare --columns=_uuid,target list controller)
+		while IFS=, read -r __b __c; do
+			[[ -n $__c ]] || continue
+			__d+=(-- del-controller "$__b") __s+=(-- set-controller "$__b")
+			for __u in $__c; do __s+=("${__t[$__u]}"); done
+		done < <(ovs-vsctl -f csv --no-headings -d bare --columns=name,controller list bridge)
+		((${#__d[@]} == 0)) || { ovs-vsctl "${__d[@]}" && ovs-vsctl "${__s[@]}"; }' ||
+		say "Could not connect the switches to their controller again"
+}
+
 # Before a test or the CLI: every OVS switch connected to its remote
 # controller (Mininet's --wait; OVS records a connection in its database
 # within about 5 s), within 10 s; a switch still unconnected is said, not

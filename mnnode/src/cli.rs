@@ -45,10 +45,11 @@ pub enum Command {
         #[arg(long, conflicts_with = "json")]
         porcelain: bool,
     },
-    /// Print a node's shell pid (for `mnexec -a $(mnnode pid h1) ...`).
+    /// Print a node's shell pid (for `mnexec -a $(mnnode pid h1) ...`),
+    /// starting a lazy node's shell; one line per node named.
     Pid {
-        #[arg(value_name = "NAME")]
-        name: String,
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
     },
     /// Print a node's first IPv4 address; an error when it has none.
     Ip {
@@ -86,6 +87,12 @@ pub struct AddArgs {
     /// Run in the root namespaces instead of new ones.
     #[arg(long)]
     pub root: bool,
+    /// Start no shell yet: make and configure each node's network
+    /// namespace, pinned by its `ip netns` entry; the shell (with its own
+    /// mount namespace and sysfs) starts on the first mnrun, `mnnode pid`
+    /// or `restart` of the node. Not for --root or --kind ovs.
+    #[arg(long)]
+    pub lazy: bool,
     /// Limit each node to this fraction of one CPU (cgroup CPU bandwidth).
     #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
     pub cpu: Option<f64>,

@@ -142,8 +142,14 @@ impl clap::ValueEnum for Kind {
 }
 
 /// Loopback up, the switch's bridge, a router's forwarding, and the
-/// namespace's identity, over one netlink socket in the node.
-pub(crate) async fn configure(node: &Node, opts: &AddOptions, lab_id: &str) -> Result<Option<(u64, u64)>> {
+/// namespace's identity, over one netlink socket in the node. The
+/// namespace is `made` (a lazy node's, not yet pinned) or its shell's.
+pub(crate) async fn configure(
+    node: &Node,
+    made: Option<&File>,
+    opts: &AddOptions,
+    lab_id: &str,
+) -> Result<Option<(u64, u64)>> {
     let (conn, id) = if opts.root {
         configure_root(node.kind)?;
         if node.bridge().is_none() {
@@ -151,8 +157,15 @@ pub(crate) async fn configure(node: &Node, opts: &AddOptions, lab_id: &str) -> R
         }
         (netlink::connect_here()?, None)
     } else {
-        let ns = File::open(node.netns_path())
-            .map_err(|e| mncli::io_error(format!("{}: open its namespace", node.name), &e))?;
+        let opened;
+        let ns = match made {
+            Some(ns) => ns,
+            None => {
+                opened = File::open(node.netns_path())
+                    .map_err(|e| mncli::io_error(format!("{}: open its namespace", node.name), &e))?;
+                &opened
+            }
+        };
         let inode = ns.metadata().map_err(|_| anyhow!("{}: the shell vanished", node.name))?.ino();
         let conn = netlink::in_netns(ns.as_fd(), || -> Result<netlink::Conn> {
             configure_namespace(node.kind, opts.ipv6_ll)?;

@@ -368,8 +368,15 @@ impl NodeDir {
             .map_err(|e| anyhow!("{}: {}", self.path.join(file).display(), e.desc()))
     }
 
+    /// The node's record, with the `ip netns` entry that pins its
+    /// namespace (the lab names it: see [`Lab::netns_entry`]).
     pub fn record(&self) -> Result<Node> {
-        Node::from_record(&self.record_text()?)
+        let mut node = Node::from_record(&self.record_text()?)?;
+        if !node.root {
+            let lab = self.path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
+            node.pin = lab.map(|lab| crate::netns::DIR.join(format!("{lab}-{}", node.name)));
+        }
+        Ok(node)
     }
 
     /// The record as text (a remote node's has no shell to parse).

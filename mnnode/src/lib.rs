@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod commands;
 pub mod kind;
 pub mod lab;
+pub mod lazy;
 mod marker;
 pub mod name;
 pub mod netlink;

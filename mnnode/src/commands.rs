@@ -328,6 +328,10 @@ fn clean(verbose: bool, wait: bool) -> Result<ExitCode> {
     if let Err(e) = ovs::Ovs::of(&lab).stop_if_unused(&lab, &[]) {
         errors.push(e.to_string());
     }
+    // The hint naming a lazy shell to share a pty with (see lazy.rs).
+    if let Err(e) = lab.remove_lab_file(crate::lazy::PTY_HINT) {
+        errors.push(e.to_string());
+    }
     let (swept, failed) = sweep_stale(&lab);
     said.extend(swept);
     errors.extend(failed);

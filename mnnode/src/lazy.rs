@@ -15,12 +15,12 @@
 use crate::lab::{Lab, NodeDir};
 use crate::node::Node;
 use crate::spawn::{self, AddOptions};
-use crate::{cgroup, kind, netlink, netns, reap, restart};
+use crate::{cgroup, kind, netlink, netns, procfs, reap, restart, shell};
 use anyhow::{Context, Result, anyhow, bail};
 use mnexec::Prepared;
 use nix::sys::signal::{SigmaskHow, sigprocmask};
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 /// Adds lazy nodes: each a configured network namespace, pinned, and a
 /// record; no shell. All of the call or nothing.
@@ -105,6 +105,39 @@ fn rollback(lab: &Lab, made: &[Node]) {
     }
 }
 
+/// The lab file naming a lazily started shell (`PID START`) whose
+/// terminal (its [`shell::PTY_FD`]) the next lazy shells share: one pty
+/// per shell would use up `kernel.pty.max` (4096) in a big lab, leaving
+/// the machine's users no terminal. A hint only: checked, and replaced
+/// when that shell is gone.
+pub const PTY_HINT: &str = ".pty";
+
+/// The terminal of the shell the lab's hint names, taken with
+/// pidfd_getfd; None when there is no such shell (or kernel support).
+fn borrowed_pty(lab: &Lab) -> Option<OwnedFd> {
+    let text = lab.read_lab_file(PTY_HINT)?;
+    let mut words = text.split_whitespace();
+    let pid: i32 = words.next()?.parse().ok()?;
+    let start: u64 = words.next()?.parse().ok()?;
+    let ours = || procfs::stat(pid).is_some_and(|s| s.start == start && !s.is_dead());
+    if pid <= 0 || !ours() {
+        return None;
+    }
+    // SAFETY: pidfd_open returns a new descriptor or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a descriptor pidfd_open just gave us.
+    let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd as i32) })?;
+    // Still that shell, now that the pidfd pins its pid.
+    if !ours() {
+        return None;
+    }
+    // SAFETY: pidfd_getfd returns a new descriptor (close-on-exec) or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), shell::PTY_FD, 0) };
+    // SAFETY: a descriptor pidfd_getfd just gave us.
+    let fd = (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })?;
+    nix::unistd::isatty(&fd).unwrap_or(false).then_some(fd)
+}
+
 /// Holds the node's start lock (an exclusive `flock` of its directory)
 /// until `dir` is closed: lazy starts and restarts take turns on it.
 pub(crate) fn lock_start(dir: &NodeDir) -> Result<()> {
@@ -152,8 +185,15 @@ pub(crate) fn start(lab: &Lab, dir: &NodeDir, mut node: Node) -> Result<Node> {
     // `mnexec -n` makes it: / private, a fresh sysfs, /run/netns detached.
     let own = File::open("/proc/self/ns/mnt").map_err(|e| mncli::io_error("/proc/self/ns/mnt", &e))?;
     let join = Prepared::SharedNetFrom { net: net.as_raw_fd(), template: own.as_raw_fd() };
-    let (pid, start) = restart::start_shell(lab, dir, &node, Some(join))?;
+    let borrowed = borrowed_pty(lab);
+    let lent = borrowed.is_none();
+    let pty = borrowed.or_else(shell::shared_pty);
+    let (pid, start) = restart::start_shell(lab, dir, &node, Some(join), pty)?;
     drop((net, own));
+    if lent {
+        // The next lazy shells share this one's terminal.
+        let _ = lab.write_lab_file(PTY_HINT, &format!("{pid} {start}\n"));
+    }
     (node.pid, node.start) = (pid, start);
     // The shell must be in the node's namespace, not a stranger's that
     // took the entry's place.

@@ -74,7 +74,7 @@ pub fn restart(lab: &Lab, name: &str) -> Result<()> {
         join = Some(Prepared::Join { net: net.as_raw_fd(), mnt: mnt.as_raw_fd(), cwd: cwd.as_raw_fd() });
         joined.extend([net, mnt, cwd]);
     }
-    let (pid, start) = start_shell(lab, &dir, &node, join)?;
+    let (pid, start) = start_shell(lab, &dir, &node, join, shell::shared_pty())?;
     drop(joined);
 
     // The switch: the FIFO took the name, the record takes the new shell.
@@ -95,13 +95,15 @@ pub fn restart(lab: &Lab, name: &str) -> Result<()> {
 /// Starts a new shell for `node` (mnexec's `-cd` steps, its cgroup, then
 /// `join`: the namespaces to enter, made ready by the caller, who keeps
 /// their descriptors open) on a new FIFO, which takes the name `fifo` once
-/// the shell is ready. Returns its pid and start time; the caller writes
-/// the record. mnnode must be single-threaded.
+/// the shell is ready, with `pty` as its terminal (shell::PTY_FD).
+/// Returns its pid and start time; the caller writes the record. mnnode
+/// must be single-threaded.
 pub(crate) fn start_shell(
     lab: &Lab,
     dir: &NodeDir,
     node: &Node,
     join: Option<Prepared>,
+    pty: Option<OwnedFd>,
 ) -> Result<(i32, u64)> {
     let name = &node.name;
     let _ = unlinkat(dir.fd(), FIFO_NEW, UnlinkatFlags::NoRemoveDir);
@@ -117,7 +119,6 @@ pub(crate) fn start_shell(
     }
     steps.push(Prepared::Detach);
     steps.extend(join);
-    let pty = shell::shared_pty();
     if let Some(pty) = &pty {
         steps.push(Prepared::Give { from: pty.as_raw_fd(), to: shell::PTY_FD });
     }

@@ -251,3 +251,51 @@ fn lazy_is_refused_where_there_is_no_namespace_to_pin() {
     );
     assert!(!lab.dir.join("h1").exists() && !lab.dir.join("s1").exists());
 }
+
+#[test]
+fn a_lazy_nodes_cgroup_is_made_at_add_and_joined_by_its_shell() {
+    let lab = Lab::new();
+    let out = lab.cmd("mnnode").args(["add", "--lazy", "--cpu", "0.5", "h1"]).run();
+    if !out.status.success() {
+        mn_tests::skip("a_lazy_nodes_cgroup_is_made_at_add_and_joined_by_its_shell", &out.stderr);
+        return;
+    }
+    let record = std::fs::read_to_string(lab.dir.join("h1/node")).expect("record");
+    let group = record.lines().find_map(|l| l.strip_prefix("cgroup=")).expect("a cgroup in the record");
+    let group = std::path::PathBuf::from(group);
+    assert!(group.is_dir(), "made at add: {}", group.display());
+    let name = group.file_name().expect("a name").to_string_lossy().into_owned();
+    let out = lab.cmd("mnrun").args(["h1", "cat /proc/self/cgroup"]).ok();
+    out.check(out.stdout.contains(&format!("/{name}\n")), "the shell's command runs in the node's cgroup");
+    lab.cmd("mnnode").arg("clean").ok();
+    assert!(!group.exists(), "clean removed it");
+}
+
+/// The pty a shell keeps on fd 59, by its index (None where the kernel's
+/// fdinfo does not say).
+fn pty_index(pid: i32) -> Option<String> {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/59")).ok()?;
+    info.lines().find_map(|l| l.strip_prefix("tty-index:")).map(|i| i.trim().to_string())
+}
+
+#[test]
+fn lazy_shells_share_one_pty() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--lazy", "h1", "h2", "h3"]).ok();
+    for node in ["h1", "h2", "h3"] {
+        lab.cmd("mnrun").args([node, "true"]).ok();
+    }
+    let ptys: Vec<Option<String>> = ["h1", "h2", "h3"].iter().map(|n| pty_index(lab.node_pid(n))).collect();
+    if ptys[0].is_none() {
+        mn_tests::skip("lazy_shells_share_one_pty", "this kernel's fdinfo shows no tty-index");
+        return;
+    }
+    assert!(ptys.iter().all(|p| *p == ptys[0]), "one pty for the lab's lazy shells: {ptys:?}");
+    // The shell lending it gone, the next one lends its own.
+    lab.cmd("mnnode").args(["del", "h1"]).ok();
+    lab.cmd("mnnode").args(["add", "--lazy", "h4"]).ok();
+    lab.cmd("mnrun").args(["h4", "true"]).ok();
+    assert!(pty_index(lab.node_pid("h4")).is_some(), "h4 has a terminal");
+    lab.cmd("mnnode").arg("clean").ok();
+    assert!(!lab.dir.join(".pty").exists(), "clean removed the lab's pty hint");
+}

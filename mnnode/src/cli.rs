@@ -159,6 +159,8 @@ Files:
   $MN_DIR/NAME/fifo   the shell's command FIFO (0600)
   $MN_DIR/NAME/log    the shell's own output, and background jobs'
   $MN_DIR/NAME/fifo.new  a restart's new FIFO, until it takes fifo's name
+  $MN_DIR/.pty        names a lazily started shell whose pty the next
+                      lazy shells share (add --lazy)
   /run/netns/LAB-NAME a bind mount of the node's network namespace, as
                       `ip netns add` makes: it keeps meaning that namespace
                       even after the shell died (list says dead), until
@@ -176,7 +178,10 @@ Nodes:
   name another process by then). `restart` gives a node a new shell in
   the same namespaces and cgroup, on a new FIFO: for a shell mnrun says
   no longer reports (see mnrun(1)). list shows a node whose FIFO is
-  missing or replaced as broken, and says why on stderr.
+  missing or replaced as broken, and says why on stderr. A node added
+  with --lazy has no shell (list shows `-` for its pid) until the first
+  mnrun, pid or restart starts one, with the caller's environment; until
+  then it is up while its ip netns entry holds its namespace.
 
 Machines:
   A lab may span machines. The hosts file ($MN_HOSTS, else

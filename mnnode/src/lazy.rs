@@ -173,7 +173,17 @@ pub fn ensure_shell(lab: &Lab, name: &str) -> Result<Node> {
 }
 
 /// Starts a lazy node's first shell; the caller holds the start lock.
-pub(crate) fn start(lab: &Lab, dir: &NodeDir, mut node: Node) -> Result<Node> {
+/// Ctrl-C is held off meanwhile: a caller killed between the shell's
+/// start and its record would leave a shell nothing leads to (until del
+/// or clean), and the next call would start another.
+pub(crate) fn start(lab: &Lab, dir: &NodeDir, node: Node) -> Result<Node> {
+    let (_, saved) = spawn::block_signals()?;
+    let started = start_held(lab, dir, node);
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&saved), None);
+    started
+}
+
+fn start_held(lab: &Lab, dir: &NodeDir, mut node: Node) -> Result<Node> {
     let name = node.name.clone();
     node.check_protocol()?;
     let gone = || {

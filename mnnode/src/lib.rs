@@ -26,6 +26,7 @@ pub mod scale;
 pub mod settle;
 pub mod shell;
 pub mod spawn;
+mod sysctl;
 pub mod tag;
 mod vfork;
 

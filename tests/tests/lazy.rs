@@ -299,3 +299,32 @@ fn lazy_shells_share_one_pty() {
     lab.cmd("mnnode").arg("clean").ok();
     assert!(!lab.dir.join(".pty").exists(), "clean removed the lab's pty hint");
 }
+
+#[test]
+fn every_node_of_a_big_call_gets_its_kinds_sysctls() {
+    // More nodes than one private procfs instance serves (sysctl.rs).
+    let lab = Lab::new();
+    let hosts: Vec<String> = (1..=70).map(|i| format!("h{i}")).collect();
+    lab.cmd("mnnode").arg("add").arg("--lazy").args(&hosts).ok();
+    lab.cmd("mnnode").args(["add", "--lazy", "--kind", "switch", "s1"]).ok();
+    lab.cmd("mnnode").args(["add", "--kind", "router", "r1"]).ok();
+    let files = "/proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding \
+                 /proc/sys/net/ipv6/conf/default/addr_gen_mode /proc/sys/net/ipv6/conf/all/disable_ipv6";
+    let script = format!(
+        "for n in {} s1 r1; do echo $n $(ip netns exec {}-$n cat {files}); done",
+        hosts.join(" "),
+        lab.name()
+    );
+    let out = lab.cmd("bash").args(["-c", &script]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 72);
+    for (i, host) in hosts.iter().enumerate() {
+        assert_eq!(
+            lines[i],
+            format!("{host} 0 0 1 0"),
+            "a host forwards nothing and makes no link-local address"
+        );
+    }
+    assert_eq!(lines[70], "s1 0 0 0 1", "a switch has no IPv6 of its own");
+    assert_eq!(lines[71], "r1 1 1 0 0", "a router forwards");
+}

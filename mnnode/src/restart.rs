@@ -137,6 +137,9 @@ pub(crate) fn start_shell(
             None => anyhow!("{name}: start bash: {}", mncli::os_error(&e)),
         }
     })?;
+    // Our copies of the shell's FIFO, log and readiness pipe go now: a
+    // shell that dies before it is ready must be seen to (end of file).
+    drop(plan);
     let start = procfs::stat(pid).map(|s| s.start);
     if let Err(e) = wait_ready(&ready_r).map_err(|why| anyhow!("{name}: the new shell {why}")) {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -163,7 +166,12 @@ fn wait_ready(ready: &OwnedFd) -> std::result::Result<(), String> {
             return Err(format!("did not become ready within {}s", READY_TIMEOUT.as_secs()));
         }
         let mut fds = [PollFd::new(ready.as_fd(), PollFlags::POLLIN)];
-        let _ = poll(&mut fds, PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX));
+        let polled = poll(&mut fds, PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX));
+        // Read only what is there: a read that blocks would outlast the
+        // deadline.
+        if !matches!(polled, Ok(1..)) {
+            continue;
+        }
         match nix::unistd::read(ready, &mut buf) {
             Ok(0) => break,
             Ok(n) => said.extend_from_slice(&buf[..n]),

@@ -328,3 +328,42 @@ fn every_node_of_a_big_call_gets_its_kinds_sysctls() {
     assert_eq!(lines[70], "s1 0 0 0 1", "a switch has no IPv6 of its own");
     assert_eq!(lines[71], "r1 1 1 0 0", "a router forwards");
 }
+
+#[test]
+fn ctrl_c_at_the_terminal_during_a_first_start_spares_the_shell() {
+    use std::os::unix::process::CommandExt;
+    let lab = Lab::new();
+    let names: Vec<String> = (1..=8).map(|i| format!("h{i}")).collect();
+    lab.cmd("mnnode").arg("add").arg("--lazy").args(&names).ok();
+    for name in &names {
+        let mut cmd = lab.cmd("mnrun").args([name.as_str(), "echo started"]);
+        // As pingall's calls: background jobs (SIGINT ignored) in the
+        // terminal's foreground process group, which Ctrl-C signals whole.
+        // SAFETY: only setpgid and signal, async-signal-safe, before exec.
+        unsafe {
+            cmd.command().pre_exec(|| {
+                libc::setpgid(0, 0);
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        let call = cmd.start();
+        let group = call.pid();
+        // Ctrl-C after Ctrl-C while the call runs (until it is a zombie,
+        // which keeps its group from being reused); a call that hangs is
+        // left to finish() to report.
+        let ctrl_c = std::thread::spawn(move || {
+            let since = std::time::Instant::now();
+            while alive(group) && since.elapsed() < std::time::Duration::from_secs(30) {
+                // SAFETY: signalling the process group of our own child.
+                unsafe { libc::kill(-group, libc::SIGINT) };
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+        });
+        ctrl_c.join().expect("the signalling thread");
+        let out = call.finish();
+        out.check(out.status.success() && out.stdout == "started\n", "the call went through");
+        let shell = lab.node_pid(name);
+        assert!(alive(shell), "{name}'s shell survived the Ctrl-Cs");
+    }
+}

@@ -69,7 +69,7 @@ pub async fn read(links: &mut Links, routes: bool) -> Result<Graph> {
                 name: n.name.clone(),
                 kind: Some(n.kind.as_str().to_string()),
                 state: n.state().as_str().to_string(),
-                pid: Some(n.pid),
+                pid: n.has_shell().then_some(n.pid),
                 root: n.root,
                 level: 0,
                 routes: Vec::new(),

@@ -45,10 +45,11 @@ pub enum Command {
         #[arg(long, conflicts_with = "json")]
         porcelain: bool,
     },
-    /// Print a node's shell pid (for `mnexec -a $(mnnode pid h1) ...`).
+    /// Print a node's shell pid (for `mnexec -a $(mnnode pid h1) ...`),
+    /// starting a lazy node's shell; one line per node named.
     Pid {
-        #[arg(value_name = "NAME")]
-        name: String,
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
     },
     /// Print a node's first IPv4 address; an error when it has none.
     Ip {
@@ -86,6 +87,12 @@ pub struct AddArgs {
     /// Run in the root namespaces instead of new ones.
     #[arg(long)]
     pub root: bool,
+    /// Start no shell yet: make and configure each node's network
+    /// namespace, pinned by its `ip netns` entry; the shell (with its own
+    /// mount namespace and sysfs) starts on the first mnrun, `mnnode pid`
+    /// or `restart` of the node. Not for --root or --kind ovs.
+    #[arg(long)]
+    pub lazy: bool,
     /// Limit each node to this fraction of one CPU (cgroup CPU bandwidth).
     #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
     pub cpu: Option<f64>,
@@ -152,6 +159,8 @@ Files:
   $MN_DIR/NAME/fifo   the shell's command FIFO (0600)
   $MN_DIR/NAME/log    the shell's own output, and background jobs'
   $MN_DIR/NAME/fifo.new  a restart's new FIFO, until it takes fifo's name
+  $MN_DIR/.pty        names a lazily started shell whose pty the next
+                      lazy shells share (add --lazy)
   /run/netns/LAB-NAME a bind mount of the node's network namespace, as
                       `ip netns add` makes: it keeps meaning that namespace
                       even after the shell died (list says dead), until
@@ -169,7 +178,10 @@ Nodes:
   name another process by then). `restart` gives a node a new shell in
   the same namespaces and cgroup, on a new FIFO: for a shell mnrun says
   no longer reports (see mnrun(1)). list shows a node whose FIFO is
-  missing or replaced as broken, and says why on stderr.
+  missing or replaced as broken, and says why on stderr. A node added
+  with --lazy has no shell (list shows `-` for its pid) until the first
+  mnrun, pid or restart starts one, with the caller's environment; until
+  then it is up while its ip netns entry holds its namespace.
 
 Machines:
   A lab may span machines. The hosts file ($MN_HOSTS, else

@@ -50,6 +50,9 @@ pub fn add(args: &AddArgs, opts: &AddOptions, on: &str) -> Result<bool> {
     if args.ipv6_ll {
         remote_args.push("--ipv6-ll".into());
     }
+    if args.lazy {
+        remote_args.push("--lazy".into());
+    }
     remote_args.push("--".into());
     remote_args.extend(args.names.iter().cloned());
     if let Err(e) = machine.run("mnnode", &remote_args) {

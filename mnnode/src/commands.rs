@@ -15,7 +15,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Add(args) => add(args),
         Command::Del { names } => del(&names),
         Command::List { json, porcelain } => list(json, porcelain),
-        Command::Pid { name } => pid(&name),
+        Command::Pid { names } => pid(&names),
         Command::Ip { name } => ip(&name),
         Command::Restart { name } => restart(&name),
         Command::Clean { verbose, wait } => clean(verbose, wait),
@@ -34,6 +34,7 @@ fn add(args: AddArgs) -> Result<ExitCode> {
         ipv6_ll: args.ipv6_ll,
         shared_netns: None,
         env: Vec::new(),
+        lazy: args.lazy,
     };
     let ovs_opts = ovs_options(&args)?;
     if let Some(on) = &args.on {
@@ -46,7 +47,13 @@ fn add(args: AddArgs) -> Result<ExitCode> {
     }
     // Check what needs no lab first, so bad input creates no MN_DIR.
     spawn::validate(&args.names, &opts)?;
+    if args.lazy && root {
+        bail!("--lazy is for nodes with namespaces of their own; a --root node has no namespace to pin");
+    }
     if let Some(o) = &ovs_opts {
+        if args.lazy {
+            bail!("--lazy is not for OVS switches: their shells live in the lab's OVS namespace");
+        }
         if args.root {
             bail!("an OVS switch lives in the lab's OVS namespace; --root is not for --kind ovs");
         }
@@ -129,7 +136,7 @@ fn list(json: bool, porcelain: bool) -> Result<ExitCode> {
     let problems: Vec<Option<String>> = nodes
         .iter()
         .map(|(name, node)| {
-            let (lab, node) = (lab.as_ref()?, node.as_ref().filter(|n| n.is_running())?);
+            let (lab, node) = (lab.as_ref()?, node.as_ref().filter(|n| n.shell_alive())?);
             shell::fifo_problem(&lab.node_dir(name).ok()?, node.pid)
         })
         .collect();
@@ -158,7 +165,7 @@ fn list(json: bool, porcelain: bool) -> Result<ExitCode> {
                 (Some(n), Some(lab)) => serde_json::json!({
                     "name": n.name,
                     "kind": n.kind.as_str(),
-                    "pid": n.pid,
+                    "pid": n.has_shell().then_some(n.pid),
                     "state": state(n, problem),
                     "problem": problem,
                     "root": n.root,
@@ -177,7 +184,7 @@ fn list(json: bool, porcelain: bool) -> Result<ExitCode> {
                 (Some(n), Some(lab)) => {
                     let netns = if n.root { "-".to_string() } else { lab.netns_name(&n.name) };
                     let (kind, state) = (n.kind.as_str(), state(n, problem));
-                    writeln!(out, "{}\t{kind}\t{}\t{state}\t{netns}", n.name, n.pid)?;
+                    writeln!(out, "{}\t{kind}\t{}\t{state}\t{netns}", n.name, shown_pid(n))?;
                 }
                 _ => writeln!(out, "{name}\t-\t-\tdead\t-")?,
             }
@@ -186,7 +193,7 @@ fn list(json: bool, porcelain: bool) -> Result<ExitCode> {
     }
     let mut rows = vec![["NAME", "KIND", "PID", "STATE"].map(String::from).to_vec()];
     rows.extend(nodes.iter().zip(&problems).map(|((name, node), problem)| match node {
-        Some(n) => vec![n.name.clone(), n.kind.to_string(), n.pid.to_string(), state(n, problem).to_string()],
+        Some(n) => vec![n.name.clone(), n.kind.to_string(), shown_pid(n), state(n, problem).to_string()],
         None => vec![name.clone(), "?".into(), "-".into(), "dead".into()],
     }));
     crate::cluster::machine_column(lab.as_ref(), &remote, &mut rows);
@@ -198,6 +205,11 @@ fn list(json: bool, porcelain: bool) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A node's pid as list shows it: `-` for a lazy node without a shell yet.
+fn shown_pid(node: &Node) -> String {
+    if node.has_shell() { node.pid.to_string() } else { "-".to_string() }
 }
 
 fn restart(name: &str) -> Result<ExitCode> {
@@ -213,12 +225,20 @@ fn running(name: &str) -> Result<Node> {
     Lab::open_for(name)?.running_node(name)
 }
 
-fn pid(name: &str) -> Result<ExitCode> {
-    if let Some(code) = crate::cluster::forward("pid", name)? {
-        return Ok(code);
+fn pid(names: &[String]) -> Result<ExitCode> {
+    for name in names {
+        if crate::cluster::forward("pid", name)?.is_some() {
+            continue;
+        }
+        // `mnexec -a PID` needs a process in the node: a lazy node's
+        // shell starts now.
+        let lab = Lab::open_for(name)?;
+        let node = crate::lazy::ensure_shell(&lab, name)?;
+        if !node.is_running() {
+            bail!("node {name} is not running");
+        }
+        mncli::say(node.pid)?;
     }
-    let node = running(name)?;
-    mncli::say(node.pid)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -306,6 +326,10 @@ fn clean(verbose: bool, wait: bool) -> Result<ExitCode> {
     }
     // The lab's OVS, whatever a crash left of it too.
     if let Err(e) = ovs::Ovs::of(&lab).stop_if_unused(&lab, &[]) {
+        errors.push(e.to_string());
+    }
+    // The hint naming a lazy shell to share a pty with (see lazy.rs).
+    if let Err(e) = lab.remove_lab_file(crate::lazy::PTY_HINT) {
         errors.push(e.to_string());
     }
     let (swept, failed) = sweep_stale(&lab);

@@ -142,8 +142,14 @@ impl clap::ValueEnum for Kind {
 }
 
 /// Loopback up, the switch's bridge, a router's forwarding, and the
-/// namespace's identity, over one netlink socket in the node.
-pub(crate) async fn configure(node: &Node, opts: &AddOptions, lab_id: &str) -> Result<Option<(u64, u64)>> {
+/// namespace's identity, over one netlink socket in the node. The
+/// namespace is `made` (a lazy node's, not yet pinned) or its shell's.
+pub(crate) async fn configure(
+    node: &Node,
+    made: Option<&File>,
+    opts: &AddOptions,
+    lab_id: &str,
+) -> Result<Option<(u64, u64)>> {
     let (conn, id) = if opts.root {
         configure_root(node.kind)?;
         if node.bridge().is_none() {
@@ -151,8 +157,15 @@ pub(crate) async fn configure(node: &Node, opts: &AddOptions, lab_id: &str) -> R
         }
         (netlink::connect_here()?, None)
     } else {
-        let ns = File::open(node.netns_path())
-            .map_err(|e| mncli::io_error(format!("{}: open its namespace", node.name), &e))?;
+        let opened;
+        let ns = match made {
+            Some(ns) => ns,
+            None => {
+                opened = File::open(node.netns_path())
+                    .map_err(|e| mncli::io_error(format!("{}: open its namespace", node.name), &e))?;
+                &opened
+            }
+        };
         let inode = ns.metadata().map_err(|_| anyhow!("{}: the shell vanished", node.name))?.ino();
         let conn = netlink::in_netns(ns.as_fd(), || -> Result<netlink::Conn> {
             configure_namespace(node.kind, opts.ipv6_ll)?;
@@ -204,19 +217,24 @@ pub(crate) async fn configure(node: &Node, opts: &AddOptions, lab_id: &str) -> R
 }
 
 /// The sysctls of a kind, written inside the node's new network namespace.
+/// (Through sysctl.rs, whose cost does not grow with the namespaces.)
 fn configure_namespace(kind: Kind, ipv6_ll: bool) -> Result<()> {
     let spec = kind.spec();
+    crate::sysctl::next_namespace();
+    let write = crate::sysctl::write;
     // Said either way: a new namespace copies the root's IPv4 forwarding,
     // which a NAT or a router with --root may have turned on.
-    set_forwarding(spec.forwarding)?;
+    let value = if spec.forwarding { "1" } else { "0" };
+    write("net/ipv4/ip_forward", value)?;
+    write("net/ipv6/conf/all/forwarding", value)?;
     match spec.ipv6 {
         Ipv6::Off => {
-            crate::write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")?;
-            crate::write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1")?;
+            write("net/ipv6/conf/default/disable_ipv6", "1")?;
+            write("net/ipv6/conf/all/disable_ipv6", "1")?;
         }
         // Addresses given with mnlink addr or ip work as ever.
         Ipv6::QuietUnlessAsked if !ipv6_ll => {
-            crate::write_file("/proc/sys/net/ipv6/conf/default/addr_gen_mode", "1")?;
+            write("net/ipv6/conf/default/addr_gen_mode", "1")?;
         }
         Ipv6::QuietUnlessAsked | Ipv6::Default => {}
     }
@@ -227,15 +245,10 @@ fn configure_namespace(kind: Kind, ipv6_ll: bool) -> Result<()> {
 fn configure_root(kind: Kind) -> Result<()> {
     // The root namespace is the machine's: turned on, never off.
     if kind.spec().forwarding {
-        set_forwarding(true)?;
+        crate::write_file("/proc/sys/net/ipv4/ip_forward", "1")?;
+        crate::write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
     }
     Ok(())
-}
-
-fn set_forwarding(on: bool) -> Result<()> {
-    let value = if on { "1" } else { "0" };
-    crate::write_file("/proc/sys/net/ipv4/ip_forward", value)?;
-    crate::write_file("/proc/sys/net/ipv6/conf/all/forwarding", value)
 }
 
 #[cfg(test)]

@@ -260,6 +260,32 @@ impl Lab {
         }
     }
 
+    /// A small file of the lab's own (not a node's), if it is there.
+    pub fn read_lab_file(&self, file: &str) -> Option<String> {
+        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(self.fd.as_fd(), file, flags, Mode::empty()).ok()?;
+        let mut text = String::new();
+        std::fs::File::from(fd).read_to_string(&mut text).ok()?;
+        Some(text)
+    }
+
+    /// Writes a small file of the lab's own atomically (FILE.new renamed).
+    pub fn write_lab_file(&self, file: &str, text: &str) -> Result<()> {
+        let dir = NodeDir {
+            path: self.dir.clone(),
+            fd: self.fd.try_clone().map_err(|e| mncli::io_error(self.dir.display(), &e))?,
+        };
+        dir.write_text(file, &format!("{file}.new"), text)
+    }
+
+    /// Removes a small file of the lab's own; gone already is fine.
+    pub fn remove_lab_file(&self, file: &str) -> Result<()> {
+        match unlinkat(self.fd.as_fd(), file, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+            Err(e) => bail!("{}: {}", self.dir.join(file).display(), e.desc()),
+        }
+    }
+
     /// Whether anything of this name is in the lab directory.
     pub fn has(&self, name: &str) -> bool {
         fstatat(self.fd.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_ok()
@@ -368,8 +394,15 @@ impl NodeDir {
             .map_err(|e| anyhow!("{}: {}", self.path.join(file).display(), e.desc()))
     }
 
+    /// The node's record, with the `ip netns` entry that pins its
+    /// namespace (the lab names it: see [`Lab::netns_entry`]).
     pub fn record(&self) -> Result<Node> {
-        Node::from_record(&self.record_text()?)
+        let mut node = Node::from_record(&self.record_text()?)?;
+        if !node.root {
+            let lab = self.path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
+            node.pin = lab.map(|lab| crate::netns::DIR.join(format!("{lab}-{}", node.name)));
+        }
+        Ok(node)
     }
 
     /// The record as text (a remote node's has no shell to parse).
@@ -389,15 +422,19 @@ impl NodeDir {
 
     /// Writes a record's text atomically.
     pub fn write_record_text(&self, text: &str) -> Result<()> {
-        let tmp = RECORD_NEW;
+        self.write_text(RECORD, RECORD_NEW, text)
+    }
+
+    /// Writes `file` atomically: `tmp` renamed over it.
+    fn write_text(&self, file: &str, tmp: &str, text: &str) -> Result<()> {
         let _ = unlinkat(self.fd.as_fd(), tmp, UnlinkatFlags::NoRemoveDir);
         let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
         let fd = self.open(tmp, flags, Mode::S_IRUSR | Mode::S_IWUSR)?;
         std::fs::File::from(fd)
             .write_all(text.as_bytes())
             .map_err(|e| mncli::io_error(self.path.join(tmp).display(), &e))?;
-        nix::fcntl::renameat(self.fd.as_fd(), tmp, self.fd.as_fd(), RECORD)
-            .map_err(|e| anyhow!("{}: {}", self.path.join(RECORD).display(), e.desc()))
+        nix::fcntl::renameat(self.fd.as_fd(), tmp, self.fd.as_fd(), file)
+            .map_err(|e| anyhow!("{}: {}", self.path.join(file).display(), e.desc()))
     }
 }
 

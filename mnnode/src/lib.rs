@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod commands;
 pub mod kind;
 pub mod lab;
+pub mod lazy;
 mod marker;
 pub mod name;
 pub mod netlink;
@@ -25,6 +26,7 @@ pub mod scale;
 pub mod settle;
 pub mod shell;
 pub mod spawn;
+mod sysctl;
 pub mod tag;
 mod vfork;
 

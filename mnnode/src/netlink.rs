@@ -51,6 +51,23 @@ pub fn in_netns<T>(ns: BorrowedFd, f: impl FnOnce() -> T) -> Result<T> {
     Ok(value)
 }
 
+/// Makes a new network namespace and returns it open, staying in ours:
+/// nothing but the returned file holds it.
+pub fn new_netns() -> Result<File> {
+    check_home()?;
+    let home = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| mncli::io_error("open our own network namespace", &e))?;
+    nix::sched::unshare(CloneFlags::CLONE_NEWNET)
+        .map_err(|e| anyhow!("make a network namespace: {}", e.desc()))?;
+    let made = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| mncli::io_error("open the new network namespace", &e));
+    if let Err(e) = setns(home.as_fd(), CloneFlags::CLONE_NEWNET) {
+        STRANDED.store(true, Ordering::SeqCst);
+        bail!("cannot return to our own network namespace: {}", e.desc());
+    }
+    made
+}
+
 /// A netlink connection bound to one network namespace.
 pub struct Conn {
     pub handle: Handle,

@@ -32,7 +32,9 @@ pub struct Node {
     /// Runs in the root namespaces (`--root`).
     pub root: bool,
     /// The shell's pid and start time (ticks since boot), which together
-    /// identify it even after the pid is reused.
+    /// identify it even after the pid is reused. Both 0 for a lazy node
+    /// whose shell has not started yet (`pid=-` in the record): see
+    /// [`Node::has_shell`].
     pub pid: i32,
     pub start: u64,
     /// The network namespace's inode and cookie (the cookie is unique for
@@ -44,15 +46,41 @@ pub struct Node {
     /// The protocol its shell speaks; 1 for records written before there
     /// was a version.
     pub protocol: u32,
+    /// The node's `ip netns` entry, which pins its network namespace (not
+    /// in the record: the lab names it, see `NodeDir::record`). A lazy
+    /// node is reached through it until its shell starts.
+    pub pin: Option<PathBuf>,
 }
 
 impl Node {
-    /// Whether the shell is alive: same pid, same start time, not a zombie.
+    /// Whether the node is up: its shell alive (same pid, same start
+    /// time, not a zombie), or, for a lazy node without a shell yet, its
+    /// namespace still pinned by its entry.
     pub fn state(&self) -> State {
+        if !self.has_shell() {
+            let pinned = match (&self.pin, self.netns) {
+                (Some(pin), Some(inode)) => {
+                    matches!(crate::netns::holds(pin), crate::netns::Holds::Namespace(ino) if ino == inode)
+                }
+                _ => false,
+            };
+            return if pinned { State::Running } else { State::Dead };
+        }
         match procfs::stat(self.pid) {
             Some(s) if s.start == self.start && !s.is_dead() => State::Running,
             _ => State::Dead,
         }
+    }
+
+    /// Whether a shell was ever started for the node: false for a lazy
+    /// node until its first `mnrun`, `mnnode pid` or `restart`.
+    pub fn has_shell(&self) -> bool {
+        self.pid > 0
+    }
+
+    /// Whether the node has a shell and it is alive.
+    pub fn shell_alive(&self) -> bool {
+        self.has_shell() && self.is_running()
     }
 
     /// Refuses a node whose shell speaks another version of the node
@@ -79,14 +107,24 @@ impl Node {
         self.kind.has_bridge().then_some(self.name.as_str())
     }
 
+    /// Where the node's network namespace can be opened: its shell's, or,
+    /// before a lazy node's shell starts, its entry (check the inode).
     pub fn netns_path(&self) -> String {
-        format!("/proc/{}/ns/net", self.pid)
+        match &self.pin {
+            Some(pin) if !self.has_shell() => pin.display().to_string(),
+            _ => format!("/proc/{}/ns/net", self.pid),
+        }
     }
 
     pub fn to_record(&self) -> String {
+        // A lazy node without a shell yet: `pid=-`, `start=-`.
+        let (pid, start) = match self.has_shell() {
+            true => (self.pid.to_string(), self.start.to_string()),
+            false => ("-".to_string(), "-".to_string()),
+        };
         let mut out = format!(
-            "protocol={}\nname={}\nkind={}\nroot={}\npid={}\nstart={}\n",
-            self.protocol, self.name, self.kind, self.root as u8, self.pid, self.start
+            "protocol={}\nname={}\nkind={}\nroot={}\npid={pid}\nstart={start}\n",
+            self.protocol, self.name, self.kind, self.root as u8
         );
         if let Some(ino) = self.netns {
             out += &format!("netns={ino}\n");
@@ -122,7 +160,17 @@ impl Node {
                 "name" => name = Some(value.to_string()),
                 "kind" => kind = Some(value.parse()?),
                 "root" => root = value == "1",
-                "pid" => pid = Some(value.parse::<i32>().with_context(|| format!("pid={value}"))?),
+                "pid" if value == "-" => pid = Some(0),
+                "pid" => {
+                    pid = Some(
+                        value
+                            .parse::<i32>()
+                            .ok()
+                            .filter(|&p| p > 0)
+                            .with_context(|| format!("pid={value}"))?,
+                    )
+                }
+                "start" if value == "-" => start = Some(0),
                 "start" => start = Some(number()?),
                 "netns" => netns = Some(number()?),
                 "cookie" => cookie = Some(number()?),
@@ -149,6 +197,7 @@ impl Node {
             cpu,
             cgroup,
             protocol,
+            pin: None,
         })
     }
 }
@@ -170,8 +219,16 @@ mod tests {
             cpu: Some(0.5),
             cgroup: Some("/sys/fs/cgroup/cpu/mn-0123456789abcdef-s1".into()),
             protocol: PROTOCOL,
+            pin: None,
         };
         assert_eq!(Node::from_record(&node.to_record()).unwrap(), node);
+        // A lazy node: no shell yet, and never pid 0 from a record.
+        let lazy = Node { pid: 0, start: 0, ..node.clone() };
+        let text = lazy.to_record();
+        assert!(text.contains("\npid=-\nstart=-\n"), "{text}");
+        assert_eq!(Node::from_record(&text).unwrap(), lazy);
+        assert!(!lazy.has_shell());
+        assert!(Node::from_record("name=h1\nkind=host\npid=0\nstart=1\n").is_err());
         assert!(Node::from_record("name=h1\nkind=host\n").is_err());
         assert!(Node::from_record("name=h1\nkind=hub\npid=1\nstart=1\n").is_err());
         let old = Node::from_record("name=h1\nkind=host\nroot=0\npid=1\nstart=1\n").unwrap();

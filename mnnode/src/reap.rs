@@ -51,7 +51,9 @@ pub fn end_all(nodes: &[Node]) -> Vec<Left> {
     let mut namespaces: HashMap<u64, (usize, Option<u64>)> = HashMap::new();
     let mut roots: Vec<(i32, usize)> = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
-        let alive = node.is_running();
+        // A lazy node without a shell is found by its namespace, as a
+        // dead node's (there may be visitors from `ip netns exec`).
+        let alive = node.shell_alive();
         // An OVS switch shares the lab's OVS namespace: its processes are
         // its shell's, as a --root node's (the namespace's go with OVS).
         if node.root || node.kind.is_ovs() {
@@ -230,6 +232,7 @@ pub fn end_unregistered(lab: &Lab, names: &[String]) -> HashMap<String, u64> {
             cpu: None,
             cgroup: None,
             protocol: 0,
+            pin: None,
         });
     }
     let _ = end_processes(&nodes);
@@ -307,7 +310,7 @@ async fn root_links_and_peers(lab: &Lab, nodes: &[Node], want_peers: bool) -> Ve
     }
     for node in nodes.iter().filter(|n| !n.root) {
         // A dead node's namespace lives on in its entry until we remove it.
-        let conn = if node.is_running() {
+        let conn = if node.shell_alive() {
             netlink::connect_node(node)
         } else {
             match crate::netns::open(&lab.netns_entry(&node.name), node.netns) {

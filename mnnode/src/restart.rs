@@ -6,7 +6,8 @@
 //! The old shell is killed once the new one is ready. Jobs it started are
 //! left running (they are the node's processes, as after `exit`); `mnnode
 //! del` ends them with the node.
-use crate::lab::{FIFO, LOCK, LOG, Lab};
+use crate::lab::{FIFO, LOCK, LOG, Lab, NodeDir};
+use crate::node::Node;
 use crate::{procfs, shell, spawn, vfork};
 use anyhow::{Context, Result, anyhow, bail};
 use mnexec::Prepared;
@@ -26,7 +27,19 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Replaces the shell of node `name`. mnnode must be single-threaded.
 pub fn restart(lab: &Lab, name: &str) -> Result<()> {
     let dir = lab.node_dir(name)?;
-    let mut node = dir.record().with_context(|| format!("node {name}"))?;
+    // Not while a lazy node's first shell is being started.
+    crate::lazy::lock_start(&dir)?;
+    let mut node = lab.node(name)?;
+    // A lazy node without a shell yet: its first shell is the new one.
+    if !node.has_shell() && !node.root {
+        if !node.is_running() {
+            bail!(
+                "node {name} is not running (its namespace is gone); remove it with mnnode del {name} and add it again"
+            );
+        }
+        crate::lazy::start(lab, &dir, node)?;
+        return Ok(());
+    }
     if !node.is_running() {
         bail!(
             "node {name} is not running (its shell is dead); remove it with mnnode del {name} and add it again"
@@ -37,21 +50,10 @@ pub fn restart(lab: &Lab, name: &str) -> Result<()> {
     // SAFETY: flock on a descriptor we own.
     unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
 
-    let _ = unlinkat(dir.fd(), FIFO_NEW, UnlinkatFlags::NoRemoveDir);
-    nix::unistd::mkfifoat(dir.fd(), FIFO_NEW, Mode::S_IRUSR | Mode::S_IWUSR)
-        .map_err(|e| anyhow!("{}: {}", dir.path.join(FIFO_NEW).display(), e.desc()))?;
-    let fifo = dir.open(FIFO_NEW, OFlag::O_RDWR, Mode::empty())?;
-    let log =
-        dir.open(LOG, OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND, Mode::S_IRUSR | Mode::S_IWUSR)?;
-    let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
-    let mut steps = Vec::new();
-    if let Some(group) = node.cgroup.as_ref().and_then(|g| g.file_name()) {
-        steps.push(Prepared::cgroup(group).map_err(|f| anyhow!("{f}"))?);
-    }
-    steps.push(Prepared::Detach);
     // The old shell's network and mount namespaces (and directory), open
     // until the child has joined them.
     let mut joined = Vec::new();
+    let mut join = None;
     if !node.root {
         let open = |what: &str, flags: OFlag| {
             nix::fcntl::open(
@@ -69,42 +71,13 @@ pub fn restart(lab: &Lab, name: &str) -> Result<()> {
         if !node.is_running() {
             bail!("node {name} is not running (its shell ended while it was being restarted)");
         }
-        steps.push(Prepared::Join { net: net.as_raw_fd(), mnt: mnt.as_raw_fd(), cwd: cwd.as_raw_fd() });
+        join = Some(Prepared::Join { net: net.as_raw_fd(), mnt: mnt.as_raw_fd(), cwd: cwd.as_raw_fd() });
         joined.extend([net, mnt, cwd]);
     }
-    let pty = shell::shared_pty();
-    if let Some(pty) = &pty {
-        steps.push(Prepared::Give { from: pty.as_raw_fd(), to: shell::PTY_FD });
-    }
-    let env = shell::environment(name, &dir.path.join(FIFO), &dir.path.join(LOG));
-    // An OVS switch's shell finds the lab's OVS as before.
-    let ovs_env = if node.kind.is_ovs() { crate::ovs::Ovs::of(lab).environment() } else { Vec::new() };
-    let env: Vec<(&str, &std::ffi::OsStr)> =
-        env.iter().chain(&ovs_env).map(|(k, v)| (*k, v.as_os_str())).collect();
-    let plan = vfork::Plan::new(&spawn::shell_argv()?, &env, &["TMOUT"], [fifo, ready_w, log], steps)
-        .context("prepare the shell")?;
-    // SAFETY: mnnode is single-threaded here (no runtime, no thread).
-    let pid = unsafe { vfork::spawn(&plan) }.map_err(|e| {
-        let _ = unlinkat(dir.fd(), FIFO_NEW, UnlinkatFlags::NoRemoveDir);
-        match spawn::last_line(&dir) {
-            Some(why) => anyhow!("{name}: {why}"),
-            None => anyhow!("{name}: start bash: {}", mncli::os_error(&e)),
-        }
-    })?;
+    let (pid, start) = start_shell(lab, &dir, &node, join, shell::shared_pty())?;
     drop(joined);
-    let start = procfs::stat(pid).map(|s| s.start);
-    if let Err(e) = wait_ready(&ready_r).map_err(|why| anyhow!("{name}: the new shell {why}")) {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        // SAFETY: reaping the child this call started.
-        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-        let _ = unlinkat(dir.fd(), FIFO_NEW, UnlinkatFlags::NoRemoveDir);
-        return Err(e);
-    }
-    let start = start.ok_or_else(|| anyhow!("{name}: the new shell vanished at once"))?;
 
-    // The switch: the new FIFO takes the name, the record the new shell.
-    nix::fcntl::renameat(dir.fd(), FIFO_NEW, dir.fd(), FIFO)
-        .map_err(|e| anyhow!("{}: {}", dir.path.join(FIFO).display(), e.desc()))?;
+    // The switch: the FIFO took the name, the record takes the new shell.
     let old = node.clone();
     (node.pid, node.start) = (pid, start);
     dir.write_record(&node)?;
@@ -119,6 +92,69 @@ pub fn restart(lab: &Lab, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Starts a new shell for `node` (mnexec's `-cd` steps, its cgroup, then
+/// `join`: the namespaces to enter, made ready by the caller, who keeps
+/// their descriptors open) on a new FIFO, which takes the name `fifo` once
+/// the shell is ready, with `pty` as its terminal (shell::PTY_FD).
+/// Returns its pid and start time; the caller writes the record. mnnode
+/// must be single-threaded.
+pub(crate) fn start_shell(
+    lab: &Lab,
+    dir: &NodeDir,
+    node: &Node,
+    join: Option<Prepared>,
+    pty: Option<OwnedFd>,
+) -> Result<(i32, u64)> {
+    let name = &node.name;
+    let _ = unlinkat(dir.fd(), FIFO_NEW, UnlinkatFlags::NoRemoveDir);
+    nix::unistd::mkfifoat(dir.fd(), FIFO_NEW, Mode::S_IRUSR | Mode::S_IWUSR)
+        .map_err(|e| anyhow!("{}: {}", dir.path.join(FIFO_NEW).display(), e.desc()))?;
+    let fifo = dir.open(FIFO_NEW, OFlag::O_RDWR, Mode::empty())?;
+    let log =
+        dir.open(LOG, OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND, Mode::S_IRUSR | Mode::S_IWUSR)?;
+    let (ready_r, ready_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe")?;
+    let mut steps = Vec::new();
+    if let Some(group) = node.cgroup.as_ref().and_then(|g| g.file_name()) {
+        steps.push(Prepared::cgroup(group).map_err(|f| anyhow!("{f}"))?);
+    }
+    steps.push(Prepared::Detach);
+    steps.extend(join);
+    if let Some(pty) = &pty {
+        steps.push(Prepared::Give { from: pty.as_raw_fd(), to: shell::PTY_FD });
+    }
+    let env = shell::environment(name, &dir.path.join(FIFO), &dir.path.join(LOG));
+    // An OVS switch's shell finds the lab's OVS as before.
+    let ovs_env = if node.kind.is_ovs() { crate::ovs::Ovs::of(lab).environment() } else { Vec::new() };
+    let env: Vec<(&str, &std::ffi::OsStr)> =
+        env.iter().chain(&ovs_env).map(|(k, v)| (*k, v.as_os_str())).collect();
+    let plan = vfork::Plan::new(&spawn::shell_argv()?, &env, &["TMOUT"], [fifo, ready_w, log], steps)
+        .context("prepare the shell")?;
+    // SAFETY: mnnode is single-threaded here (no runtime, no thread).
+    let pid = unsafe { vfork::spawn(&plan) }.map_err(|e| {
+        let _ = unlinkat(dir.fd(), FIFO_NEW, UnlinkatFlags::NoRemoveDir);
+        match spawn::last_line(dir) {
+            Some(why) => anyhow!("{name}: {why}"),
+            None => anyhow!("{name}: start bash: {}", mncli::os_error(&e)),
+        }
+    })?;
+    // Our copies of the shell's FIFO, log and readiness pipe go now: a
+    // shell that dies before it is ready must be seen to (end of file).
+    drop(plan);
+    let start = procfs::stat(pid).map(|s| s.start);
+    if let Err(e) = wait_ready(&ready_r).map_err(|why| anyhow!("{name}: the new shell {why}")) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        // SAFETY: reaping the child this call started.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        let _ = unlinkat(dir.fd(), FIFO_NEW, UnlinkatFlags::NoRemoveDir);
+        return Err(e);
+    }
+    let start = start.ok_or_else(|| anyhow!("{name}: the new shell vanished at once"))?;
+    // The new FIFO takes the name.
+    nix::fcntl::renameat(dir.fd(), FIFO_NEW, dir.fd(), FIFO)
+        .map_err(|e| anyhow!("{}: {}", dir.path.join(FIFO).display(), e.desc()))?;
+    Ok((pid, start))
+}
+
 /// Waits for the shell's READY line; why not, if it does not come.
 fn wait_ready(ready: &OwnedFd) -> std::result::Result<(), String> {
     let deadline = Instant::now() + READY_TIMEOUT;
@@ -130,7 +166,12 @@ fn wait_ready(ready: &OwnedFd) -> std::result::Result<(), String> {
             return Err(format!("did not become ready within {}s", READY_TIMEOUT.as_secs()));
         }
         let mut fds = [PollFd::new(ready.as_fd(), PollFlags::POLLIN)];
-        let _ = poll(&mut fds, PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX));
+        let polled = poll(&mut fds, PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX));
+        // Read only what is there: a read that blocks would outlast the
+        // deadline.
+        if !matches!(polled, Ok(1..)) {
+            continue;
+        }
         match nix::unistd::read(ready, &mut buf) {
             Ok(0) => break,
             Ok(n) => said.extend_from_slice(&buf[..n]),

@@ -61,15 +61,10 @@ pub fn mark(lab: &Lab, nodes: &[Node]) -> Result<Marks> {
         let conn = netlink::connect_here()?;
         let mut handle = conn.handle.clone();
         let mut taken = ids(&mut handle).await?;
-        let mut next = 0;
         let mut ids = Vec::new();
         for node in nodes.iter().filter(|n| !n.root) {
             let Some(ns) = crate::netns::open(&lab.netns_entry(&node.name), node.netns) else { continue };
-            while taken.contains(&next) {
-                next += 1;
-            }
-            if let Some(id) = give_id(&mut handle, ns.as_fd(), next).await? {
-                taken.insert(id);
+            if let Some(id) = give_free_id(&mut handle, ns.as_fd(), &mut taken).await? {
                 ids.push(id);
             }
         }
@@ -130,11 +125,37 @@ async fn wait_gone(handle: &mut Handle, ids: &HashSet<i32>, started: Instant) ->
 /// takes it up in its next cleanup run. Returns its id.
 async fn sentinel(handle: &mut Handle) -> Result<i32> {
     let ns = empty_namespace()?;
-    let taken = ids(handle).await?;
-    let id = (0..).find(|i| !taken.contains(i)).unwrap_or(0);
-    let given = give_id(handle, ns.as_fd(), id).await?;
+    let mut taken = ids(handle).await?;
+    let given = give_free_id(handle, ns.as_fd(), &mut taken).await?;
     drop(ns);
     given.ok_or_else(|| anyhow!("give the sentinel namespace an id: it has none"))
+}
+
+/// Gives `ns` the first id not in `taken` (adding it there), or keeps the
+/// one it has. An id found taken meanwhile (another process's veth pairs
+/// across namespaces take ids all the time: Mininet's do) is skipped and
+/// the next tried, a bounded number of times.
+async fn give_free_id(
+    handle: &mut Handle,
+    ns: BorrowedFd<'_>,
+    taken: &mut HashSet<i32>,
+) -> Result<Option<i32>> {
+    let mut next = 0;
+    for _ in 0..1024 {
+        while taken.contains(&next) {
+            next += 1;
+        }
+        match give_id(handle, ns, next).await? {
+            Some(id) => {
+                taken.insert(id);
+                return Ok(Some(id));
+            }
+            None => {
+                taken.insert(next);
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// A new network namespace no process is in: only the descriptor holds it.
@@ -153,7 +174,8 @@ fn empty_namespace() -> Result<File> {
 }
 
 /// Gives the namespace `ns` the id `id` in ours; one that has an id
-/// already keeps it. Returns its id (`None`: it has none after all).
+/// already keeps it. Returns its id (`None`: it has none, and `id` was
+/// taken by another namespace).
 async fn give_id(handle: &mut Handle, ns: BorrowedFd<'_>, id: i32) -> Result<Option<i32>> {
     let mut msg = NsidMessage::default();
     msg.attributes.push(NsidAttribute::Fd(ns.as_raw_fd() as u32));

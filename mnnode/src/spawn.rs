@@ -37,6 +37,8 @@ pub struct AddOptions {
     pub shared_netns: Option<std::os::fd::RawFd>,
     /// More environment for the shells (OVS's directories).
     pub env: Vec<(&'static str, std::ffi::OsString)>,
+    /// Make only the namespaces; each shell starts when first needed.
+    pub lazy: bool,
 }
 
 /// A node of this call, from claim to ready.
@@ -55,6 +57,9 @@ struct Starting {
 /// Adds the nodes; `names` and `opts` have passed [`validate`]. mnnode is
 /// single-threaded here, which makes the work between fork and exec sound.
 pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> {
+    if opts.lazy {
+        return crate::lazy::add(lab, names, opts);
+    }
     let hierarchy = check(lab, names, opts)?;
     // A current-thread runtime starts no thread: spawning stays sound.
     let rt = netlink::runtime()?;
@@ -77,7 +82,7 @@ pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> 
 
 /// Everything about the lab that can be checked before anything is made
 /// (the names themselves passed [`validate`]).
-fn check(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<Option<cgroup::Hierarchy>> {
+pub(crate) fn check(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<Option<cgroup::Hierarchy>> {
     crate::scale::check_pids(names.len())?;
     for name in names {
         if lab.has(name) {
@@ -141,7 +146,7 @@ pub fn validate(names: &[String], opts: &AddOptions) -> Result<()> {
 /// Holds off Ctrl-C while nodes are half-made; a signal that arrives is
 /// noticed at the next checkpoint and undoes the whole call. Returns the
 /// signals held off and the mask to restore.
-fn block_signals() -> Result<(SigSet, SigSet)> {
+pub(crate) fn block_signals() -> Result<(SigSet, SigSet)> {
     let mut set = SigSet::empty();
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         set.add(sig);
@@ -152,7 +157,7 @@ fn block_signals() -> Result<(SigSet, SigSet)> {
     Ok((set, saved))
 }
 
-fn checkpoint(set: &SigSet) -> Result<()> {
+pub(crate) fn checkpoint(set: &SigSet) -> Result<()> {
     let mut pending = SigSet::empty();
     // SAFETY: sigpending fills the set we own.
     if unsafe { libc::sigpending((&raw mut pending).cast()) } == 0 && set.iter().any(|s| pending.contains(s))
@@ -197,7 +202,7 @@ fn start_all(
         // Each node is finished as soon as its shell is ready, while the
         // other shells are still starting on the other CPUs.
         for i in wait_some(nodes, &mut waiting)? {
-            let id = rt.block_on(kind::configure(&nodes[i].node, opts, &lab.id))?;
+            let id = rt.block_on(kind::configure(&nodes[i].node, None, opts, &lab.id))?;
             if let Some((inode, cookie)) = id {
                 nodes[i].node.netns = Some(inode);
                 nodes[i].node.cookie = Some(cookie);
@@ -225,6 +230,7 @@ fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
             cpu: opts.cpu,
             cgroup: None,
             protocol: crate::node::PROTOCOL,
+            pin: None,
         },
         dir: Some(dir),
         child: None,

@@ -256,17 +256,41 @@ fn say(pieces: &[&[u8]]) {
 /// then the caller's descriptor limit (last: a descriptor handed on above
 /// it stays open); a failure is reported on stderr (the node's log) as
 /// mnexec would.
+///
+/// Until the steps have made the child a session of its own (`-d`), it is
+/// in its parent's process group, where a Ctrl-C at the terminal would
+/// kill it: every signal is ignored until then (which discards any that
+/// came while they were blocked, and drops any that comes meanwhile), and
+/// only then set to its default.
 fn prepare(plan: &Plan) -> Result<(), i32> {
-    default_signals();
+    set_all_signals(libc::SIG_IGN);
+    let empty = nix::sys::signal::SigSet::empty();
+    // SAFETY: setting our own signal mask; every handler is SIG_IGN.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, empty.as_ref(), std::ptr::null_mut()) };
     for step in &plan.steps {
         if let Err(fault) = step.apply() {
             say(&[b"mnexec: ", fault.what.as_bytes(), b": ", fault.why.as_bytes()]);
             return Err(libc::EPERM);
         }
     }
+    default_signals();
     // SAFETY: setting our own limit to a value the parent read.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &plan.nofile) };
     Ok(())
+}
+
+/// Sets every signal's disposition (those that can be set) to `action`.
+fn set_all_signals(action: libc::sighandler_t) {
+    // SAFETY: all-zero is a valid sigaction; the handler is set below.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = action;
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: setting a disposition in the child, signals blocked.
+        unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) };
+    }
 }
 
 /// A node shell must start with default signal dispositions and nothing
@@ -274,16 +298,8 @@ fn prepare(plan: &Plan) -> Result<(), i32> {
 /// ignores SIGINT, which would make the node deaf to interrupts). Every
 /// handler goes too: they belong to the parent, whose memory we share.
 fn default_signals() {
-    // SAFETY: all-zero is a valid sigaction: SIG_DFL, no flags, empty mask.
-    let default: libc::sigaction = unsafe { std::mem::zeroed() };
-    for sig in 1..=libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: resetting a disposition in the child, with all signals
-        // still blocked; the C library's own signals refuse, harmlessly.
-        unsafe { libc::sigaction(sig, &default, std::ptr::null_mut()) };
-    }
+    // The C library's own signals refuse, harmlessly.
+    set_all_signals(libc::SIG_DFL);
     let empty = nix::sys::signal::SigSet::empty();
     // SAFETY: setting our own signal mask.
     unsafe { libc::sigprocmask(libc::SIG_SETMASK, empty.as_ref(), std::ptr::null_mut()) };

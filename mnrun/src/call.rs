@@ -42,6 +42,9 @@ pub fn call(req: &Request) -> Result<Ending> {
     // of what a killed mnrun left, too.
     let deadline = req.timeout.map(|t| Instant::now() + t);
     let lab = Lab::open_for(&req.node)?;
+    // A lazy node's shell starts now, before anything here makes a thread
+    // (starting a shell needs mnrun single-threaded).
+    mnnode::lazy::ensure_shell(&lab, &req.node)?;
     let dir = lab.node_dir(&req.node)?;
     let record = || dir.record().with_context(|| format!("node {}", req.node));
     record()?.check_protocol()?;

@@ -29,11 +29,18 @@ read_links() {
 }
 
 # Each node's shell pid (node_pid[NODE]), from `mnnode list --porcelain`.
+# A lazy node (pid `-`) has no shell yet: `mnnode pid` starts it, as
+# Mininet's nodes all have a pid (`dump`, `x`).
 declare -A node_pid=()
 read_pids() {
 	node_pid=()
-	local name pid
-	while IFS=$'\t' read -r name _ pid _; do node_pid[$name]=$pid; done < <(mnnode list --porcelain)
+	local name pid lazy=()
+	while IFS=$'\t' read -r name _ pid _; do
+		if [[ $pid == - ]]; then lazy+=("$name"); else node_pid[$name]=$pid; fi
+	done < <(mnnode list --porcelain)
+	((${#lazy[@]})) || return 0
+	local i=0
+	while read -r pid; do node_pid[${lazy[i++]}]=$pid; done < <(mnnode pid "${lazy[@]}")
 }
 
 # The address mn gave an interface (IF -> bare address), from the topology.

@@ -404,3 +404,18 @@ fn a_node_of_the_home_machine_links_to_another_machine() {
     );
     assert_eq!(links_of(&c, "h1"), Vec::<String>::new());
 }
+
+#[test]
+fn a_lazy_node_on_another_machine_starts_its_shell_there() {
+    let Some(c) = cluster("a_lazy_node_on_another_machine_starts_its_shell_there", &["a"]) else { return };
+    c.cmd("mnnode").args(["add", "--on", "a", "--lazy", "h1"]).ok();
+    let out = c.cmd("mnnode").arg("list").ok();
+    let row: Vec<&str> = out.stdout.lines().nth(1).expect("a row").split_whitespace().collect();
+    assert_eq!(row, ["h1", "host", "-", "running", "a"], "no shell yet, up all the same");
+    let out = c.cmd("mnrun").args(["h1", "echo $MN_NODE"]).ok();
+    assert_eq!(out.stdout, "h1\n");
+    let pid = c.cmd("mnnode").args(["pid", "h1"]).ok().stdout.trim().to_string();
+    assert!(pid.parse::<i32>().is_ok_and(|p| p > 0 && alive(p)), "a shell there now: {pid}");
+    c.cmd("mnnode").arg("clean").ok();
+    assert!(c.nodes_on(0).is_empty());
+}

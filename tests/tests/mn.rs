@@ -424,7 +424,7 @@ fn version_and_verbosity_levels() {
     let out = mn(&lab).args(["--test", "pingall", "--verbosity=warning"]).ok();
     assert_eq!(out.stdout, "");
     let out = mn(&lab).args(["--test", "build", "-vdebug"]).ok();
-    out.check(out.stderr.contains("*** mnnode add --kind host h1 h2\n"), "the tools' calls on stderr");
+    out.check(out.stderr.contains("*** mnnode add --kind host --lazy h1 h2\n"), "the tools' calls on stderr");
     out.check(out.stdout.contains("*** Creating network"), "info too");
     nothing_left(&lab);
 }

@@ -1,0 +1,216 @@
+//! Lazy nodes (`mnnode add --lazy`): a node whose shell has never been
+//! used costs no shell. `add` makes and configures the node's network
+//! namespace in mnnode itself (no process at all), pins it with the
+//! node's `ip netns` entry and writes a record without a pid (`pid=-`).
+//! The first call that needs the shell ([`ensure_shell`]: mnrun,
+//! `mnnode pid`, `restart`) starts it, as `restart` starts a shell: in the
+//! pinned network namespace, with a fresh mount namespace and sysfs (the
+//! `-n` steps, made then), its cgroup, a FIFO and log made then too.
+//!
+//! Concurrent first calls take turns on an exclusive `flock` of the node's
+//! directory (no file of its own: nothing more to make or remove), read
+//! the record again once they hold it, and find the shell made by the
+//! first. Everything that needs only the namespace (mnlink, `mnnode ip`,
+//! `ip netns exec`, list) goes through the entry and starts nothing.
+use crate::lab::{Lab, NodeDir};
+use crate::node::Node;
+use crate::spawn::{self, AddOptions};
+use crate::{cgroup, kind, netlink, netns, procfs, reap, restart, shell};
+use anyhow::{Context, Result, anyhow, bail};
+use mnexec::Prepared;
+use nix::sys::signal::{SigmaskHow, sigprocmask};
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+/// Adds lazy nodes: each a configured network namespace, pinned, and a
+/// record; no shell. All of the call or nothing.
+pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> {
+    if opts.root {
+        bail!("--lazy is for nodes with namespaces of their own; a --root node has no namespace to pin");
+    }
+    if opts.kind.is_ovs() || opts.shared_netns.is_some() {
+        bail!("--lazy is not for OVS switches: their shells live in the lab's OVS namespace");
+    }
+    let hierarchy = spawn::check(lab, names, opts)?;
+    netns::prepare()?;
+    let rt = netlink::runtime()?;
+    let (signals, saved) = spawn::block_signals()?;
+    let mut made: Vec<Node> = Vec::with_capacity(names.len());
+    let result = (|| {
+        for name in names {
+            spawn::checkpoint(&signals)?;
+            let node = add_one(lab, name, opts, hierarchy.as_ref(), &rt, &mut made);
+            node.with_context(|| name.clone())?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        rollback(lab, &made);
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&saved), None);
+    result
+}
+
+fn add_one(
+    lab: &Lab,
+    name: &str,
+    opts: &AddOptions,
+    hierarchy: Option<&cgroup::Hierarchy>,
+    rt: &tokio::runtime::Runtime,
+    made: &mut Vec<Node>,
+) -> Result<()> {
+    let dir = lab.claim(name)?;
+    made.push(Node {
+        name: name.to_string(),
+        kind: opts.kind,
+        root: false,
+        pid: 0,
+        start: 0,
+        netns: None,
+        cookie: None,
+        cpu: opts.cpu,
+        cgroup: None,
+        protocol: crate::node::PROTOCOL,
+        pin: Some(lab.netns_entry(name)),
+    });
+    let node = made.last_mut().ok_or_else(|| anyhow!("no node"))?;
+    if let (Some(h), Some(cpu)) = (hierarchy, opts.cpu) {
+        // Made now, so that del and clean find it; the shell joins it.
+        node.cgroup = Some(h.create(&lab.cgroup_name(name), cpu)?);
+    }
+    let ns = netlink::new_netns()?;
+    let (inode, cookie) = rt
+        .block_on(kind::configure(node, Some(&ns), opts, &lab.id))?
+        .ok_or_else(|| anyhow!("the namespace has no identity"))?;
+    (node.netns, node.cookie) = (Some(inode), Some(cookie));
+    // The record first: should mnnode die before the entry is made, the
+    // namespace dies with it and clean finds a record whose entry holds
+    // nothing; the other way round, an entry no record leads to.
+    dir.write_record(node)?;
+    netns::bind(&lab.netns_entry(name), ns.as_fd())
+}
+
+/// Undoes the nodes of a failed call.
+fn rollback(lab: &Lab, made: &[Node]) {
+    // Visitors (`ip netns exec`) would keep a namespace alive.
+    let _ = reap::end_processes(made);
+    for node in made {
+        if node.netns.is_some() {
+            let _ = netns::remove(&lab.netns_entry(&node.name), node.netns);
+        }
+        if let Some(group) = &node.cgroup {
+            let _ = cgroup::remove(group);
+        }
+        let _ = lab.remove_node_dir(&node.name);
+    }
+}
+
+/// The lab file naming a lazily started shell (`PID START`) whose
+/// terminal (its [`shell::PTY_FD`]) the next lazy shells share: one pty
+/// per shell would use up `kernel.pty.max` (4096) in a big lab, leaving
+/// the machine's users no terminal. A hint only: checked, and replaced
+/// when that shell is gone.
+pub const PTY_HINT: &str = ".pty";
+
+/// The terminal of the shell the lab's hint names, taken with
+/// pidfd_getfd; None when there is no such shell (or kernel support).
+fn borrowed_pty(lab: &Lab) -> Option<OwnedFd> {
+    let text = lab.read_lab_file(PTY_HINT)?;
+    let mut words = text.split_whitespace();
+    let pid: i32 = words.next()?.parse().ok()?;
+    let start: u64 = words.next()?.parse().ok()?;
+    let ours = || procfs::stat(pid).is_some_and(|s| s.start == start && !s.is_dead());
+    if pid <= 0 || !ours() {
+        return None;
+    }
+    // SAFETY: pidfd_open returns a new descriptor or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a descriptor pidfd_open just gave us.
+    let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd as i32) })?;
+    // Still that shell, now that the pidfd pins its pid.
+    if !ours() {
+        return None;
+    }
+    // SAFETY: pidfd_getfd returns a new descriptor (close-on-exec) or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), shell::PTY_FD, 0) };
+    // SAFETY: a descriptor pidfd_getfd just gave us.
+    let fd = (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })?;
+    nix::unistd::isatty(&fd).unwrap_or(false).then_some(fd)
+}
+
+/// Holds the node's start lock (an exclusive `flock` of its directory)
+/// until `dir` is closed: lazy starts and restarts take turns on it.
+pub(crate) fn lock_start(dir: &NodeDir) -> Result<()> {
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(dir.fd().as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(());
+        }
+        let e = nix::errno::Errno::last();
+        if e != nix::errno::Errno::EINTR {
+            bail!("{}: lock: {}", dir.path.display(), e.desc());
+        }
+    }
+}
+
+/// The node `name`, with its shell started if it is a lazy node that has
+/// none yet: what every caller that needs the shell's pid or FIFO calls
+/// first. A node that has (or had) a shell is returned as it is, alive or
+/// not, for the caller to judge. The caller must be single-threaded.
+pub fn ensure_shell(lab: &Lab, name: &str) -> Result<Node> {
+    let dir = lab.node_dir(name)?;
+    let node = lab.node(name)?;
+    if node.has_shell() || node.root {
+        return Ok(node);
+    }
+    lock_start(&dir)?;
+    // Another call may have started it while we waited.
+    let node = lab.node(name)?;
+    if node.has_shell() {
+        return Ok(node);
+    }
+    start(lab, &dir, node)
+}
+
+/// Starts a lazy node's first shell; the caller holds the start lock.
+/// Ctrl-C is held off meanwhile: a caller killed between the shell's
+/// start and its record would leave a shell nothing leads to (until del
+/// or clean), and the next call would start another.
+pub(crate) fn start(lab: &Lab, dir: &NodeDir, node: Node) -> Result<Node> {
+    let (_, saved) = spawn::block_signals()?;
+    let started = start_held(lab, dir, node);
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&saved), None);
+    started
+}
+
+fn start_held(lab: &Lab, dir: &NodeDir, mut node: Node) -> Result<Node> {
+    let name = node.name.clone();
+    node.check_protocol()?;
+    let gone = || {
+        anyhow!("node {name} is not running (its namespace is gone: the ip netns entry no longer holds it)")
+    };
+    let pin = node.pin.clone().ok_or_else(gone)?;
+    let net = netns::open(&pin, node.netns).ok_or_else(gone)?;
+    // The shell's mount namespace is made now, copied from ours, as
+    // `mnexec -n` makes it: / private, a fresh sysfs, /run/netns detached.
+    let own = File::open("/proc/self/ns/mnt").map_err(|e| mncli::io_error("/proc/self/ns/mnt", &e))?;
+    let join = Prepared::SharedNetFrom { net: net.as_raw_fd(), template: own.as_raw_fd() };
+    let borrowed = borrowed_pty(lab);
+    let lent = borrowed.is_none();
+    let pty = borrowed.or_else(shell::shared_pty);
+    let (pid, start) = restart::start_shell(lab, dir, &node, Some(join), pty)?;
+    drop((net, own));
+    if lent {
+        // The next lazy shells share this one's terminal.
+        let _ = lab.write_lab_file(PTY_HINT, &format!("{pid} {start}\n"));
+    }
+    (node.pid, node.start) = (pid, start);
+    // The shell must be in the node's namespace, not a stranger's that
+    // took the entry's place.
+    if crate::procfs::ns_inode(pid, "net") != node.netns {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        bail!("node {name}: its new shell is not in the node's namespace");
+    }
+    dir.write_record(&node)?;
+    Ok(node)
+}

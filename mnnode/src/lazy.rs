@@ -60,19 +60,8 @@ fn add_one(
     made: &mut Vec<Node>,
 ) -> Result<()> {
     let dir = lab.claim(name)?;
-    made.push(Node {
-        name: name.to_string(),
-        kind: opts.kind,
-        root: false,
-        pid: 0,
-        start: 0,
-        netns: None,
-        cookie: None,
-        cpu: opts.cpu,
-        cgroup: None,
-        protocol: crate::node::PROTOCOL,
-        pin: Some(lab.netns_entry(name)),
-    });
+    // opts.root is refused above: a lazy node has a namespace of its own.
+    made.push(Node::unmade(name, opts, Some(lab.netns_entry(name))));
     let node = made.last_mut().ok_or_else(|| anyhow!("no node"))?;
     if let (Some(h), Some(cpu)) = (hierarchy, opts.cpu) {
         // Made now, so that del and clean find it; the shell joins it.

@@ -53,6 +53,23 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node about to be made by `add`: no shell, namespace or cgroup yet.
+    pub(crate) fn unmade(name: &str, opts: &crate::spawn::AddOptions, pin: Option<PathBuf>) -> Node {
+        Node {
+            name: name.to_string(),
+            kind: opts.kind,
+            root: opts.root,
+            pid: 0,
+            start: 0,
+            netns: None,
+            cookie: None,
+            cpu: opts.cpu,
+            cgroup: None,
+            protocol: PROTOCOL,
+            pin,
+        }
+    }
+
     /// Whether the node is up: its shell alive (same pid, same start
     /// time, not a zombie), or, for a lazy node without a shell yet, its
     /// namespace still pinned by its entry.

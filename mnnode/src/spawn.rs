@@ -219,19 +219,7 @@ fn start(call: &Call, name: &str, nodes: &mut Vec<Starting>) -> Result<()> {
     // From here on the node is in `nodes`, for the rollback of the call
     // to undo whatever of it was made.
     nodes.push(Starting {
-        node: Node {
-            name: name.to_string(),
-            kind: opts.kind,
-            root: opts.root,
-            pid: 0,
-            start: 0,
-            netns: None,
-            cookie: None,
-            cpu: opts.cpu,
-            cgroup: None,
-            protocol: crate::node::PROTOCOL,
-            pin: None,
-        },
+        node: Node::unmade(name, opts, None),
         dir: Some(dir),
         child: None,
         ready: None,

@@ -112,16 +112,31 @@ fn del(names: &[String]) -> Result<ExitCode> {
     let lab = Lab::open_to_delete()?.ok_or_else(|| lab::no_such_node(&names[0], &lab::dir_from_env()))?;
     let names = crate::cluster::del(&lab, names)?;
     let mut nodes: Vec<Node> = Vec::new();
+    // Held until the nodes are gone: a lazy node's first shell, started
+    // meanwhile, would be one no record leads to (lazy::ensure_shell
+    // takes the same lock, and waits).
+    let mut held = Vec::new();
     for name in &names {
         if nodes.iter().any(|n| &n.name == name) {
             continue;
         }
-        nodes.push(lab.node(name)?);
+        let node = lab.node(name)?;
+        let node = match (node.has_shell(), lab.node_dir(name)) {
+            (false, Ok(dir)) => {
+                crate::lazy::lock_start(&dir)?;
+                held.push(dir);
+                // A start that held the lock before us has recorded its shell.
+                lab.node(name)?
+            }
+            _ => node,
+        };
+        nodes.push(node);
     }
     if nodes.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
     reap::remove(&lab, &nodes, true)?;
+    drop(held);
     Ok(ExitCode::SUCCESS)
 }
 

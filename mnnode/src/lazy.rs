@@ -200,6 +200,11 @@ fn start_held(lab: &Lab, dir: &NodeDir, mut node: Node) -> Result<Node> {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         bail!("node {name}: its new shell is not in the node's namespace");
     }
-    dir.write_record(&node)?;
+    // Unrecorded, the shell would be one nothing leads to (the next call
+    // would start another): it goes again.
+    if let Err(e) = dir.write_record(&node) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        return Err(e);
+    }
     Ok(node)
 }

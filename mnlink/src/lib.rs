@@ -317,7 +317,7 @@ async fn batch(file: &Path, signals: &Interrupts) -> Result<Outcome> {
             if let Err(e) = run.settle().await {
                 return match signals.taken() {
                     Some(sig) => run.stop(sig, Some(e)).await,
-                    None => Err(e),
+                    None => Err(e.into()),
                 };
             }
         }
@@ -335,7 +335,7 @@ async fn batch(file: &Path, signals: &Interrupts) -> Result<Outcome> {
             }
             // The lines before it are done: their ports are made first.
             Err(e) => match run.settle().await {
-                Ok(()) => Some(anyhow!("line {number}: {}", plain(&e))),
+                Ok(()) => Some(LineError { line: number, why: plain(&e).to_string() }),
                 Err(earlier) => Some(earlier),
             },
         };
@@ -343,7 +343,7 @@ async fn batch(file: &Path, signals: &Interrupts) -> Result<Outcome> {
             return run.stop(sig, failed).await;
         }
         if let Some(e) = failed {
-            return Err(e);
+            return Err(e.into());
         }
         if run.links.as_ref().is_some_and(|l| l.pending_ports() >= PORTS_AT_ONCE) {
             run.settle().await?;
@@ -373,21 +373,21 @@ impl Batch {
 
     /// Makes the waiting OVS ports; if that fails, the line it names and
     /// those after it are undone, and the error names that line.
-    async fn settle(&mut self) -> Result<()> {
+    async fn settle(&mut self) -> Result<(), LineError> {
         if let Some(Err((line, before, e))) = match self.links.as_mut() {
             Some(links) => Some(links.flush_ports().await),
             None => None,
         } {
             self.last_done = before.or(self.settled);
             self.settled = self.last_done;
-            return Err(anyhow!("line {line}: {}", plain(&e)));
+            return Err(LineError { line, why: plain(&e).to_string() });
         }
         self.settled = self.last_done;
         Ok(())
     }
 
     /// Stops the batch for a signal, once what is done is made whole.
-    async fn stop(&mut self, sig: Signal, failed: Option<anyhow::Error>) -> Result<Outcome> {
+    async fn stop(&mut self, sig: Signal, failed: Option<LineError>) -> Result<Outcome> {
         let failed = match self.settle().await {
             Ok(()) => failed,
             Err(e) => Some(e),
@@ -397,21 +397,27 @@ impl Batch {
             None => "no line was done".to_string(),
         };
         let what = match failed {
-            // "line N: why" becomes "line N failed (why)".
-            Some(e) => {
-                let e = e.to_string();
-                match e.split_once(": ") {
-                    Some((line, why)) if line.starts_with("line ") => {
-                        format!("{line} failed ({why}); {done}")
-                    }
-                    _ => format!("{e}; {done}"),
-                }
-            }
+            Some(LineError { line, why }) => format!("line {line} failed ({why}); {done}"),
             None => done,
         };
         Ok(Outcome::Interrupted(sig, what))
     }
 }
+
+/// A batch line that failed, and why: `mnlink: line N: why`.
+#[derive(Debug)]
+struct LineError {
+    line: usize,
+    why: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.why)
+    }
+}
+
+impl std::error::Error for LineError {}
 
 type Line = Result<(usize, String)>;
 

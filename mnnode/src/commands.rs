@@ -68,17 +68,38 @@ fn add(args: AddArgs) -> Result<ExitCode> {
     let started = switches.start(&lab, &args.names, &o)?;
     opts.shared_netns = Some(started.ns.as_raw_fd());
     opts.env = switches.environment();
-    let made = spawn::add(&lab, &args.names, &opts).and_then(|()| switches.add_bridges(&args.names, &o));
-    if let Err(e) = made {
-        // All or nothing: the shells go again, and OVS with the last one.
-        drop(started);
-        let nodes: Vec<Node> = args.names.iter().filter_map(|n| lab.node(n).ok()).collect();
-        let _ = reap::remove(&lab, &nodes, false);
-        let _ = switches.stop_if_unused(&lab, &[]);
-        return Err(e);
+    // ovs-vswitchd makes the bridges while the nodes are made.
+    let bridges = match switches.add_bridges(&args.names, &o) {
+        Ok(bridges) => bridges,
+        Err(e) => return Err(undo_ovs_add(&lab, &switches, started, &[], e)),
+    };
+    if let Err(e) = spawn::add(&lab, &args.names, &opts) {
+        // spawn::add has undone its nodes; a name it refused may be an
+        // existing node's, which is not this call's to remove.
+        bridges.undo(&switches);
+        return Err(undo_ovs_add(&lab, &switches, started, &[], e));
+    }
+    if let Err(e) = bridges.finish(&switches) {
+        return Err(undo_ovs_add(&lab, &switches, started, &args.names, e));
     }
     started.finish(&switches)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// All or nothing: the switches this call made (`made`) go again, and
+/// the lab's OVS with the last one. Returns the call's error.
+fn undo_ovs_add(
+    lab: &Lab,
+    switches: &ovs::Ovs,
+    started: ovs::Started,
+    made: &[String],
+    error: anyhow::Error,
+) -> anyhow::Error {
+    drop(started);
+    let nodes: Vec<Node> = made.iter().filter_map(|n| lab.node(n).ok()).collect();
+    let _ = reap::remove(lab, &nodes, false);
+    let _ = switches.stop_if_unused(lab, &[]);
+    error
 }
 
 /// The OVS options, parsed; an error for one given to another kind.

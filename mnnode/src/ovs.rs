@@ -325,19 +325,21 @@ impl Ovs {
 
     /// Runs ovs-vsctl on the lab's database; its complaint is the error.
     pub fn vsctl(&self, args: &[String]) -> Result<String> {
-        let vsctl = require(PROGRAMS[3])?;
-        let out = Command::new(vsctl)
-            .arg(format!("--db={}", self.db()))
-            .arg(VSCTL_TIMEOUT)
-            .args(args)
-            .envs(self.environment())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| mncli::io_error("run ovs-vsctl", &e))?;
+        let out = self.vsctl_command(args)?.output().map_err(|e| mncli::io_error("run ovs-vsctl", &e))?;
         if !out.status.success() {
             bail!("{}", complaint("ovs-vsctl", &out.stderr));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn vsctl_command(&self, args: &[String]) -> Result<Command> {
+        let mut cmd = Command::new(require(PROGRAMS[3])?);
+        cmd.arg(format!("--db={}", self.db()))
+            .arg(VSCTL_TIMEOUT)
+            .args(args)
+            .envs(self.environment())
+            .stdin(std::process::Stdio::null());
+        Ok(cmd)
     }
 
     /// Starts the lab's OVS unless it runs, and whatever `opts` needs of
@@ -640,8 +642,10 @@ impl Ovs {
         Ok(())
     }
 
-    /// The bridges of new switch nodes, in one transaction.
-    pub fn add_bridges(&self, names: &[String], opts: &Options) -> Result<()> {
+    /// Starts making the bridges of new switch nodes, in one transaction,
+    /// for ovs-vswitchd to make them while the caller makes the nodes;
+    /// [`Bridges::finish`] waits for them.
+    pub fn add_bridges(&self, names: &[String], opts: &Options) -> Result<Bridges> {
         let kernel = match opts.datapath {
             Datapath::Kernel => true,
             Datapath::User => false,
@@ -674,16 +678,25 @@ impl Ovs {
                 args.extend(opts.controllers.iter().map(|c| self.target(c, first)));
             }
         }
-        self.vsctl(&args)?;
-        // ovs-vsctl succeeds even when ovs-vswitchd cannot make a bridge;
-        // a made bridge has its OpenFlow socket.
+        let child = self
+            .vsctl_command(&args)?
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| mncli::io_error("run ovs-vsctl", &e))?;
+        Ok(Bridges { names: names.to_vec(), making: Some(Starting { name: "ovs-vsctl".into(), child }) })
+    }
+
+    /// Deletes these bridges, if they exist, in one transaction.
+    fn del_bridges<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        let mut args = Vec::new();
         for name in names {
-            if !self.dir.join(format!("{name}.mgmt")).exists() {
-                let why = self.last_error().unwrap_or_else(|| "see its log".into());
-                bail!("{name}: ovs-vswitchd could not make the bridge: {why}");
-            }
+            args.extend(["--".into(), "--if-exists".into(), "del-br".into(), name.to_string()]);
         }
-        Ok(())
+        if args.is_empty() {
+            return Ok(());
+        }
+        self.vsctl(&args).map(drop)
     }
 
     /// The last error ovs-vswitchd logged, without its prefixes.
@@ -709,11 +722,7 @@ impl Ovs {
         }
         let Some(ns) = self.namespace() else { return };
         if self.is_up() {
-            let mut args = Vec::new();
-            for node in nodes {
-                args.extend(["--".into(), "--if-exists".into(), "del-br".into(), node.name.clone()]);
-            }
-            let _ = self.vsctl(&args);
+            let _ = self.del_bridges(nodes.iter().map(|n| n.name.as_str()));
             self.end_unused_refs(&ns);
         }
         // Their links do not go with a namespace: the OVS one stays.
@@ -790,6 +799,45 @@ pub struct Started {
     lock: Locked,
     pub ns: File,
     listeners: Vec<(String, std::net::TcpListener)>,
+}
+
+/// Bridges [`Ovs::add_bridges`] is making.
+pub struct Bridges {
+    names: Vec<String>,
+    making: Option<Starting>,
+}
+
+impl Bridges {
+    /// Waits until the bridges are made: ovs-vsctl returns once
+    /// ovs-vswitchd has applied the transaction.
+    pub fn finish(mut self, ovs: &Ovs) -> Result<()> {
+        finish(self.making.take().into_iter().collect())?;
+        // ovs-vsctl succeeds even when ovs-vswitchd cannot make a bridge;
+        // a made bridge has its OpenFlow socket.
+        for name in &self.names {
+            if !ovs.dir.join(format!("{name}.mgmt")).exists() {
+                let why = ovs.last_error().unwrap_or_else(|| "see its log".into());
+                bail!("{name}: ovs-vswitchd could not make the bridge: {why}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes them (the nodes could not be made): whatever ovs-vsctl
+    /// made once it has returned.
+    pub fn undo(mut self, ovs: &Ovs) {
+        let _ = finish(self.making.take().into_iter().collect());
+        let _ = ovs.del_bridges(self.names.iter().map(String::as_str));
+    }
+}
+
+impl Drop for Bridges {
+    fn drop(&mut self) {
+        // Never left running behind an early return.
+        if let Some(mut making) = self.making.take() {
+            let _ = making.child.wait();
+        }
+    }
 }
 
 impl Started {
@@ -888,8 +936,6 @@ fn wait_for_uptime(at_least: Duration) {
     }
 }
 
-/// An OVS program's complaint as one line: its last message, without the
-/// program's name and log prefixes.
 /// An OVS program started by [`Ovs::spawn`].
 struct Starting {
     name: String,
@@ -911,6 +957,8 @@ fn finish(starting: Vec<Starting>) -> Result<()> {
     first.map_or(Ok(()), Err)
 }
 
+/// An OVS program's complaint as one line: its last message, without the
+/// program's name and log prefixes.
 fn complaint(program: &str, stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let line = text.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("failed");

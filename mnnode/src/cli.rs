@@ -90,7 +90,8 @@ pub struct AddArgs {
     /// Start no shell yet: make and configure each node's network
     /// namespace, pinned by its `ip netns` entry; the shell (with its own
     /// mount namespace and sysfs) starts on the first mnrun, `mnnode pid`
-    /// or `restart` of the node. Not for --root or --kind ovs.
+    /// or `restart` of the node (an OVS switch's entry pins the lab's OVS
+    /// namespace, where its shell starts). Not for --root.
     #[arg(long)]
     pub lazy: bool,
     /// Limit each node to this fraction of one CPU (cgroup CPU bandwidth).

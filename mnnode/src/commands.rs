@@ -51,9 +51,6 @@ fn add(args: AddArgs) -> Result<ExitCode> {
         bail!("--lazy is for nodes with namespaces of their own; a --root node has no namespace to pin");
     }
     if let Some(o) = &ovs_opts {
-        if args.lazy {
-            bail!("--lazy is not for OVS switches: their shells live in the lab's OVS namespace");
-        }
         if args.root {
             bail!("an OVS switch lives in the lab's OVS namespace; --root is not for --kind ovs");
         }

@@ -12,6 +12,10 @@
 //! the record again once they hold it, and find the shell made by the
 //! first. Everything that needs only the namespace (mnlink, `mnnode ip`,
 //! `ip netns exec`, list) goes through the entry and starts nothing.
+//!
+//! A lazy OVS switch has no namespace of its own: its entry pins the
+//! lab's OVS namespace (`opts.shared_netns`), where its first shell
+//! starts, as an eager OVS switch's does.
 use crate::lab::{Lab, NodeDir};
 use crate::node::Node;
 use crate::spawn::{self, AddOptions};
@@ -28,18 +32,25 @@ pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> 
     if opts.root {
         bail!("--lazy is for nodes with namespaces of their own; a --root node has no namespace to pin");
     }
-    if opts.kind.is_ovs() || opts.shared_netns.is_some() {
-        bail!("--lazy is not for OVS switches: their shells live in the lab's OVS namespace");
-    }
     let hierarchy = spawn::check(lab, names, opts)?;
     netns::prepare()?;
     let rt = netlink::runtime()?;
+    let shared = match opts.shared_netns {
+        // SAFETY: the caller keeps the descriptor open for the call.
+        Some(fd) => Some(File::from(
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+                .try_clone_to_owned()
+                .map_err(|e| mncli::io_error("the OVS namespace", &e))?,
+        )),
+        None => None,
+    };
+    let mut namespace = Namespace { shared: shared.as_ref(), id: None };
     let (signals, saved) = spawn::block_signals()?;
     let mut made: Vec<Node> = Vec::with_capacity(names.len());
     let result = (|| {
         for name in names {
             spawn::checkpoint(&signals)?;
-            let node = add_one(lab, name, opts, hierarchy.as_ref(), &rt, &mut made);
+            let node = add_one(lab, name, opts, hierarchy.as_ref(), &rt, &mut namespace, &mut made);
             node.with_context(|| name.clone())?;
         }
         Ok(())
@@ -51,12 +62,20 @@ pub(crate) fn add(lab: &Lab, names: &[String], opts: &AddOptions) -> Result<()> 
     result
 }
 
+/// The namespace shared by the nodes of a call (OVS switches), once
+/// configured: its inode and cookie.
+struct Namespace<'a> {
+    shared: Option<&'a File>,
+    id: Option<(u64, u64)>,
+}
+
 fn add_one(
     lab: &Lab,
     name: &str,
     opts: &AddOptions,
     hierarchy: Option<&cgroup::Hierarchy>,
     rt: &tokio::runtime::Runtime,
+    namespace: &mut Namespace,
     made: &mut Vec<Node>,
 ) -> Result<()> {
     let dir = lab.claim(name)?;
@@ -67,10 +86,23 @@ fn add_one(
         // Made now, so that del and clean find it; the shell joins it.
         node.cgroup = Some(h.create(&lab.cgroup_name(name), cpu)?);
     }
-    let ns = netlink::new_netns()?;
-    let (inode, cookie) = rt
-        .block_on(kind::configure(node, Some(&ns), opts, &lab.id))?
-        .ok_or_else(|| anyhow!("the namespace has no identity"))?;
+    let fresh;
+    let ns = match namespace.shared {
+        Some(shared) => shared,
+        None => {
+            fresh = netlink::new_netns()?;
+            &fresh
+        }
+    };
+    let (inode, cookie) = match namespace.id {
+        Some(id) => id,
+        None => rt
+            .block_on(kind::configure(node, Some(ns), opts, &lab.id))?
+            .ok_or_else(|| anyhow!("the namespace has no identity"))?,
+    };
+    if namespace.shared.is_some() {
+        namespace.id = Some((inode, cookie));
+    }
     (node.netns, node.cookie) = (Some(inode), Some(cookie));
     // The record first: should mnnode die before the entry is made, the
     // namespace dies with it and clean finds a record whose entry holds

@@ -125,9 +125,9 @@ add_nodes() { # KIND LABEL NAMES...: starts the call, in the background
 	[[ $k == host ]] && extra+=("${host_opts[@]}")
 	[[ $k == switch ]] && extra=(--kind "$switch_kind" "${switch_args[@]}")
 	[[ $k == switch && $switch_kind == switch ]] && ((stp)) && extra+=(--stp)
-	# A host's or Linux switch's shell starts when first used (mnrun,
-	# mnnode pid): a lab of thousands costs no shell per idle node.
-	[[ $k == host || ($k == switch && $switch_kind == switch) ]] && extra+=(--lazy)
+	# A host's or switch's shell starts when first used (mnrun, mnnode
+	# pid): a lab of thousands costs no shell per idle node.
+	[[ $k == host || $k == switch ]] && extra+=(--lazy)
 	mnnode add "${extra[@]}" "$@" 2>"$tmp/add-$k" &
 	adding+=($!) adding_kind+=("$k")
 }

@@ -378,3 +378,79 @@ fn a_batch_makes_its_ports_together_and_stops_at_the_failing_line() {
         "h3 reaches h4 through the ports the batch made"
     );
 }
+
+/// The pid column of a node in `mnnode list`.
+fn listed_pid(lab: &Lab, node: &str) -> String {
+    let list = lab.cmd("mnnode").arg("list").ok();
+    let line = list.stdout.lines().find(|l| l.split_whitespace().next() == Some(node));
+    line.and_then(|l| l.split_whitespace().nth(2))
+        .unwrap_or_else(|| panic!("{node} listed: {}", list.stdout))
+        .into()
+}
+
+#[test]
+fn lazy_switches_forward_before_their_shells_start() {
+    if !have_ovs("lazy_switches_forward_before_their_shells_start") {
+        return;
+    }
+    let lab = Lab::new();
+    two_hosts(&lab, &["--lazy", "--datapath", "user"], &["s1", "s2"]);
+    assert!(
+        eventually(Duration::from_secs(10), || ping(&lab)),
+        "h1 reaches h2 through two lazy OVS switches"
+    );
+    assert_eq!(listed_pid(&lab, "s1"), "-", "s1 forwards without a shell");
+    assert_eq!(listed_pid(&lab, "s2"), "-", "s2 forwards without a shell");
+    let ns = ovs_netns(&lab);
+    let entries = netns_entries(&lab);
+    assert!(entries.iter().any(|e| e.ends_with("-s1")), "s1's entry: {entries:?}");
+
+    // The first mnrun starts s1's shell, in the lab's OVS namespace.
+    let ports = lab.cmd("mnrun").args(["s1", "ovs-ofctl show s1; echo shell=$$"]).ok();
+    ports.check(ports.stdout.contains(" 1(s1-eth1)"), "s1's ports from its first shell");
+    let shell: i32 = ports.stdout.lines().find_map(|l| l.strip_prefix("shell=")).unwrap().parse().unwrap();
+    assert_eq!(listed_pid(&lab, "s1"), shell.to_string(), "s1's shell recorded");
+    assert_eq!(mn_tests::ns_inode(shell, "net"), Some(ns), "s1's shell is in the OVS namespace");
+    let pid = lab.cmd("mnnode").args(["pid", "s2"]).ok();
+    assert_eq!(pid.stdout.trim(), listed_pid(&lab, "s2"), "mnnode pid starts s2's shell");
+
+    // A switch that cannot be made leaves no bridge behind (the bridges
+    // are made while the nodes are).
+    let out = lab
+        .cmd("mnnode")
+        .args(["add", "--kind", "ovs", "--lazy", "--dpid", "00000000000000aa", "h1"])
+        .code(1);
+    out.check(out.stderr.starts_with("mnnode: h1: a node of that name exists in "), "h1 is taken");
+    let bridges = lab.cmd("mnrun").args(["s2", "ovs-vsctl list-br"]).ok();
+    assert_eq!(bridges.stdout.split_whitespace().collect::<Vec<_>>(), ["s1", "s2"], "no bridge h1 left");
+
+    // Deleting a lazy switch ends neither OVS nor the other switch.
+    lab.cmd("mnnode").args(["del", "s1"]).ok();
+    let daemon = vswitchd(&lab);
+    assert!(alive(daemon), "OVS stays while s2 is there");
+    let bridges = lab.cmd("mnrun").args(["s2", "ovs-vsctl list-br"]).ok();
+    assert_eq!(bridges.stdout.trim(), "s2", "s1's bridge went with it");
+    lab.cmd("mnnode").arg("clean").ok();
+    no_ovs_left(&lab, ns);
+    assert!(netns_entries(&lab).is_empty(), "entries left: {:?}", netns_entries(&lab));
+}
+
+/// A failed add of OVS switches undoes only what it made: the lab's new
+/// OVS, not an existing node it named (this used to remove h9).
+#[test]
+fn a_lazy_switch_that_cannot_be_made_takes_the_labs_new_ovs_with_it() {
+    if !have_ovs("a_lazy_switch_that_cannot_be_made_takes_the_labs_new_ovs_with_it") {
+        return;
+    }
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--lazy", "h9"]).ok();
+    let out =
+        lab.cmd("mnnode").args(["add", "--kind", "ovs", "--lazy", "--datapath", "user", "s1", "h9"]).code(1);
+    out.check(out.stderr.starts_with("mnnode: h9: a node of that name exists in "), "h9 is taken");
+    assert!(!lab.dir.join(".ovs").exists(), "the lab's OVS went with the failed call");
+    assert!(lab.cmd("mnnode").args(["pid", "s1"]).run().status.code() == Some(1), "no s1");
+    let entries = netns_entries(&lab);
+    assert_eq!(entries, [format!("{}-h9", lab.name())], "h9's entry is kept, and only it");
+    let h9 = lab.cmd("mnrun").args(["h9", "echo here"]).ok();
+    assert_eq!(h9.stdout, "here\n", "h9 still works");
+}

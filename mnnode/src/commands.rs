@@ -320,6 +320,7 @@ fn clean(verbose: bool, wait: bool) -> Result<ExitCode> {
             Err(e) => errors.push(e.to_string()),
         }
     }
+    let no_starts = crate::lazy::NoStarts::hold(&lab, &mut nodes)?;
     for node in &nodes {
         said.push(format!("removed {} {} ({})", node.kind, node.name, node.state().as_str()));
     }
@@ -365,6 +366,7 @@ fn clean(verbose: bool, wait: bool) -> Result<ExitCode> {
     if let Err(e) = lab.remove_lab_file(crate::lazy::PTY_HINT) {
         errors.push(e.to_string());
     }
+    drop(no_starts);
     let (swept, failed) = sweep_stale(&lab);
     said.extend(swept);
     errors.extend(failed);

@@ -159,6 +159,59 @@ fn borrowed_pty(lab: &Lab) -> Option<OwnedFd> {
     nix::unistd::isatty(&fd).unwrap_or(false).then_some(fd)
 }
 
+/// The lab file `clean` writes (`PID START`) while it ends the lab: a
+/// first start that finds it, under the node's start lock, refuses, so no
+/// shell starts behind clean's back (after it has looked for processes,
+/// before it unmounts the entry) with no record left to lead to it. A
+/// clean that died leaves a marker naming no live process: ignored.
+pub const CLEANING: &str = ".cleaning";
+
+/// The pid of the clean running in the lab, if any.
+fn cleaning(lab: &Lab) -> Option<i32> {
+    let text = lab.read_lab_file(CLEANING)?;
+    let mut words = text.split_whitespace();
+    let pid: i32 = words.next()?.parse().ok()?;
+    let start: u64 = words.next()?.parse().ok()?;
+    procfs::stat(pid).is_some_and(|s| s.start == start && !s.is_dead()).then_some(pid)
+}
+
+/// Held by `clean` while it ends the lab: no lazy node's first shell
+/// starts meanwhile. Made before clean reads what to end; it waits for
+/// starts in progress (each shell-less node's start lock, taken and let
+/// go) and returns the nodes as they are once those are done.
+pub struct NoStarts<'a> {
+    lab: &'a Lab,
+    mark: String,
+}
+
+impl<'a> NoStarts<'a> {
+    pub fn hold(lab: &'a Lab, nodes: &mut [Node]) -> Result<NoStarts<'a>> {
+        let me = std::process::id() as i32;
+        let start = procfs::stat(me).map(|s| s.start).ok_or_else(|| anyhow!("read our own start time"))?;
+        let mark = format!("{me} {start}\n");
+        lab.write_lab_file(CLEANING, &mark)?;
+        let held = NoStarts { lab, mark };
+        for node in nodes.iter_mut().filter(|n| !n.has_shell() && !n.root) {
+            let Ok(dir) = lab.node_dir(&node.name) else { continue };
+            lock_start(&dir)?;
+            // A start that held the lock before us has recorded its shell.
+            if let Ok(now) = lab.node(&node.name) {
+                *node = now;
+            }
+        }
+        Ok(held)
+    }
+}
+
+impl Drop for NoStarts<'_> {
+    fn drop(&mut self) {
+        // Another clean's mark is its own to remove.
+        if self.lab.read_lab_file(CLEANING).as_deref() == Some(self.mark.as_str()) {
+            let _ = self.lab.remove_lab_file(CLEANING);
+        }
+    }
+}
+
 /// Holds the node's start lock (an exclusive `flock` of its directory)
 /// until `dir` is closed: lazy starts and restarts take turns on it.
 pub(crate) fn lock_start(dir: &NodeDir) -> Result<()> {
@@ -207,6 +260,9 @@ pub(crate) fn start(lab: &Lab, dir: &NodeDir, node: Node) -> Result<Node> {
 fn start_held(lab: &Lab, dir: &NodeDir, mut node: Node) -> Result<Node> {
     let name = node.name.clone();
     node.check_protocol()?;
+    if let Some(pid) = cleaning(lab) {
+        bail!("node {name} is being removed (mnnode clean, pid {pid} is ending the lab)");
+    }
     let gone = || {
         anyhow!("node {name} is not running (its namespace is gone: the ip netns entry no longer holds it)")
     };

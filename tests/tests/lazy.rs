@@ -362,3 +362,61 @@ fn ctrl_c_at_the_terminal_during_a_first_start_spares_the_shell() {
         assert!(alive(shell), "{name}'s shell survived the Ctrl-Cs");
     }
 }
+
+/// `clean` marks the lab while it ends it (`.cleaning`: its pid and start
+/// time); a first start under that mark refuses, and a mark whose process
+/// is gone (a clean that died) is ignored.
+#[test]
+fn no_first_shell_starts_while_clean_ends_the_lab() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--lazy", "h1"]).ok();
+    let me = std::process::id() as i32;
+    let start = mnnode::procfs::stat(me).expect("our own stat").start;
+    std::fs::write(lab.dir.join(".cleaning"), format!("{me} {start}\n")).unwrap();
+    let out = lab.cmd("mnrun").args(["h1", "true"]).code(255);
+    assert_error(
+        &out,
+        &format!("mnrun: node h1 is being removed (mnnode clean, pid {me} is ending the lab)"),
+    );
+    let out = lab.cmd("mnnode").args(["pid", "h1"]).code(1);
+    assert_error(
+        &out,
+        &format!("mnnode: node h1 is being removed (mnnode clean, pid {me} is ending the lab)"),
+    );
+    assert_eq!(listed(&lab, "h1")[2], "-", "no shell was started");
+
+    // A clean that died: its mark names a process that is gone.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    std::fs::write(lab.dir.join(".cleaning"), format!("{pid} 1\n")).unwrap();
+    let out = lab.cmd("mnrun").args(["h1", "echo up"]).ok();
+    assert_eq!(out.stdout, "up\n", "a stale mark is ignored");
+    std::fs::remove_file(lab.dir.join(".cleaning")).unwrap();
+}
+
+/// First calls racing a clean: every shell they start is one clean ends,
+/// and nothing is left in any node's namespace.
+#[test]
+fn first_calls_racing_clean_leave_nothing_behind() {
+    let lab = Lab::new();
+    let names: Vec<String> = (1..=24).map(|i| format!("h{i}")).collect();
+    lab.cmd("mnnode").args(["add", "--lazy"]).args(&names).ok();
+    let inodes: Vec<u64> = names.iter().map(|n| pinned(&lab, n)).collect();
+    let callers: Vec<_> = names.iter().map(|n| lab.cmd("mnrun").args([n.as_str(), "true"]).spawn()).collect();
+    lab.cmd("mnnode").arg("clean").ok();
+    for mut caller in callers {
+        // Each either ran or was refused; none may hang.
+        let _ = caller.wait();
+    }
+    // A shell started after clean looked would still be there now.
+    for (name, inode) in names.iter().zip(inodes) {
+        assert!(
+            mn_tests::eventually(std::time::Duration::from_secs(5), || pids_in_ns("net", inode).is_empty()),
+            "{name}'s namespace still has processes: {:?}",
+            pids_in_ns("net", inode)
+        );
+    }
+    assert!(netns_entries(&lab).is_empty(), "entries left: {:?}", netns_entries(&lab));
+    assert!(!lab.dir.join(".cleaning").exists(), "clean removed its mark");
+}

@@ -50,7 +50,7 @@ complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l datapath -d 'ovs: 
 user\t'The userspace (netdev) datapath, in ovs-vswitchd itself'
 kernel\t'The kernel\'s (system) datapath: needs the openvswitch module'"
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l root -d 'Run in the root namespaces instead of new ones'
-complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l lazy -d 'Start no shell yet: make and configure each node\'s network namespace, pinned by its `ip netns` entry; the shell (with its own mount namespace and sysfs) starts on the first mnrun, `mnnode pid` or `restart` of the node. Not for --root or --kind ovs'
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l lazy -d 'Start no shell yet: make and configure each node\'s network namespace, pinned by its `ip netns` entry; the shell (with its own mount namespace and sysfs) starts on the first mnrun, `mnnode pid` or `restart` of the node (an OVS switch\'s entry pins the lab\'s OVS namespace, where its shell starts). Not for --root'
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l stp -d 'Turn on spanning tree on switches\' bridges'
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l ipv6-ll -d 'Give hosts\' interfaces IPv6 link-local addresses (and SLAAC), as the kernel does by default. Without it hosts stay silent when links come up: their autoconfiguration multicast would be flooded to every host'
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l help -d 'Print help'

@@ -136,20 +136,13 @@ pub const PTY_HINT: &str = ".pty";
 /// The terminal of the shell the lab's hint names, taken with
 /// pidfd_getfd; None when there is no such shell (or kernel support).
 fn borrowed_pty(lab: &Lab) -> Option<OwnedFd> {
-    let text = lab.read_lab_file(PTY_HINT)?;
-    let mut words = text.split_whitespace();
-    let pid: i32 = words.next()?.parse().ok()?;
-    let start: u64 = words.next()?.parse().ok()?;
-    let ours = || procfs::stat(pid).is_some_and(|s| s.start == start && !s.is_dead());
-    if pid <= 0 || !ours() {
-        return None;
-    }
+    let (pid, start) = named_process(lab, PTY_HINT)?;
     // SAFETY: pidfd_open returns a new descriptor or -1.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     // SAFETY: a descriptor pidfd_open just gave us.
     let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd as i32) })?;
     // Still that shell, now that the pidfd pins its pid.
-    if !ours() {
+    if !lives(pid, start) {
         return None;
     }
     // SAFETY: pidfd_getfd returns a new descriptor (close-on-exec) or -1.
@@ -168,11 +161,20 @@ pub const CLEANING: &str = ".cleaning";
 
 /// The pid of the clean running in the lab, if any.
 fn cleaning(lab: &Lab) -> Option<i32> {
-    let text = lab.read_lab_file(CLEANING)?;
+    named_process(lab, CLEANING).map(|(pid, _)| pid)
+}
+
+/// The process a lab file names (`PID START`), while it lives.
+fn named_process(lab: &Lab, file: &str) -> Option<(i32, u64)> {
+    let text = lab.read_lab_file(file)?;
     let mut words = text.split_whitespace();
     let pid: i32 = words.next()?.parse().ok()?;
     let start: u64 = words.next()?.parse().ok()?;
-    procfs::stat(pid).is_some_and(|s| s.start == start && !s.is_dead()).then_some(pid)
+    (pid > 0 && lives(pid, start)).then_some((pid, start))
+}
+
+fn lives(pid: i32, start: u64) -> bool {
+    procfs::stat(pid).is_some_and(|s| s.start == start && !s.is_dead())
 }
 
 /// Held by `clean` while it ends the lab: no lazy node's first shell

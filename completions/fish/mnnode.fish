@@ -51,7 +51,7 @@ user\t'The userspace (netdev) datapath, in ovs-vswitchd itself'
 kernel\t'The kernel\'s (system) datapath: needs the openvswitch module'"
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l root -d 'Run in the root namespaces instead of new ones'
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l lazy -d 'Start no shell yet: make and configure each node\'s network namespace, pinned by its `ip netns` entry; the shell (with its own mount namespace and sysfs) starts on the first mnrun, `mnnode pid` or `restart` of the node. Not for --root or --kind ovs'
-complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l stp -d 'Turn on spanning tree on switches\' bridges'
+complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l stp -d 'Turn on spanning tree on switches\' bridges (the kernel\'s STP), with its least forward delay (2 s) and a hello every second, and a bridge ID fixed at birth (an address made from the name), so that a lab\'s tree settles in seconds, is not elected anew as links are added, and comes out the same every time. See `mnlink stp`'
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l ipv6-ll -d 'Give hosts\' interfaces IPv6 link-local addresses (and SLAAC), as the kernel does by default. Without it hosts stay silent when links come up: their autoconfiguration multicast would be flooded to every host'
 complete -c mnnode -n "__fish_mnnode_using_subcommand add" -l help -d 'Print help'
 complete -c mnnode -n "__fish_mnnode_using_subcommand del" -l help -d 'Print help'

@@ -125,6 +125,15 @@ impl Links {
         }
     }
 
+    /// Every interface in a node's namespace, as the kernel dumps them (a
+    /// lazy node's pinned namespace: its shell is not started).
+    pub(crate) async fn dump(&mut self, name: &str) -> Result<Vec<LinkMessage>> {
+        let place = self.place(name).await?;
+        netlink::links(&place.conn.handle)
+            .await
+            .map_err(|e| anyhow!("{name}: list links: {}", netlink::describe(&e)))
+    }
+
     /// Closes one node's socket (`list` visits each node once).
     pub async fn forget(&mut self, name: &str) {
         if let Some(place) = self.places.remove(name) {

@@ -179,7 +179,6 @@ build() {
 	done
 	[[ -z $failed ]] || node_error "$failed"
 	progress "$(counted hosts=${#hosts[@]} switches=${#switches[@]} routers=${#routers[@]}) added"
-	stp_prepare
 	say "Adding links:"
 	if ((${#links[@]} <= 64)); then
 		local l a b pairs=''

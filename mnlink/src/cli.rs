@@ -134,6 +134,15 @@ pub enum Command {
         /// Only this switch.
         #[arg(value_name = "SWITCH")]
         node: Option<String>,
+        /// Start the spanning tree of bridges made with `mnnode add --stp
+        /// --down`: ROOT's bridge gets priority 4096 (the least bridge ID:
+        /// the root) and comes up first, the lab's other down STP bridges
+        /// 50 ms later. Nothing has spoken yet, so the root's first hello
+        /// crosses the lab in one wave and elects the tree at once; ports
+        /// forward or block 4 s (twice the forward delay) later. Prints
+        /// nothing unless --wait.
+        #[arg(long, value_name = "ROOT", conflicts_with = "node")]
+        start: Option<String>,
         /// First wait until the tree has settled: no port listening or
         /// learning, and nothing changed for one hello time and a second
         /// (the hold time's reach), which passes while ports still learn.

@@ -173,7 +173,7 @@ async fn run_one(links: &mut Option<Links>, command: Command, batch: bool) -> Re
                     Command::Graph { format, png, svg } => {
                         graph_print(&graph::Graph::default(), format, png, svg)
                     }
-                    Command::Stp { node: None, json, porcelain, .. } => {
+                    Command::Stp { node: None, start: None, json, porcelain, .. } => {
                         stp::print(&[], list::Format::new(json, porcelain))
                     }
                     command => Err(no_lab(&command)),
@@ -195,7 +195,8 @@ fn no_lab(command: &Command) -> anyhow::Error {
         | Command::Addr { a, .. }
         | Command::Mac { a, .. }
         | Command::Tunnel { a, .. } => Endpoint::parse(a).map(|e| e.node).unwrap_or_default(),
-        Command::List { node, .. } | Command::Stp { node, .. } => node.clone().unwrap_or_default(),
+        Command::List { node, .. } => node.clone().unwrap_or_default(),
+        Command::Stp { node, start, .. } => start.clone().or(node.clone()).unwrap_or_default(),
         Command::Graph { .. } => String::new(),
         Command::Capture { ends, .. } => {
             ends.first().and_then(|e| Endpoint::parse(e).ok()).map(|e| e.node).unwrap_or_default()
@@ -235,10 +236,16 @@ async fn execute(links: &mut Links, command: Command) -> Result<()> {
         Command::List { node, json, porcelain } => {
             list::print(links, node.as_deref(), list::Format::new(json, porcelain)).await
         }
-        Command::Stp { node, wait, timeout, json, porcelain } => {
+        Command::Stp { node, start, wait, timeout, json, porcelain } => {
             let switches = stp::switches(links, node.as_deref())?;
+            if let Some(root) = &start {
+                stp::start(links, root, &switches).await?;
+            }
             let bridges = if wait {
                 stp::wait(links, &switches, std::time::Duration::from_secs(timeout)).await?
+            } else if start.is_some() {
+                // A start says nothing (a line of mn's batch).
+                return Ok(());
             } else {
                 stp::read_all(links, &switches).await?
             };

@@ -103,6 +103,12 @@ pub struct AddArgs {
     /// added, and comes out the same every time. See `mnlink stp`.
     #[arg(long)]
     pub stp: bool,
+    /// With --stp: make each bridge down, so that it forwards nothing and
+    /// its spanning tree does not start until `mnlink stp --start ROOT`
+    /// brings the lab's bridges up together, the root first: the tree is
+    /// then elected in one wave once every link exists.
+    #[arg(long, requires = "stp")]
+    pub down: bool,
     /// Give hosts' interfaces IPv6 link-local addresses (and SLAAC), as the
     /// kernel does by default. Without it hosts stay silent when links come
     /// up: their autoconfiguration multicast would be flooded to every host.

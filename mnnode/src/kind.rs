@@ -199,7 +199,12 @@ pub(crate) async fn configure(
         let stp = if opts.stp { BridgeStpState::KernelStp } else { BridgeStpState::Disabled };
         // Multicast is flooded, as Open vSwitch does by default: snooping
         // the MLD reports every new port sends costs more than it saves.
-        let mut bridge_msg = LinkBridge::new(bridge).append_info_data(InfoBridge::MulticastSnooping(false));
+        let builder = if opts.down {
+            rtnetlink::LinkMessageBuilder::<LinkBridge>::new(bridge)
+        } else {
+            LinkBridge::new(bridge)
+        };
+        let mut bridge_msg = builder.append_info_data(InfoBridge::MulticastSnooping(false));
         if opts.stp {
             // The kernel's least forward delay (2 s, spent in listening
             // and again in learning) instead of 15 s, and hellos every

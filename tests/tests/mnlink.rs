@@ -504,3 +504,42 @@ fn stp_shows_ports_states_and_roles_and_waits_until_the_tree_has_settled() {
     let out = lab.cmd("mnlink").args(["stp", "h1"]).code(1);
     assert_error(&out, "mnlink: h1: not a switch with a Linux bridge (mnnode add --kind switch)");
 }
+
+#[test]
+fn stp_start_brings_down_bridges_up_with_the_named_root() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--lazy", "--kind", "switch", "--stp", "--down", "s1", "s2", "s3"]).ok();
+    lab.cmd("mnnode").args(["add", "--lazy", "--kind", "switch", "s4"]).ok();
+    lab.cmd("mnnode").args(["add", "--lazy", "h1"]).ok();
+    let batch = "add s1-eth1 s2-eth1\nadd s2-eth2 s3-eth1\nadd s3-eth2 s1-eth2\nadd s1-eth3 h1-eth0\n";
+    lab.cmd("mnlink").args(["-b", "-"]).stdin(batch).ok();
+    // Down: every port disabled, nothing forwards, no tree yet.
+    let out = lab.cmd("mnlink").args(["stp", "--porcelain"]).ok();
+    let states: Vec<&str> = out.stdout.lines().map(|l| l.split('\t').nth(2).unwrap_or("")).collect();
+    assert_eq!(states, ["disabled"; 7], "{}", out.stdout);
+    let out = lab.cmd("mnlink").args(["stp", "--start", "h1"]).code(1);
+    assert_error(
+        &out,
+        "mnlink: stp --start h1: h1 is not a switch with a Linux bridge (mnnode add --kind switch)",
+    );
+    let out = lab.cmd("mnlink").args(["stp", "--start", "s4"]).code(1);
+    assert_error(&out, "mnlink: stp --start s4: s4's bridge runs no spanning tree (mnnode add --stp)");
+    // s3 is not the least address's: the priority makes it the root.
+    let out = lab.cmd("mnlink").args(["stp", "--start", "s3"]).ok();
+    assert_eq!(out.stdout, "", "a start prints nothing");
+    let out = lab.cmd("mnlink").args(["stp", "--wait", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let s3 = &json[2];
+    assert_eq!(s3["switch"], "s3");
+    let id = s3["bridge_id"].as_str().expect("an ID");
+    assert!(id.starts_with("1000."), "priority 4096: {id}");
+    for b in &json.as_array().unwrap()[..3] {
+        assert_eq!(b["root_id"], id, "{} has s3 for its root", b["switch"]);
+        for p in b["ports"].as_array().unwrap() {
+            assert!(p["state"] == "forwarding" || p["state"] == "blocking", "settled: {p}");
+        }
+    }
+    let blocked = out.stdout.matches("\"blocking\"").count();
+    assert_eq!(blocked, 1, "one port of the loop blocks");
+    assert_eq!(lab.read_in("s1", "/sys/class/net/s1/operstate"), "up");
+}

@@ -101,6 +101,13 @@ fn stp_switches_get_the_shortest_timers_and_an_id_that_links_do_not_change() {
     lab.cmd("mnlink").args(["add", "h1-eth0", "s1-eth1"]).ok();
     lab.cmd("mnlink").args(["mac", "s1-eth1", "00:00:00:00:00:01"]).ok();
     assert_eq!(bridge("s1", "address"), address, "a port with a lesser address does not change the bridge's");
+    // --down: made down, for `mnlink stp --start`; only with --stp.
+    lab.cmd("mnnode").args(["add", "--kind", "switch", "--stp", "--down", "--lazy", "s3"]).ok();
+    let flags = bridge("s3", "flags");
+    assert_eq!(u32::from_str_radix(flags.trim_start_matches("0x"), 16).expect("hex flags") & 1, 0, "down");
+    assert_eq!(bridge("s3", "bridge/forward_delay"), "200");
+    let out = lab.cmd("mnnode").args(["add", "--kind", "switch", "--down", "s5"]).code(2);
+    out.check(out.stderr.contains("--stp"), "--down needs --stp");
     // Without --stp the kernel's defaults stand.
     assert_eq!(bridge("s2", "bridge/stp_state"), "0");
     assert_eq!(bridge("s2", "bridge/forward_delay"), "1500");

@@ -272,8 +272,11 @@ pub async fn wait(links: &mut Links, switches: &[String], timeout: Duration) -> 
             last = Some(now);
             since = look;
         }
-        let hello = bridges.iter().filter(|b| b.stp).map(|b| b.hello).max().unwrap_or(0);
-        let window = Duration::from_millis(u64::from(hello) * 10 + 750) + POLL;
+        // Without STP anywhere there is no news to wait for.
+        let window = match bridges.iter().filter(|b| b.stp).map(|b| b.hello).max() {
+            Some(hello) => Duration::from_millis(u64::from(hello) * 10 + 750) + POLL,
+            None => Duration::ZERO,
+        };
         let moving = bridges.iter().flat_map(|b| &b.ports).filter(|p| p.in_transition()).count();
         if moving == 0 && look.duration_since(since) >= window {
             return Ok(bridges);

@@ -458,6 +458,8 @@ fn stp_shows_ports_states_and_roles_and_waits_until_the_tree_has_settled() {
     assert_eq!(rows[0], ["SWITCH", "PORT", "STATE", "ROLE"]);
     assert_eq!(rows.len(), 1 + 8, "a row per port: {rows:?}");
     assert!(rows.contains(&vec!["s4", "s4-eth1", "forwarding", "-"]), "no STP: forwarding at once");
+    let out = lab.cmd("mnlink").args(["stp", "s4", "--wait", "--porcelain"]).ok();
+    assert_eq!(out.stdout, "s4\ts4-eth1\tforwarding\t-\n", "nothing to wait for without STP");
     // STP ports listen 2 s, then learn 2 s: no tree within a second.
     let out = lab.cmd("mnlink").args(["stp", "--wait", "--timeout", "1"]).code(1);
     out.check(

@@ -44,6 +44,8 @@ pub struct Port {
     /// The bridge and port that are designated on the port's segment.
     pub designated_bridge: Option<BridgeId>,
     pub designated_port: u16,
+    /// What is left of the forward-delay timer, in hundredths of a second.
+    pub timer: u64,
 }
 
 impl Port {
@@ -146,6 +148,7 @@ pub async fn read(links: &mut Links, switch: &str) -> Result<Bridge> {
             id: 0,
             designated_bridge: None,
             designated_port: 0,
+            timer: 0,
         };
         for info in infos {
             match info {
@@ -154,6 +157,7 @@ pub async fn read(links: &mut Links, switch: &str) -> Result<Bridge> {
                 InfoBridgePort::PortId(n) => port.id = *n,
                 InfoBridgePort::BridgeId(id) => port.designated_bridge = Some(id.clone()),
                 InfoBridgePort::DesignatedPort(n) => port.designated_port = *n,
+                InfoBridgePort::ForwardDelayTimer(t) => port.timer = *t,
                 _ => {}
             }
         }
@@ -287,7 +291,21 @@ pub async fn wait(links: &mut Links, switches: &[String], timeout: Duration) -> 
                 timeout.as_secs_f64()
             );
         }
-        tokio::time::sleep(POLL.saturating_sub(look.elapsed())).await;
+        tokio::time::sleep(next_look(&bridges).saturating_sub(look.elapsed())).await;
+    }
+}
+
+/// When to look again: every POLL, or when the last learning port's
+/// timer runs out if that is sooner (every port learning: the tree is
+/// done but for that).
+fn next_look(bridges: &[Bridge]) -> Duration {
+    let ports = || bridges.iter().flat_map(|b| &b.ports);
+    if ports().any(|p| p.state == BridgePortState::Listening) {
+        return POLL;
+    }
+    match ports().filter(|p| p.state == BridgePortState::Learning).map(|p| p.timer).max() {
+        Some(left) => POLL.min(Duration::from_millis(left.saturating_mul(10).saturating_add(20))),
+        None => POLL,
     }
 }
 

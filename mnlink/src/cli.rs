@@ -124,6 +124,42 @@ pub enum Command {
         #[arg(long, conflicts_with = "json")]
         porcelain: bool,
     },
+    /// Show the spanning tree of the lab's switches (Linux bridges): each
+    /// port's state and role, as the kernel has them.
+    ///
+    /// Roles: root (towards the root bridge), designated (forwards for its
+    /// segment), alternate (blocks: another way is better), `-` (no STP,
+    /// or the port is down). A lazy switch's shell is not started.
+    Stp {
+        /// Only this switch.
+        #[arg(value_name = "SWITCH")]
+        node: Option<String>,
+        /// Start the spanning tree of bridges made with `mnnode add --stp
+        /// --down`: ROOT's bridge gets priority 4096 (the least bridge ID:
+        /// the root) and comes up first, the lab's other down STP bridges
+        /// 50 ms later. Nothing has spoken yet, so the root's first hello
+        /// crosses the lab in one wave and elects the tree at once; ports
+        /// forward or block 4 s (twice the forward delay) later. Prints
+        /// nothing unless --wait.
+        #[arg(long, value_name = "ROOT", conflicts_with = "node")]
+        start: Option<String>,
+        /// First wait until the tree has settled: no port listening or
+        /// learning, and nothing changed for one hello time and a second
+        /// (the hold time's reach), which passes while ports still learn.
+        #[arg(long)]
+        wait: bool,
+        /// Give up waiting after this many seconds (an error).
+        #[arg(long, value_name = "SECONDS", default_value_t = 120, requires = "wait")]
+        timeout: u64,
+        /// Print a JSON array of switches instead: bridge_id, root_id,
+        /// root_path_cost, root_port and ports (interface, state, role).
+        #[arg(long)]
+        json: bool,
+        /// For scripts: a line per port, no header, tab-separated columns
+        /// SWITCH PORT STATE ROLE.
+        #[arg(long, conflicts_with = "json")]
+        porcelain: bool,
+    },
     /// Print the lab as a picture: nodes, links with both interface names,
     /// addresses and shaping, as the kernel has them.
     ///
@@ -281,6 +317,7 @@ Examples:
   mnlink addr h1-eth0 10.0.0.1/8
   mnlink down h1-eth0; mnlink up h1-eth0
   mnlink list s1
+  mnlink stp --wait
   mnlink graph --png lab.png
   mnlink capture s1-eth1 | wireshark -k -i -
   mnlink -b links.txt";

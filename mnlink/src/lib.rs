@@ -7,6 +7,7 @@ mod graph;
 pub mod links;
 mod list;
 pub mod shaping;
+mod stp;
 
 use anyhow::{Result, anyhow, bail};
 use clap::Parser;
@@ -172,6 +173,9 @@ async fn run_one(links: &mut Option<Links>, command: Command, batch: bool) -> Re
                     Command::Graph { format, png, svg } => {
                         graph_print(&graph::Graph::default(), format, png, svg)
                     }
+                    Command::Stp { node: None, start: None, json, porcelain, .. } => {
+                        stp::print(&[], list::Format::new(json, porcelain))
+                    }
                     command => Err(no_lab(&command)),
                 };
             }
@@ -192,6 +196,7 @@ fn no_lab(command: &Command) -> anyhow::Error {
         | Command::Mac { a, .. }
         | Command::Tunnel { a, .. } => Endpoint::parse(a).map(|e| e.node).unwrap_or_default(),
         Command::List { node, .. } => node.clone().unwrap_or_default(),
+        Command::Stp { node, start, .. } => start.clone().or(node.clone()).unwrap_or_default(),
         Command::Graph { .. } => String::new(),
         Command::Capture { ends, .. } => {
             ends.first().and_then(|e| Endpoint::parse(e).ok()).map(|e| e.node).unwrap_or_default()
@@ -230,6 +235,21 @@ async fn execute(links: &mut Links, command: Command) -> Result<()> {
         Command::Mac { a, mac } => links.mac(&Endpoint::parse(&a)?, &mac).await,
         Command::List { node, json, porcelain } => {
             list::print(links, node.as_deref(), list::Format::new(json, porcelain)).await
+        }
+        Command::Stp { node, start, wait, timeout, json, porcelain } => {
+            let switches = stp::switches(links, node.as_deref())?;
+            if let Some(root) = &start {
+                stp::start(links, root, &switches).await?;
+            }
+            let bridges = if wait {
+                stp::wait(links, &switches, std::time::Duration::from_secs(timeout)).await?
+            } else if start.is_some() {
+                // A start says nothing (a line of mn's batch).
+                return Ok(());
+            } else {
+                stp::read_all(links, &switches).await?
+            };
+            stp::print(&bridges, list::Format::new(json, porcelain))
         }
         Command::Graph { format, png, svg } => {
             if let Some((f, file)) = render_target(&png, &svg) {

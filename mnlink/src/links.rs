@@ -125,6 +125,47 @@ impl Links {
         }
     }
 
+    /// Every interface in a node's namespace, as the kernel dumps them (a
+    /// lazy node's pinned namespace: its shell is not started).
+    pub(crate) async fn dump(&mut self, name: &str) -> Result<Vec<LinkMessage>> {
+        let place = self.place(name).await?;
+        netlink::links(&place.conn.handle)
+            .await
+            .map_err(|e| anyhow!("{name}: list links: {}", netlink::describe(&e)))
+    }
+
+    /// Sets a switch's bridge's STP priority (0 to 65535: the high part of
+    /// its bridge ID).
+    pub(crate) async fn set_bridge_priority(&mut self, name: &str, priority: u16) -> Result<()> {
+        use rtnetlink::packet_route::link::InfoBridge;
+        let place = self.place(name).await?;
+        let msg = rtnetlink::LinkMessageBuilder::<rtnetlink::LinkBridge>::new(name)
+            .append_info_data(InfoBridge::Priority(priority))
+            .build();
+        place
+            .conn
+            .handle
+            .link()
+            .change(msg)
+            .execute()
+            .await
+            .map_err(|e| anyhow!("{name}: set the priority of bridge {name}: {}", netlink::describe(&e)))
+    }
+
+    /// Brings a switch's bridge up.
+    pub(crate) async fn bridge_up(&mut self, name: &str) -> Result<()> {
+        let place = self.place(name).await?;
+        let msg = rtnetlink::LinkUnspec::new_with_name(name).up().build();
+        place
+            .conn
+            .handle
+            .link()
+            .change(msg)
+            .execute()
+            .await
+            .map_err(|e| anyhow!("{name}: bring bridge {name} up: {}", netlink::describe(&e)))
+    }
+
     /// Closes one node's socket (`list` visits each node once).
     pub async fn forget(&mut self, name: &str) {
         if let Some(place) = self.places.remove(name) {

@@ -97,9 +97,19 @@ pub struct AddArgs {
     /// Limit each node to this fraction of one CPU (cgroup CPU bandwidth).
     #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
     pub cpu: Option<f64>,
-    /// Turn on spanning tree on switches' bridges.
+    /// Turn on spanning tree on switches' bridges (the kernel's STP), with
+    /// its least forward delay (2 s) and a hello every second, and a
+    /// bridge ID fixed at birth (an address made from the name), so that a
+    /// lab's tree settles in seconds, is not elected anew as links are
+    /// added, and comes out the same every time. See `mnlink stp`.
     #[arg(long)]
     pub stp: bool,
+    /// With --stp: make each bridge down, so that it forwards nothing and
+    /// its spanning tree does not start until `mnlink stp --start ROOT`
+    /// brings the lab's bridges up together, the root first: the tree is
+    /// then elected in one wave once every link exists.
+    #[arg(long, requires = "stp")]
+    pub down: bool,
     /// Give hosts' interfaces IPv6 link-local addresses (and SLAAC), as the
     /// kernel does by default. Without it hosts stay silent when links come
     /// up: their autoconfiguration multicast would be flooded to every host.

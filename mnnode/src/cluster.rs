@@ -47,6 +47,9 @@ pub fn add(args: &AddArgs, opts: &AddOptions, on: &str) -> Result<bool> {
     if args.stp {
         remote_args.push("--stp".into());
     }
+    if args.down {
+        remote_args.push("--down".into());
+    }
     if args.ipv6_ll {
         remote_args.push("--ipv6-ll".into());
     }

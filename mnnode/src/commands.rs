@@ -31,6 +31,7 @@ fn add(args: AddArgs) -> Result<ExitCode> {
         root,
         cpu: args.cpu,
         stp: args.stp,
+        down: args.down,
         ipv6_ll: args.ipv6_ll,
         shared_netns: None,
         env: Vec::new(),

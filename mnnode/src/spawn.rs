@@ -30,6 +30,8 @@ pub struct AddOptions {
     pub root: bool,
     pub cpu: Option<f64>,
     pub stp: bool,
+    /// A switch's bridge is made down (--down).
+    pub down: bool,
     /// Hosts get IPv6 link-local addresses (the kernel's default).
     pub ipv6_ll: bool,
     /// A network namespace the shells join instead of making their own

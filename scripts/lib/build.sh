@@ -124,7 +124,8 @@ add_nodes() { # KIND LABEL NAMES...: starts the call, in the background
 	[[ $k == host ]] && ((ipv6_ll)) && extra+=(--ipv6-ll)
 	[[ $k == host ]] && extra+=("${host_opts[@]}")
 	[[ $k == switch ]] && extra=(--kind "$switch_kind" "${switch_args[@]}")
-	[[ $k == switch && $switch_kind == switch ]] && ((stp)) && extra+=(--stp)
+	# Down until stp_settle starts the tree, root first (stp.sh).
+	[[ $k == switch && $switch_kind == switch ]] && ((stp)) && extra+=(--stp --down)
 	# A host's or switch's shell starts when first used (mnrun, mnnode
 	# pid): a lab of thousands costs no shell per idle node.
 	[[ $k == host || $k == switch ]] && extra+=(--lazy)
@@ -179,7 +180,7 @@ build() {
 	done
 	[[ -z $failed ]] || node_error "$failed"
 	progress "$(counted hosts=${#hosts[@]} switches=${#switches[@]} routers=${#routers[@]}) added"
-	stp_prepare
+	stp_start_line
 	say "Adding links:"
 	if ((${#links[@]} <= 64)); then
 		local l a b pairs=''
@@ -197,9 +198,10 @@ build() {
 	else
 		{
 			printf '%s\n' "${links[@]}"
+			((${#stp_lines[@]} == 0)) || printf '%s\n' "${stp_lines[@]}"
 			((${#addrs[@]} == 0)) || printf 'addr %s\n' "${addrs[@]}"
 			((${#macs[@]} == 0)) || printf 'mac %s\n' "${macs[@]}"
-		} | mnlink -b - 2>"$tmp/links.err" || batch_error "${link_at[@]}" "${addr_at[@]}" "${mac_at[@]}"
+		} | mnlink -b - 2>"$tmp/links.err" || batch_error "${link_at[@]}" "${stp_at[@]}" "${addr_at[@]}" "${mac_at[@]}"
 		[[ ! -s $tmp/links.err ]] || cat "$tmp/links.err" >&2
 	fi
 	progress "$(counted links=${#links[@]} addresses=${#addrs[@]} MACs=${#macs[@]}) made"

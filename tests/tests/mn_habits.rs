@@ -38,6 +38,17 @@ fn torus_has_mininets_names_and_ports_and_pings_through_its_loops() {
     }
     assert_eq!(pairs.len(), 27, "9 host links and 18 switch links");
     assert_eq!(lab.cmd("mnnode").args(["ip", "h3x3"]).ok().stdout, "10.0.0.9\n");
+    // The first switch is the root (priority 4096), and the tree was
+    // started and waited for without a switch's shell.
+    let out = lab.cmd("mnlink").args(["stp", "s1x1", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let id = json[0]["bridge_id"].as_str().expect("a bridge ID").to_string();
+    assert!(id.starts_with("1000."), "{id}");
+    assert_eq!(json[0]["root_id"], id.as_str());
+    let out = lab.cmd("mnnode").args(["list", "--porcelain"]).ok();
+    for line in out.stdout.lines().filter(|l| l.starts_with('s')) {
+        assert_eq!(line.split('\t').nth(2), Some("-"), "no shell: {line}");
+    }
     mn(&lab).arg("-c").ok();
     nothing_left(&lab);
 }

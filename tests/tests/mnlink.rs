@@ -443,3 +443,105 @@ fn batch_errors_name_directories_bad_text_and_full_bridges() {
     assert_error(&out, "mnlink: s1 has 1023 ports, the Linux bridge limit");
     assert_eq!(ifnames(&lab, "h1").len(), 1023 + 1, "nothing half-made: 1023 ends and lo");
 }
+
+#[test]
+fn stp_shows_ports_states_and_roles_and_waits_until_the_tree_has_settled() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--lazy", "--kind", "switch", "--stp", "s1", "s2", "s3"]).ok();
+    lab.cmd("mnnode").args(["add", "--lazy", "--kind", "switch", "s4"]).ok();
+    lab.cmd("mnnode").args(["add", "--lazy", "h1"]).ok();
+    // A triangle (one loop) and a switch without STP hanging off it.
+    let batch = "add s1-eth1 s2-eth1\nadd s2-eth2 s3-eth1\nadd s3-eth2 s1-eth2\nadd s3-eth3 s4-eth1\n";
+    lab.cmd("mnlink").args(["-b", "-"]).stdin(batch).ok();
+    let out = lab.cmd("mnlink").arg("stp").ok();
+    let rows: Vec<Vec<&str>> = out.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["SWITCH", "PORT", "STATE", "ROLE"]);
+    assert_eq!(rows.len(), 1 + 8, "a row per port: {rows:?}");
+    assert!(rows.contains(&vec!["s4", "s4-eth1", "forwarding", "-"]), "no STP: forwarding at once");
+    let out = lab.cmd("mnlink").args(["stp", "s4", "--wait", "--porcelain"]).ok();
+    assert_eq!(out.stdout, "s4\ts4-eth1\tforwarding\t-\n", "nothing to wait for without STP");
+    // STP ports listen 2 s, then learn 2 s: no tree within a second.
+    let out = lab.cmd("mnlink").args(["stp", "--wait", "--timeout", "1"]).code(1);
+    out.check(
+        out.stderr.starts_with("mnlink: the spanning tree did not settle in 1 s (")
+            && out.stderr.ends_with(" ports listening or learning)\n"),
+        "the deadline, and what was left",
+    );
+    let out = lab.cmd("mnlink").args(["stp", "--wait", "--porcelain"]).ok();
+    let rows: Vec<Vec<&str>> = out.stdout.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 8, "no header: {rows:?}");
+    let blocked: Vec<_> = rows.iter().filter(|r| r[2] == "blocking").collect();
+    assert_eq!(blocked.len(), 1, "one port of the loop blocks: {rows:?}");
+    assert_eq!(blocked[0][3], "alternate");
+    assert!(rows.iter().all(|r| r[2] == "blocking" || r[2] == "forwarding"), "settled: {rows:?}");
+    // The least bridge ID is the root: the addresses come from the names.
+    let root = ["s1", "s2", "s3"].into_iter().min_by_key(|s| mnnode::kind::stp_address(s)).unwrap();
+    let out = lab.cmd("mnlink").args(["stp", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let bridges = json.as_array().expect("an array of switches");
+    assert_eq!(bridges.len(), 4);
+    for b in &bridges[..3] {
+        let name = b["switch"].as_str().unwrap();
+        let root_id = bridges.iter().find(|b| b["switch"] == root).unwrap()["bridge_id"].clone();
+        assert_eq!(b["stp"], true);
+        assert_eq!(b["root_id"], root_id, "{name} agrees on the root");
+        if name == root {
+            assert_eq!(b["root_port"], serde_json::Value::Null, "the root has no root port");
+            assert_eq!(b["root_path_cost"], 0);
+        } else {
+            let port = b["root_port"].as_str().expect("a root port");
+            assert!(port.starts_with(&format!("{name}-eth")), "{port}");
+        }
+    }
+    assert_eq!(bridges[3]["switch"], "s4");
+    assert_eq!(bridges[3]["stp"], false);
+    assert_eq!(bridges[3]["ports"][0]["role"], "-");
+    // Read through the pinned namespaces: no switch got a shell.
+    let out = lab.cmd("mnnode").args(["list", "--porcelain"]).ok();
+    for line in out.stdout.lines().filter(|l| l.starts_with('s')) {
+        assert_eq!(line.split('\t').nth(2), Some("-"), "no shell: {line}");
+    }
+    let out = lab.cmd("mnlink").args(["stp", "s1", "--porcelain"]).ok();
+    assert_eq!(out.stdout.lines().count(), 2, "one switch's ports");
+    let out = lab.cmd("mnlink").args(["stp", "h1"]).code(1);
+    assert_error(&out, "mnlink: h1: not a switch with a Linux bridge (mnnode add --kind switch)");
+}
+
+#[test]
+fn stp_start_brings_down_bridges_up_with_the_named_root() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--lazy", "--kind", "switch", "--stp", "--down", "s1", "s2", "s3"]).ok();
+    lab.cmd("mnnode").args(["add", "--lazy", "--kind", "switch", "s4"]).ok();
+    lab.cmd("mnnode").args(["add", "--lazy", "h1"]).ok();
+    let batch = "add s1-eth1 s2-eth1\nadd s2-eth2 s3-eth1\nadd s3-eth2 s1-eth2\nadd s1-eth3 h1-eth0\n";
+    lab.cmd("mnlink").args(["-b", "-"]).stdin(batch).ok();
+    // Down: every port disabled, nothing forwards, no tree yet.
+    let out = lab.cmd("mnlink").args(["stp", "--porcelain"]).ok();
+    let states: Vec<&str> = out.stdout.lines().map(|l| l.split('\t').nth(2).unwrap_or("")).collect();
+    assert_eq!(states, ["disabled"; 7], "{}", out.stdout);
+    let out = lab.cmd("mnlink").args(["stp", "--start", "h1"]).code(1);
+    assert_error(
+        &out,
+        "mnlink: stp --start h1: h1 is not a switch with a Linux bridge (mnnode add --kind switch)",
+    );
+    let out = lab.cmd("mnlink").args(["stp", "--start", "s4"]).code(1);
+    assert_error(&out, "mnlink: stp --start s4: s4's bridge runs no spanning tree (mnnode add --stp)");
+    // s3 is not the least address's: the priority makes it the root.
+    let out = lab.cmd("mnlink").args(["stp", "--start", "s3"]).ok();
+    assert_eq!(out.stdout, "", "a start prints nothing");
+    let out = lab.cmd("mnlink").args(["stp", "--wait", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let s3 = &json[2];
+    assert_eq!(s3["switch"], "s3");
+    let id = s3["bridge_id"].as_str().expect("an ID");
+    assert!(id.starts_with("1000."), "priority 4096: {id}");
+    for b in &json.as_array().unwrap()[..3] {
+        assert_eq!(b["root_id"], id, "{} has s3 for its root", b["switch"]);
+        for p in b["ports"].as_array().unwrap() {
+            assert!(p["state"] == "forwarding" || p["state"] == "blocking", "settled: {p}");
+        }
+    }
+    let blocked = out.stdout.matches("\"blocking\"").count();
+    assert_eq!(blocked, 1, "one port of the loop blocks");
+    assert_eq!(lab.read_in("s1", "/sys/class/net/s1/operstate"), "up");
+}

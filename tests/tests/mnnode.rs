@@ -77,6 +77,43 @@ fn kinds_switch_and_router() {
     out.check(out.stdout.contains("switch") && out.stdout.contains("router"), "kinds listed");
 }
 
+#[test]
+fn stp_switches_get_the_shortest_timers_and_an_id_that_links_do_not_change() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--kind", "switch", "--stp", "--lazy", "s1"]).ok();
+    lab.cmd("mnnode").args(["add", "--kind", "switch", "s2"]).ok();
+    lab.cmd("mnnode").args(["add", "--lazy", "h1"]).ok();
+    let bridge = |node: &str, file: &str| lab.read_in(node, &format!("/sys/class/net/{node}/{file}"));
+    let timers = ["bridge/stp_state", "bridge/forward_delay", "bridge/hello_time"].map(|f| bridge("s1", f));
+    assert_eq!(
+        timers,
+        ["1", "200", "100"],
+        "STP on, forward delay 2 s and hellos every second (in hundredths)"
+    );
+    // The address is made from the name (NET_ADDR_SET, 3): the kernel
+    // keeps it as ports come and go.
+    let address =
+        mnnode::kind::stp_address("s1").iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+    assert!(address.starts_with("02:"), "locally administered: {address}");
+    assert_eq!(bridge("s1", "address"), address);
+    assert_eq!(bridge("s1", "addr_assign_type"), "3");
+    assert_eq!(bridge("s1", "bridge/bridge_id"), format!("8000.{}", address.replace(':', "")));
+    lab.cmd("mnlink").args(["add", "h1-eth0", "s1-eth1"]).ok();
+    lab.cmd("mnlink").args(["mac", "s1-eth1", "00:00:00:00:00:01"]).ok();
+    assert_eq!(bridge("s1", "address"), address, "a port with a lesser address does not change the bridge's");
+    // --down: made down, for `mnlink stp --start`; only with --stp.
+    lab.cmd("mnnode").args(["add", "--kind", "switch", "--stp", "--down", "--lazy", "s3"]).ok();
+    let flags = bridge("s3", "flags");
+    assert_eq!(u32::from_str_radix(flags.trim_start_matches("0x"), 16).expect("hex flags") & 1, 0, "down");
+    assert_eq!(bridge("s3", "bridge/forward_delay"), "200");
+    let out = lab.cmd("mnnode").args(["add", "--kind", "switch", "--down", "s5"]).code(2);
+    out.check(out.stderr.contains("--stp"), "--down needs --stp");
+    // Without --stp the kernel's defaults stand.
+    assert_eq!(bridge("s2", "bridge/stp_state"), "0");
+    assert_eq!(bridge("s2", "bridge/forward_delay"), "1500");
+    assert_ne!(bridge("s2", "addr_assign_type"), "3", "the kernel's own address");
+}
+
 /// Leaves three processes in a node that are not the shell's children: a
 /// background job of a process that exited, a setsid daemon, and a
 /// visitor that joined with `mnexec -a`.

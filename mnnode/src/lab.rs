@@ -143,20 +143,24 @@ impl Lab {
         let fd = crate::pin::open_dir(&dir, true)?
             .ok_or_else(|| anyhow!("{}: vanished while being created", dir.display()))?;
         check_private(fd.as_fd(), &dir, "MN_DIR")?;
+        if let Some(id) = read_marker(fd.as_fd(), &dir)? {
+            return Ok(Lab { dir, name, id, fd });
+        }
+        // Two mnnode adds at once (mn adds hosts and switches so) take
+        // turns here: the other's marker may be half made, visible only
+        // as its temporary file where there is no O_TMPFILE (overlayfs),
+        // and its first node may already be claimed.
+        let turn = DirTurn::take(fd.as_fd(), &dir)?;
         let id = match read_marker(fd.as_fd(), &dir)? {
             Some(id) => id,
             None if is_empty_lab(fd.as_fd(), &dir)? => write_marker(fd.as_fd(), &dir)?,
             None if is_older_lab(fd.as_fd(), &dir)? => write_marker(fd.as_fd(), &dir)?,
-            // Another mnnode may have marked it since we looked (mn adds
-            // hosts and switches at once): then it is a lab after all.
-            None => match read_marker(fd.as_fd(), &dir)? {
-                Some(id) => id,
-                None => bail!(
-                    "{}: not a lab directory (no {MARKER} marker) and not empty; refusing to make a lab in it",
-                    dir.display()
-                ),
-            },
+            None => bail!(
+                "{}: not a lab directory (no {MARKER} marker) and not empty; refusing to make a lab in it",
+                dir.display()
+            ),
         };
+        drop(turn);
         Ok(Lab { dir, name, id, fd })
     }
 
@@ -371,6 +375,32 @@ fn is_older_lab(fd: BorrowedFd, path: &Path) -> Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// An exclusive `flock` of the lab directory, let go on drop (the
+/// directory's descriptor itself stays open with the lab).
+struct DirTurn<'a>(BorrowedFd<'a>);
+
+impl<'a> DirTurn<'a> {
+    fn take(fd: BorrowedFd<'a>, path: &Path) -> Result<DirTurn<'a>> {
+        loop {
+            // SAFETY: flock on a descriptor the caller keeps open.
+            if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::LOCK_EX) } == 0 {
+                return Ok(DirTurn(fd));
+            }
+            let e = Errno::last();
+            if e != Errno::EINTR {
+                bail!("{}: lock: {}", path.display(), e.desc());
+            }
+        }
+    }
+}
+
+impl Drop for DirTurn<'_> {
+    fn drop(&mut self) {
+        // SAFETY: unlocking the descriptor locked in take.
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&self.0), libc::LOCK_UN) };
+    }
 }
 
 fn is_empty(fd: BorrowedFd, path: &Path) -> Result<bool> {

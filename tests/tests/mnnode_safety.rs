@@ -487,3 +487,25 @@ fn clean_removes_the_empty_directory_of_an_add_killed_right_after_claiming_a_nam
     assert!(!claimed.exists(), "the claimed name is free again");
     assert_eq!(std::fs::read_dir(&lab.dir).expect("lab").count(), 1, "only the marker is left");
 }
+
+/// Two adds at once into a new MN_DIR make one lab, as mn's adds of hosts
+/// and switches do. Where the filesystem has no O_TMPFILE (overlayfs
+/// before Linux 6.6: the VM leg's /tmp) the marker is written under a
+/// temporary name first, and the other add used to find the directory
+/// "not a lab directory and not empty".
+#[test]
+fn two_adds_at_once_make_one_lab() {
+    let lab = Lab::new();
+    for round in 0..30 {
+        let dir = lab.parent().join(mn_tests::unique("two"));
+        let hosts = lab.cmd("mnnode").args(["add", "--lazy", "h1", "h2"]).env("MN_DIR", &dir).start();
+        let switch =
+            lab.cmd("mnnode").args(["add", "--lazy", "--kind", "switch", "s1"]).env("MN_DIR", &dir).start();
+        let (hosts, switch) = (hosts.finish(), switch.finish());
+        hosts.check(hosts.status.success(), &format!("round {round}: the hosts' add"));
+        switch.check(switch.status.success(), &format!("round {round}: the switch's add"));
+        let list = lab.cmd("mnnode").arg("list").env("MN_DIR", &dir).ok();
+        list.check(list.stdout.lines().count() == 4, "one lab with all three nodes");
+        lab.cmd("mnnode").arg("clean").env("MN_DIR", &dir).ok();
+    }
+}

@@ -138,24 +138,22 @@ impl Links {
     /// its bridge ID).
     pub(crate) async fn set_bridge_priority(&mut self, name: &str, priority: u16) -> Result<()> {
         use rtnetlink::packet_route::link::InfoBridge;
-        let place = self.place(name).await?;
         let msg = rtnetlink::LinkMessageBuilder::<rtnetlink::LinkBridge>::new(name)
             .append_info_data(InfoBridge::Priority(priority))
             .build();
-        place
-            .conn
-            .handle
-            .link()
-            .change(msg)
-            .execute()
-            .await
-            .map_err(|e| anyhow!("{name}: set the priority of bridge {name}: {}", netlink::describe(&e)))
+        self.change_bridge(name, msg, &format!("set the priority of bridge {name}")).await
     }
 
     /// Brings a switch's bridge up.
     pub(crate) async fn bridge_up(&mut self, name: &str) -> Result<()> {
-        let place = self.place(name).await?;
         let msg = rtnetlink::LinkUnspec::new_with_name(name).up().build();
+        self.change_bridge(name, msg, &format!("bring bridge {name} up")).await
+    }
+
+    /// Applies a change to the bridge of switch `name`, in its namespace;
+    /// an error says `NAME: WHAT: why`.
+    async fn change_bridge(&mut self, name: &str, msg: LinkMessage, what: &str) -> Result<()> {
+        let place = self.place(name).await?;
         place
             .conn
             .handle
@@ -163,7 +161,7 @@ impl Links {
             .change(msg)
             .execute()
             .await
-            .map_err(|e| anyhow!("{name}: bring bridge {name} up: {}", netlink::describe(&e)))
+            .map_err(|e| anyhow!("{name}: {what}: {}", netlink::describe(&e)))
     }
 
     /// Closes one node's socket (`list` visits each node once).

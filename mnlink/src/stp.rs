@@ -168,24 +168,16 @@ pub async fn read(links: &mut Links, switch: &str) -> Result<Bridge> {
 }
 
 fn bridge_info(link: &LinkMessage) -> &[InfoBridge] {
-    link.attributes
-        .iter()
-        .find_map(|a| match a {
-            LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|i| match i {
-                LinkInfo::Data(InfoData::Bridge(data)) => Some(data.as_slice()),
-                _ => None,
-            }),
-            _ => None,
-        })
-        .unwrap_or(&[])
+    netlink::link_info(link, |i| match i {
+        LinkInfo::Data(InfoData::Bridge(data)) => Some(data.as_slice()),
+        _ => None,
+    })
+    .unwrap_or(&[])
 }
 
 fn port_info(link: &LinkMessage) -> Option<&[InfoBridgePort]> {
-    link.attributes.iter().find_map(|a| match a {
-        LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|i| match i {
-            LinkInfo::PortData(InfoPortData::BridgePort(data)) => Some(data.as_slice()),
-            _ => None,
-        }),
+    netlink::link_info(link, |i| match i {
+        LinkInfo::PortData(InfoPortData::BridgePort(data)) => Some(data.as_slice()),
         _ => None,
     })
 }

@@ -200,11 +200,19 @@ pub fn link_alias(link: &LinkMessage) -> Option<&str> {
 }
 
 pub fn link_kind(link: &LinkMessage) -> Option<&InfoKind> {
+    link_info(link, |i| match i {
+        LinkInfo::Kind(kind) => Some(kind),
+        _ => None,
+    })
+}
+
+/// The first of a link's IFLA_LINKINFO entries that `pick` takes.
+pub fn link_info<'a, T: ?Sized>(
+    link: &'a LinkMessage,
+    pick: impl Fn(&'a LinkInfo) -> Option<&'a T>,
+) -> Option<&'a T> {
     link.attributes.iter().find_map(|a| match a {
-        LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|i| match i {
-            LinkInfo::Kind(kind) => Some(kind),
-            _ => None,
-        }),
+        LinkAttribute::LinkInfo(infos) => infos.iter().find_map(&pick),
         _ => None,
     })
 }

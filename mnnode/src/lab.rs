@@ -28,7 +28,7 @@ use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::{Mode, SFlag, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 pub const DEFAULT_DIR: &str = "/run/mn";
 /// The marker that makes a directory a lab, written when the lab is made.
@@ -140,11 +140,14 @@ impl Lab {
     pub fn create() -> Result<Lab> {
         let dir = dir_from_env();
         let name = lab_name(&dir)?;
-        let fd = crate::pin::open_dir(&dir, true)?
+        let mut fd = crate::pin::open_dir(&dir, true)?
             .ok_or_else(|| anyhow!("{}: vanished while being created", dir.display()))?;
         check_private(fd.as_fd(), &dir, "MN_DIR")?;
         if let Some(id) = read_marker(fd.as_fd(), &dir)? {
             return Ok(Lab { dir, name, id, fd });
+        }
+        if crate::memfs::wanted(fd.as_fd()) {
+            fd = on_tmpfs(fd, &dir)?;
         }
         // Two mnnode adds at once (mn adds hosts and switches so) take
         // turns here: the other's marker may be half made, visible only
@@ -377,15 +380,34 @@ fn is_older_lab(fd: BorrowedFd, path: &Path) -> Result<bool> {
     Ok(true)
 }
 
-/// An exclusive `flock` of the lab directory, let go on drop (the
-/// directory's descriptor itself stays open with the lab).
-struct DirTurn<'a>(BorrowedFd<'a>);
+/// A new lab's empty directory under a disk /run, on a tmpfs of its own
+/// (memfs.rs). Two adds at once take turns on the parent directory: the
+/// second finds the first's tmpfs, or a marker there, and mounts nothing.
+fn on_tmpfs(fd: OwnedFd, dir: &Path) -> Result<OwnedFd> {
+    let parent = crate::memfs::parent(fd.as_fd(), dir)?;
+    let _turn = DirTurn::take(parent, dir)?;
+    let reopen = || {
+        crate::pin::open_dir(dir, false)?
+            .ok_or_else(|| anyhow!("{}: vanished while being created", dir.display()))
+    };
+    let fd = reopen()?;
+    if !crate::memfs::wanted(fd.as_fd()) {
+        return Ok(fd);
+    }
+    crate::memfs::mount_on(fd.as_fd(), dir, 0o700)?;
+    let fd = reopen()?;
+    check_private(fd.as_fd(), dir, "MN_DIR")?;
+    Ok(fd)
+}
 
-impl<'a> DirTurn<'a> {
-    fn take(fd: BorrowedFd<'a>, path: &Path) -> Result<DirTurn<'a>> {
+/// An exclusive `flock` of a directory, let go on drop.
+pub(crate) struct DirTurn<F: AsFd>(F);
+
+impl<F: AsFd> DirTurn<F> {
+    pub(crate) fn take(fd: F, path: &Path) -> Result<DirTurn<F>> {
         loop {
-            // SAFETY: flock on a descriptor the caller keeps open.
-            if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::LOCK_EX) } == 0 {
+            // SAFETY: flock on a descriptor the turn keeps open.
+            if unsafe { libc::flock(fd.as_fd().as_raw_fd(), libc::LOCK_EX) } == 0 {
                 return Ok(DirTurn(fd));
             }
             let e = Errno::last();
@@ -396,10 +418,10 @@ impl<'a> DirTurn<'a> {
     }
 }
 
-impl Drop for DirTurn<'_> {
+impl<F: AsFd> Drop for DirTurn<F> {
     fn drop(&mut self) {
         // SAFETY: unlocking the descriptor locked in take.
-        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&self.0), libc::LOCK_UN) };
+        unsafe { libc::flock(self.0.as_fd().as_raw_fd(), libc::LOCK_UN) };
     }
 }
 

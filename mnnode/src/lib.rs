@@ -12,6 +12,7 @@ pub mod kind;
 pub mod lab;
 pub mod lazy;
 mod marker;
+mod memfs;
 pub mod name;
 pub mod netlink;
 pub mod netns;

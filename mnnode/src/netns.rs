@@ -21,10 +21,13 @@ use std::sync::LazyLock;
 
 pub static DIR: LazyLock<&'static Path> = LazyLock::new(|| Path::new("/run/netns"));
 
-/// Makes /run/netns exist and be a shared mount point.
+/// Makes /run/netns exist and be a shared mount point: where /run is a
+/// disk and /run/netns is empty, a tmpfs (memfs.rs) rather than the
+/// directory bound onto itself.
 pub fn prepare() -> Result<()> {
     let dir: &Path = &DIR;
     std::fs::create_dir_all(dir).map_err(|e| mncli::io_error(dir.display(), &e))?;
+    give_tmpfs(dir)?;
     let shared = MsFlags::MS_SHARED | MsFlags::MS_REC;
     match mount(None::<&str>, dir, Some("none"), shared, None::<&str>) {
         Ok(()) => return Ok(()),
@@ -36,6 +39,24 @@ pub fn prepare() -> Result<()> {
         .map_err(|e| anyhow!("{}: bind it onto itself: {}", dir.display(), e.desc()))?;
     mount(None::<&str>, dir, Some("none"), shared, None::<&str>)
         .map_err(|e| anyhow!("{}: make it a shared mount: {}", dir.display(), e.desc()))
+}
+
+fn give_tmpfs(dir: &Path) -> Result<()> {
+    let open = || {
+        let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        nix::fcntl::open(dir, flags, Mode::empty()).map_err(|e| anyhow!("{}: {}", dir.display(), e.desc()))
+    };
+    let fd = open()?;
+    if !crate::memfs::wanted(fd.as_fd()) {
+        return Ok(());
+    }
+    // Two adds at once take turns: the second finds the first's tmpfs.
+    let _turn = crate::lab::DirTurn::take(crate::memfs::parent(fd.as_fd(), dir)?, dir)?;
+    let fd = open()?;
+    if crate::memfs::wanted(fd.as_fd()) {
+        crate::memfs::mount_on(fd.as_fd(), dir, 0o755)?;
+    }
+    Ok(())
 }
 
 /// A mount namespace to copy node namespaces from: the caller's, with

@@ -156,6 +156,9 @@ def main():
             sampler.stop = True
             sampler.join()
             last = sampler.last_busy - (time.monotonic() - (time.perf_counter() - t1)) if sampler.last_busy else None
+            # mnnode's tmpfs where /run is a disk (docs/DESIGN.md section 2).
+            if os.path.ismount(env["MN_DIR"]):
+                subprocess.run(["umount", env["MN_DIR"]], check=False)
             shutil.rmtree(parent, ignore_errors=True)
             print(json.dumps({
                 "topo": args.topo, "clean": args.clean, "up_s": round(up, 3), "returned_s": round(returned, 3),

@@ -509,3 +509,70 @@ fn two_adds_at_once_make_one_lab() {
         lab.cmd("mnnode").arg("clean").env("MN_DIR", &dir).ok();
     }
 }
+
+/// Where /run is a disk (this machine's: its ext4 without a journal made
+/// each lab made back to back slower to add than the last), a new lab's
+/// directory under /run and /run/netns get a tmpfs of their own; a
+/// directory that holds anything is left as it is, so nothing is hidden,
+/// and a lab elsewhere is never mounted on. Run in a mount namespace of
+/// its own whose /run is a directory of this test's.
+#[test]
+fn a_new_lab_under_a_disk_run_gets_a_tmpfs() {
+    let lab = Lab::new();
+    if fs_name(lab.parent()) == "tmpfs" {
+        mn_tests::skip(
+            "a_new_lab_under_a_disk_run_gets_a_tmpfs",
+            "the test's directories are on a tmpfs already",
+        );
+        return;
+    }
+    let run = lab.parent().join("run");
+    std::fs::create_dir(&run).expect("mkdir");
+    let (h1, h2, s1) = (mn_tests::unique("h"), mn_tests::unique("h"), mn_tests::unique("s"));
+    let script = r#"
+        set -e
+        mount --bind "$RUN" /run
+        export MN_DIR=/run/lab
+        trap 'mnnode clean >/dev/null' EXIT
+        mnnode add --lazy "$H1" "$H2" & a=$!
+        mnnode add --lazy --kind switch "$S1" & s=$!
+        wait $a && wait $s
+        echo "lab $(stat -f -c %T /run/lab) netns $(stat -f -c %T /run/netns) nodes $(mnnode list | tail -n +2 | wc -l)"
+        echo "mounted $(findmnt -n /run/lab | wc -l) beneath $(ls -A "$RUN/lab" | wc -l)"
+        mnrun "$H1" 'echo shell ok'
+        mkdir -m 700 /run/held && echo mine >/run/held/notes
+        MN_DIR=/run/held mnnode add --lazy "$H1" 2>&1 || true
+        echo "held $(stat -f -c %T /run/held) $(cat /run/held/notes)"
+        MN_DIR="$ELSEWHERE" mnnode add --lazy "$H2"
+        echo "elsewhere $(findmnt -n "$ELSEWHERE" | wc -l)"
+        MN_DIR="$ELSEWHERE" mnnode clean >/dev/null
+        mnnode clean >/dev/null
+        echo "cleaned: still mounted $(findmnt -n /run/lab | wc -l), entries $(ls -A /run/netns | wc -l)"
+    "#;
+    let out = lab
+        .cmd("unshare")
+        .args(["-m", "--propagation", "private", "bash", "-c", script])
+        .env("RUN", &run)
+        .env("ELSEWHERE", lab.parent().join("elsewhere"))
+        .env("H1", &h1)
+        .env("H2", &h2)
+        .env("S1", &s1)
+        .ok();
+    let refused = "mnnode: /run/held: not a lab directory (no .mn-lab marker) and not empty; refusing to make a lab in it";
+    let expected = format!(
+        "lab tmpfs netns tmpfs nodes 3\nmounted 1 beneath 0\nshell ok\n{refused}\nheld {} mine\nelsewhere 0\ncleaned: still mounted 1, entries 0\n",
+        fs_name(&run)
+    );
+    out.check(out.stdout == expected, &format!("this story:\n{expected}"));
+    // Nothing of the lab was ever on the disk beneath.
+    out.check(
+        std::fs::read_dir(run.join("lab")).expect("lab dir").next().is_none(),
+        "the disk's lab directory empty",
+    );
+}
+
+/// What `stat -f -c %T` calls the file system of `path`.
+fn fs_name(path: &Path) -> String {
+    let out = mn_tests::Cmd::new("stat").args(["-f", "-c", "%T"]).arg(path).ok();
+    out.stdout.trim().to_string()
+}

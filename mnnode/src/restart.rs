@@ -80,7 +80,12 @@ pub fn restart(lab: &Lab, name: &str) -> Result<()> {
     // The switch: the FIFO took the name, the record takes the new shell.
     let old = node.clone();
     (node.pid, node.start) = (pid, start);
-    dir.write_record(&node)?;
+    // Unrecorded, the new shell would be one nothing leads to: it goes
+    // again, and a next restart makes another (the old one's FIFO is gone).
+    if let Err(e) = dir.write_record(&node) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        return Err(e.context(format!("{name}: record the new shell (restart it again)")));
+    }
     if !node.root {
         repoint_netns_entry(lab, &old.name, old.pid, pid)?;
     }

@@ -51,3 +51,38 @@ fn restart_of_a_dead_node_is_refused() {
         "mnnode: node h1 is not running (its shell is dead); remove it with mnnode del h1 and add it again",
     );
 }
+
+/// A restart whose record cannot be written (a full file system) kills
+/// the shell it made: no process is left that no record leads to, the
+/// error says what to do, and a restart once there is room works.
+#[test]
+fn a_restart_that_cannot_record_its_shell_leaves_none() {
+    let lab = Lab::new();
+    let small = lab.parent().join("small");
+    std::fs::create_dir(&small).expect("mkdir");
+    let h = mn_tests::unique("h");
+    let script = r#"
+        set -e
+        mount -t tmpfs -o size=64k,mode=700 tmpfs "$SMALL"
+        export MN_DIR="$SMALL/lab"
+        trap 'mnnode clean >/dev/null; umount "$SMALL"' EXIT
+        mnnode add "$H"
+        old=$(mnnode pid "$H")
+        dd if=/dev/zero of="$SMALL/fill" bs=4k 2>/dev/null || true
+        mnnode restart "$H" 2>&1 && echo "restarted, with a full file system"
+        echo "old shell alive: $(kill -0 "$old" && echo yes)"
+        echo "processes in the node: $(ip netns pids "lab-$H" | wc -l)"
+        rm "$SMALL/fill"
+        mnnode restart "$H"
+        [ "$(mnnode pid "$H")" != "$old" ] && echo "a new shell"
+        mnrun "$H" 'echo it answers'
+        echo "processes in the node: $(ip netns pids "lab-$H" | wc -l)"
+    "#;
+    let out = lab.cmd("bash").args(["-c", script]).env("SMALL", &small).env("H", &h).ok();
+    let expected = format!(
+        "mnnode: {h}: record the new shell (restart it again): {}/lab/{h}/node.new: No space left on device\n\
+         old shell alive: yes\nprocesses in the node: 1\na new shell\nit answers\nprocesses in the node: 1\n",
+        small.display()
+    );
+    out.check(out.stdout == expected, &format!("this story:\n{expected}"));
+}

@@ -96,6 +96,9 @@ add_nodes_cluster() { # KIND NAMES...
 	local k=$1 m name extra=()
 	shift
 	[[ $k == host ]] && ((ipv6_ll)) && extra=(--ipv6-ll)
+	# The tree runs across machines too (BPDUs cross the tunnels), but a
+	# bridge is up from birth: --start reaches only one machine's bridges.
+	[[ $k == switch ]] && ((stp)) && extra=(--stp)
 	local -A on=()
 	for name in "$@"; do on[${machine_of[$name]}]+=" $name"; done
 	(

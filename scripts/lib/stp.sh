@@ -16,7 +16,8 @@ stp_lines=() stp_at=() # the batch's line that starts the tree, and its origin
 # while the ports listen and learn): the first switch's bridge becomes the
 # root and comes up first, the others right after, and the root's first
 # hello elects the whole tree in one wave (mnlink stp --start). A lab
-# across machines makes its switches without STP or --down: nothing to start.
+# across machines makes its switches' bridges up, with STP, from birth
+# (add_nodes_cluster): they elect as the links come, and nothing is started.
 stp_start_line() {
 	((stp && ${#switches[@]})) && [[ -z $cluster ]] || return 0
 	stp_lines=("stp --start ${switches[0]}") stp_at=(0)
@@ -30,6 +31,25 @@ stp_settle() {
 	((stp && ${#switches[@]})) || return 0
 	say "Waiting for the spanning tree to settle on ${#switches[@]} switches"
 	local states
-	states=$("$bin/mnlink" stp --wait --timeout 120 --porcelain) || die "the spanning tree did not settle"
+	if [[ -n $cluster ]]; then
+		states=$(stp_settle_cluster) || die "the spanning tree did not settle"
+	else
+		states=$("$bin/mnlink" stp --wait --timeout 120 --porcelain) || die "the spanning tree did not settle"
+	fi
 	info "$(grep -c $'\tblocking\t' <<<"$states" || true) ports blocked"
+}
+
+# Each machine's bridges, read there, all machines at once: the tree has
+# settled once every machine's part has.
+stp_settle_cluster() {
+	local m s pids=() rc=0
+	local -A holds=()
+	for s in "${switches[@]}"; do holds[${machine_of[$s]}]=1; done
+	for m in "${!holds[@]}"; do
+		echo "stp --wait --timeout 120 --porcelain" | "$bin/mnlink" --on "$m" -b - >"$tmp/stp-$m" &
+		pids+=($!)
+	done
+	for m in "${pids[@]}"; do wait "$m" || rc=1; done
+	cat "$tmp"/stp-*
+	return "$rc"
 }

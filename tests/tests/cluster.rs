@@ -419,3 +419,28 @@ fn a_lazy_node_on_another_machine_starts_its_shell_there() {
     c.cmd("mnnode").arg("clean").ok();
     assert!(c.nodes_on(0).is_empty());
 }
+
+/// A topology with loops over machines runs the spanning tree across
+/// them: the BPDUs cross the tunnels, some ports block, and every host
+/// reaches every other (without the tree, the first broadcast would
+/// circle the torus for ever).
+#[test]
+fn mn_cluster_runs_the_spanning_tree_across_machines() {
+    let Some(c) = cluster("mn_cluster_runs_the_spanning_tree_across_machines", &["a", "b"]) else { return };
+    let out = c
+        .cmd(mn_tests::repo().join("scripts/mn").to_str().unwrap())
+        .env("MN_BIN", mn_tests::bin_dir())
+        .env("MN_HISTORY", c.dir.join("history"))
+        .args(["--cluster", "a,b", "--topo", "torus,3,3", "--test", "pingall"])
+        .ok();
+    out.check(out.stdout.contains("*** Placing nodes over 2 machines (switchbin)"), "placement");
+    let blocked = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_suffix(" ports blocked"))
+        .and_then(|n| n.trim().parse::<u32>().ok());
+    // A 3 by 3 torus: 18 switch links, a tree of 8, so 10 left over.
+    out.check(blocked == Some(10), "10 ports blocked, read on both machines");
+    out.check(out.stdout.contains("*** Results: 0% dropped (72/72 received)"), "pingall across machines");
+    assert!(c.nodes_on(0).is_empty() && c.nodes_on(1).is_empty(), "the machines left empty");
+}

@@ -25,6 +25,7 @@ use mnexec::Prepared;
 use nix::sys::signal::{SigmaskHow, sigprocmask};
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 /// Adds lazy nodes: each a configured network namespace, pinned, and a
 /// record; no shell. All of the call or nothing.
@@ -217,6 +218,33 @@ impl Drop for NoStarts<'_> {
 /// Holds the node's start lock (an exclusive `flock` of its directory)
 /// until `dir` is closed: lazy starts and restarts take turns on it.
 pub(crate) fn lock_start(dir: &NodeDir) -> Result<()> {
+    lock_start_by(dir, None).map(drop)
+}
+
+/// [`lock_start`] until `deadline` at most; false once it has passed.
+fn lock_start_by(dir: &NodeDir, deadline: Option<Instant>) -> Result<bool> {
+    let Some(deadline) = deadline else {
+        return lock_start_blocking(dir).map(|()| true);
+    };
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(dir.fd().as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(true);
+        }
+        let e = nix::errno::Errno::last();
+        if e != nix::errno::Errno::EWOULDBLOCK && e != nix::errno::Errno::EINTR {
+            bail!("{}: lock: {}", dir.path.display(), e.desc());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        // A start takes milliseconds: look again soon.
+        std::thread::sleep(left.min(Duration::from_millis(5)));
+    }
+}
+
+fn lock_start_blocking(dir: &NodeDir) -> Result<()> {
     loop {
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(dir.fd().as_raw_fd(), libc::LOCK_EX) } == 0 {
@@ -234,18 +262,26 @@ pub(crate) fn lock_start(dir: &NodeDir) -> Result<()> {
 /// first. A node that has (or had) a shell is returned as it is, alive or
 /// not, for the caller to judge. The caller must be single-threaded.
 pub fn ensure_shell(lab: &Lab, name: &str) -> Result<Node> {
+    ensure_shell_by(lab, name, None)?.ok_or_else(|| anyhow!("{name}: the shell's start timed out"))
+}
+
+/// [`ensure_shell`], waiting for another call's start of the shell until
+/// `deadline` at most (`mnrun -t`): `None` once it has passed.
+pub fn ensure_shell_by(lab: &Lab, name: &str, deadline: Option<Instant>) -> Result<Option<Node>> {
     let dir = lab.node_dir(name)?;
     let node = lab.node(name)?;
     if node.has_shell() || node.root {
-        return Ok(node);
+        return Ok(Some(node));
     }
-    lock_start(&dir)?;
+    if !lock_start_by(&dir, deadline)? {
+        return Ok(None);
+    }
     // Another call may have started it while we waited.
     let node = lab.node(name)?;
     if node.has_shell() {
-        return Ok(node);
+        return Ok(Some(node));
     }
-    start(lab, &dir, node)
+    start(lab, &dir, node).map(Some)
 }
 
 /// Starts a lazy node's first shell; the caller holds the start lock.

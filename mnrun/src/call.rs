@@ -44,7 +44,9 @@ pub fn call(req: &Request) -> Result<Ending> {
     let lab = Lab::open_for(&req.node)?;
     // A lazy node's shell starts now, before anything here makes a thread
     // (starting a shell needs mnrun single-threaded).
-    mnnode::lazy::ensure_shell(&lab, &req.node)?;
+    if mnnode::lazy::ensure_shell_by(&lab, &req.node, deadline)?.is_none() {
+        return Ok(Ending::TimedOut);
+    }
     let dir = lab.node_dir(&req.node)?;
     let record = || dir.record().with_context(|| format!("node {}", req.node));
     record()?.check_protocol()?;

@@ -20,7 +20,8 @@ pub struct Cli {
     pub no_stdin: bool,
 
     /// Interrupt the command after SECS seconds (fractions allowed) and
-    /// exit 124.
+    /// exit 124. The time counts from mnrun's start: waits for the node
+    /// (another call's turn, a lazy shell's start) count too.
     #[arg(short = 't', value_name = "SECS")]
     pub timeout: Option<String>,
 

@@ -420,3 +420,47 @@ fn first_calls_racing_clean_leave_nothing_behind() {
     assert!(netns_entries(&lab).is_empty(), "entries left: {:?}", netns_entries(&lab));
     assert!(!lab.dir.join(".cleaning").exists(), "clean removed its mark");
 }
+
+/// Kills the process group it leads on drop, whatever the test did.
+struct Holder(std::process::Child);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        // SAFETY: signalling the group of a child we started, not reaped yet.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+/// `mnrun -t` bounds the wait on another call's start of the shell too.
+/// With the node's start lock held (as a first start in progress holds
+/// it), it gives up with 124, starts no shell of its own and runs
+/// nothing; once the lock is let go, the node answers as usual.
+#[test]
+fn mnrun_t_bounds_the_wait_for_another_calls_first_start() {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--lazy", "h1"]).ok();
+    let inode = pinned(&lab, "h1");
+    let mut holder = Holder(
+        std::process::Command::new("flock")
+            .arg(lab.dir.join("h1"))
+            .args(["-c", "echo held; exec sleep 60"])
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("flock(1)"),
+    );
+    let mut held = String::new();
+    let stdout = holder.0.stdout.take().expect("flock's stdout");
+    std::io::BufReader::new(stdout).read_line(&mut held).expect("read");
+    assert_eq!(held, "held\n");
+    let out = lab.cmd("mnrun").args(["-t", "0.3", "h1", "echo ran"]).code(124);
+    out.check(out.stdout.is_empty() && out.stderr.is_empty(), "nothing ran, nothing said");
+    assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new(), "no shell started");
+    assert_eq!(listed(&lab, "h1")[2], "-");
+    drop(holder);
+    assert_eq!(lab.cmd("mnrun").args(["-t", "10", "h1", "echo ran"]).ok().stdout, "ran\n");
+    assert_eq!(pids_in_ns("net", inode).len(), 1, "one shell");
+}

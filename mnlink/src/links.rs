@@ -96,7 +96,14 @@ impl Links {
                 netlink::connect_here().map_err(|e| anyhow!("node {name}: {}", crate::plain(&e)))?
             } else {
                 let ns = open_netns(&node)?;
-                netlink::connect_in(ns.as_fd()).map_err(|e| anyhow!("node {name}: {}", crate::plain(&e)))?
+                let conn = netlink::connect_in(ns.as_fd())
+                    .map_err(|e| anyhow!("node {name}: {}", crate::plain(&e)))?;
+                // A freed namespace's inode number is given out again; its
+                // cookie never is: another namespace is not the node's.
+                if node.cookie.is_some_and(|cookie| cookie != conn.cookie) {
+                    bail!("node {name} is not running");
+                }
+                conn
             };
             self.places.insert(name.to_string(), Place { node, conn, bridge: None, used: 0 });
         }

@@ -306,6 +306,10 @@ fn start_held(lab: &Lab, dir: &NodeDir, mut node: Node) -> Result<Node> {
     };
     let pin = node.pin.clone().ok_or_else(gone)?;
     let net = netns::open(&pin, node.netns).ok_or_else(gone)?;
+    // The inode of a freed namespace is given out again, its cookie never.
+    if node.cookie.is_some_and(|cookie| netlink::cookie_of(net.as_fd()) != Some(cookie)) {
+        return Err(gone());
+    }
     // The shell's mount namespace is made now, copied from ours, as
     // `mnexec -n` makes it: / private, a fresh sysfs, /run/netns detached.
     let own = File::open("/proc/self/ns/mnt").map_err(|e| mncli::io_error("/proc/self/ns/mnt", &e))?;

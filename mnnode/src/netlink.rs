@@ -114,6 +114,17 @@ pub fn connect_node(node: &crate::Node) -> Result<Conn> {
 }
 
 /// The cookie of the namespace a socket belongs to.
+/// The cookie of the network namespace open at `ns`: system-unique for
+/// as long as the system runs, unlike its inode number.
+pub fn cookie_of(ns: BorrowedFd) -> Option<u64> {
+    in_netns(ns, || {
+        let socket = std::os::unix::net::UnixDatagram::unbound().ok()?;
+        netns_cookie(socket.as_raw_fd()).ok()
+    })
+    .ok()
+    .flatten()
+}
+
 pub fn netns_cookie(fd: i32) -> Result<u64> {
     let mut cookie: u64 = 0;
     let mut len = std::mem::size_of::<u64>() as libc::socklen_t;

@@ -13,7 +13,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
@@ -176,12 +176,7 @@ fn find_victims(
 
 fn cookie_of(pid: i32) -> Option<u64> {
     let ns = File::open(format!("/proc/{pid}/ns/net")).ok()?;
-    netlink::in_netns(ns.as_fd(), || {
-        let socket = std::os::unix::net::UnixDatagram::unbound().ok()?;
-        netlink::netns_cookie(socket.as_raw_fd()).ok()
-    })
-    .ok()
-    .flatten()
+    netlink::cookie_of(ns.as_fd())
 }
 
 /// Shells of node directories that have no record (mnnode died between

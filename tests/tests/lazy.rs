@@ -236,6 +236,39 @@ fn a_lazy_node_whose_namespace_is_gone_says_so() {
     assert!(!entry.exists() && !lab.dir.join("h1").exists());
 }
 
+/// An inode number of a freed namespace is given to the next one made;
+/// its cookie never is. A record whose cookie is not the namespace's
+/// (as after a reuse; here the record is changed instead) names a node
+/// whose namespace is gone: no shell starts in the other namespace and
+/// no link is made there.
+#[test]
+fn a_namespace_with_another_cookie_is_not_the_nodes() {
+    let lab = Lab::new();
+    lab.cmd("mnnode").args(["add", "--lazy", "h1", "h2"]).ok();
+    let inode = pinned(&lab, "h1");
+    let record = lab.dir.join("h1/node");
+    let text = std::fs::read_to_string(&record).expect("the record");
+    let cookie: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("cookie="))
+        .and_then(|c| c.parse().ok())
+        .expect("a cookie in the record");
+    let other = text.replace(&format!("cookie={cookie}\n"), &format!("cookie={}\n", cookie + 1));
+    std::fs::write(&record, other).expect("write the record");
+    let out = lab.cmd("mnrun").args(["h1", "echo ran"]).code(255);
+    assert_error(
+        &out,
+        "mnrun: node h1 is not running (its namespace is gone: the ip netns entry no longer holds it)",
+    );
+    let out = lab.cmd("mnlink").args(["add", "h1-eth0", "h2-eth0"]).fails();
+    assert_error(&out, "mnlink: node h1 is not running");
+    assert_eq!(pids_in_ns("net", inode), Vec::<i32>::new(), "no shell started");
+    let out = lab.cmd("mnrun").args(["h2", "ls /sys/class/net"]).ok();
+    assert_eq!(out.stdout, "lo\n", "no link made");
+    std::fs::write(&record, text).expect("restore the record");
+    assert_eq!(lab.cmd("mnrun").args(["h1", "echo ran"]).ok().stdout, "ran\n");
+}
+
 #[test]
 fn lazy_is_refused_where_there_is_no_namespace_to_pin() {
     let lab = Lab::new();

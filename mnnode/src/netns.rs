@@ -16,7 +16,7 @@ use nix::sys::stat::Mode;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 pub static DIR: LazyLock<&'static Path> = LazyLock::new(|| Path::new("/run/netns"));
@@ -169,6 +169,33 @@ pub fn remove(entry: &Path, inode: Option<u64>) -> Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(mncli::io_error(entry.display(), &e)),
     }
+}
+
+/// [`remove`] for many entries, side by side: each unmount waits for an
+/// RCU grace period once it has let go of the mount lock, and unmounts at
+/// once share theirs (one by one, 11,111 entries took 3.3 s here).
+///
+/// In their order, about: `clean --wait` marks the namespaces with
+/// ascending ids (settle.rs), and the kernel forgets the ids of each run
+/// of dying namespaces newest first, so they go from the end of the list
+/// it dumps, and a dump in parts misses none of those left.
+pub fn remove_all(entries: &[(PathBuf, Option<u64>)]) -> Vec<Result<()>> {
+    const SIDE_BY_SIDE: usize = 8;
+    let remove = |(entry, inode): &(PathBuf, Option<u64>)| remove(entry, *inode).map(drop);
+    if entries.len() <= 8 * SIDE_BY_SIDE {
+        return entries.iter().map(remove).collect();
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..SIDE_BY_SIDE)
+            .map(|k| scope.spawn(move || entries.iter().skip(k).step_by(SIDE_BY_SIDE).map(remove).collect()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join().unwrap_or_else(|_| vec![Err(anyhow!("remove ip netns entries: a thread panicked"))])
+            })
+            .collect()
+    })
 }
 
 fn file_name(entry: &Path) -> String {

@@ -259,11 +259,11 @@ pub fn remove(lab: &Lab, nodes: &[Node], wait_for_peers: bool) -> Result<()> {
     let nodes = &nodes[..];
     // The entries hold the namespaces: they go first, for the kernel to
     // tear the namespaces and their links down.
-    for node in nodes.iter().filter(|n| !n.root) {
-        if let Err(e) = crate::netns::remove(&lab.netns_entry(&node.name), node.netns) {
-            errors.push(e.to_string());
-        }
-    }
+    let entries: Vec<_> =
+        nodes.iter().filter(|n| !n.root).map(|n| (lab.netns_entry(&n.name), n.netns)).collect();
+    errors.extend(
+        crate::netns::remove_all(&entries).into_iter().filter_map(Result::err).map(|e| e.to_string()),
+    );
     // The last OVS switch takes the lab's OVS along, and the far ends of
     // its links in the OVS namespace with it.
     if nodes.iter().any(|n| n.kind.is_ovs()) {

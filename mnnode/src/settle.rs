@@ -111,11 +111,15 @@ pub fn wait(marks: &Marks) -> Result<Duration> {
 /// returns how many are left.
 async fn wait_gone(handle: &mut Handle, ids: &HashSet<i32>, started: Instant) -> Result<usize> {
     let mut pause = Duration::from_millis(1);
+    // A dump in parts while the kernel forgets ids may miss some that are
+    // left (each part resumes by position): none left, twice over.
+    let mut none_before = false;
     loop {
         let left = ids.intersection(&self::ids(handle).await?).count();
-        if left == 0 || started.elapsed() > LIMIT {
+        if (left == 0 && none_before) || started.elapsed() > LIMIT {
             return Ok(left);
         }
+        none_before = left == 0;
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(10));
     }
@@ -125,8 +129,9 @@ async fn wait_gone(handle: &mut Handle, ids: &HashSet<i32>, started: Instant) ->
 /// takes it up in its next cleanup run. Returns its id.
 async fn sentinel(handle: &mut Handle) -> Result<i32> {
     let ns = empty_namespace()?;
-    let mut taken = ids(handle).await?;
-    let given = give_free_id(handle, ns.as_fd(), &mut taken).await?;
+    // Any free id, the kernel's choice: a list of ids dumped while the
+    // kernel forgets others may miss some that are taken.
+    let given = give_id(handle, ns.as_fd(), AUTO).await?;
     drop(ns);
     given.ok_or_else(|| anyhow!("give the sentinel namespace an id: it has none"))
 }
@@ -173,9 +178,12 @@ fn empty_namespace() -> Result<File> {
     made
 }
 
-/// Gives the namespace `ns` the id `id` in ours; one that has an id
-/// already keeps it. Returns its id (`None`: it has none, and `id` was
-/// taken by another namespace).
+/// NETNSA_NSID's "any free id".
+const AUTO: i32 = -1;
+
+/// Gives the namespace `ns` the id `id` (or [`AUTO`]) in ours; one that
+/// has an id already keeps it. Returns its id (`None`: it has none, and
+/// `id` was taken by another namespace).
 async fn give_id(handle: &mut Handle, ns: BorrowedFd<'_>, id: i32) -> Result<Option<i32>> {
     let mut msg = NsidMessage::default();
     msg.attributes.push(NsidAttribute::Fd(ns.as_raw_fd() as u32));
@@ -183,7 +191,8 @@ async fn give_id(handle: &mut Handle, ns: BorrowedFd<'_>, id: i32) -> Result<Opt
     let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewNsId(msg));
     req.header.flags = NLM_F_REQUEST | NLM_F_ACK;
     match answer(handle, req).await? {
-        Ok(_) => return Ok(Some(id)),
+        Ok(_) if id != AUTO => return Ok(Some(id)),
+        Ok(_) => {}
         Err(code) if code == -libc::EEXIST => {}
         Err(code) => bail!("give a namespace an id: {}", nix::errno::Errno::from_raw(-code).desc()),
     }

@@ -139,3 +139,20 @@ fn clean_wait_returns_once_the_kernel_has_torn_the_namespaces_down() {
     let again = lab.cmd("mnnode").args(["clean", "-v", "--wait"]).ok();
     assert_eq!((again.stdout.as_str(), again.stderr.as_str()), ("", ""));
 }
+
+/// More entries than one goes by one: clean unmounts them side by side
+/// (netns.rs), and every one goes, and --wait still sees every namespace
+/// torn down.
+#[test]
+fn clean_of_many_lazy_nodes_removes_every_entry() {
+    let lab = Lab::new();
+    let names = hosts(&mn_tests::unique("mh"), 150);
+    lab.cmd("mnnode").args(["add", "--lazy"]).args(&names).ok();
+    assert_eq!(mn_tests::netns_entries(&lab).len(), 150);
+    lab.cmd("mnrun").args([&names[70], "true"]).ok();
+    let out = lab.cmd("mnnode").args(["clean", "-v", "--wait"]).ok();
+    let last = out.stdout.lines().last().unwrap_or_default();
+    out.check(last.starts_with("the kernel finished tearing down 150 namespaces "), "all 150 waited for");
+    assert_eq!(mn_tests::netns_entries(&lab), Vec::<String>::new());
+    assert_eq!(lab.cmd("mnnode").arg("list").ok().stdout.lines().count(), 1);
+}

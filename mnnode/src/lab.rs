@@ -146,9 +146,12 @@ impl Lab {
         if let Some(id) = read_marker(fd.as_fd(), &dir)? {
             return Ok(Lab { dir, name, id, fd });
         }
-        if crate::memfs::wanted(fd.as_fd()) {
-            fd = on_tmpfs(fd, &dir)?;
-        }
+        // Under a disk /run, on a tmpfs of its own (memfs.rs): ours, or
+        // another add's made meanwhile, so the directory is opened again.
+        crate::memfs::give_tmpfs(&dir, 0o700, || crate::pin::open_dir(&dir, false).ok().flatten());
+        fd = crate::pin::open_dir(&dir, false)?
+            .ok_or_else(|| anyhow!("{}: vanished while being created", dir.display()))?;
+        check_private(fd.as_fd(), &dir, "MN_DIR")?;
         // Two mnnode adds at once (mn adds hosts and switches so) take
         // turns here: the other's marker may be half made, visible only
         // as its temporary file where there is no O_TMPFILE (overlayfs),
@@ -378,26 +381,6 @@ fn is_older_lab(fd: BorrowedFd, path: &Path) -> Result<bool> {
         }
     }
     Ok(true)
-}
-
-/// A new lab's empty directory under a disk /run, on a tmpfs of its own
-/// (memfs.rs). Two adds at once take turns on the parent directory: the
-/// second finds the first's tmpfs, or a marker there, and mounts nothing.
-fn on_tmpfs(fd: OwnedFd, dir: &Path) -> Result<OwnedFd> {
-    let parent = crate::memfs::parent(fd.as_fd(), dir)?;
-    let _turn = DirTurn::take(parent, dir)?;
-    let reopen = || {
-        crate::pin::open_dir(dir, false)?
-            .ok_or_else(|| anyhow!("{}: vanished while being created", dir.display()))
-    };
-    let fd = reopen()?;
-    // Without the right to mount, the lab is made where it is.
-    if !crate::memfs::wanted(fd.as_fd()) || crate::memfs::mount_on(fd.as_fd(), dir, 0o700).is_err() {
-        return Ok(fd);
-    }
-    let fd = reopen()?;
-    check_private(fd.as_fd(), dir, "MN_DIR")?;
-    Ok(fd)
 }
 
 /// An exclusive `flock` of a directory, let go on drop.

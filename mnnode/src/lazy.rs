@@ -307,8 +307,12 @@ fn start_held(lab: &Lab, dir: &NodeDir, mut node: Node) -> Result<Node> {
     let pin = node.pin.clone().ok_or_else(gone)?;
     let net = netns::open(&pin, node.netns).ok_or_else(gone)?;
     // The inode of a freed namespace is given out again, its cookie never.
-    if node.cookie.is_some_and(|cookie| netlink::cookie_of(net.as_fd()) != Some(cookie)) {
-        return Err(gone());
+    if let Some(cookie) = node.cookie {
+        match netlink::cookie_of(net.as_fd()) {
+            Some(now) if now == cookie => {}
+            Some(_) => return Err(gone()),
+            None => bail!("node {name}: could not read its namespace's cookie"),
+        }
     }
     // The shell's mount namespace is made now, copied from ours, as
     // `mnexec -n` makes it: / private, a fresh sysfs, /run/netns detached.

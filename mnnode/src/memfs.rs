@@ -12,13 +12,12 @@
 //! were what it should be. The tools never unmount it: a lab's directory
 //! stays what it is for as long as the machine runs, and nothing is ever
 //! hidden under it, since only an empty directory gets one.
-use anyhow::{Result, anyhow};
 use nix::fcntl::OFlag;
-use nix::mount::{MsFlags, mount};
-use nix::sys::stat::Mode;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sys::stat::{Mode, fstat};
 use nix::sys::statfs::{FsType, TMPFS_MAGIC, fstatfs};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 /// ramfs, which libc does not name (include/uapi/linux/magic.h).
 const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
@@ -32,40 +31,56 @@ pub fn on_memory(fd: BorrowedFd) -> bool {
     })
 }
 
+/// Where it is wanted (see [`wanted`]), mounts a tmpfs (mode `mode`,
+/// ours) on the empty directory `path`, which `open` opens; returns
+/// whether it did. The caller opens the directory again to see it.
+///
+/// Two calls at once take turns on the parent directory's `flock` (the
+/// directory's own cannot serve: the one opened after the mount is
+/// another), and the second finds the first's tmpfs. A tool that takes no
+/// turns (`ip netns add`) may make an entry between the look and the
+/// mount: the directory beneath is looked at again through the descriptor
+/// opened before the mount, and if it holds anything the tmpfs goes again.
+/// Best effort: where anything fails, the directory stays as it is.
+pub fn give_tmpfs(path: &Path, mode: u32, open: impl Fn() -> Option<OwnedFd>) -> bool {
+    let Some(fd) = open().filter(|fd| wanted(fd.as_fd())) else { return false };
+    let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let Ok(parent) = nix::fcntl::openat(fd.as_fd(), "..", flags, Mode::empty()) else { return false };
+    let Ok(_turn) = crate::lab::DirTurn::take(parent, path) else { return false };
+    let Some(below) = open().filter(|fd| wanted(fd.as_fd())) else { return false };
+    let Ok(real) = real_path(below.as_fd()) else { return false };
+    let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    // As systemd sizes /run.
+    let data = format!("mode={mode:o},uid={uid},gid={gid},size=20%");
+    let target = format!("/proc/self/fd/{}", below.as_raw_fd());
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    if mount(Some("tmpfs"), target.as_str(), Some("tmpfs"), flags, Some(data.as_str())).is_err() {
+        return false;
+    }
+    if !is_empty(below.as_fd()) {
+        let _ = umount2(&real, MntFlags::MNT_DETACH);
+        return false;
+    }
+    true
+}
+
 /// Whether the empty directory open at `fd` should get a tmpfs: it is
-/// under /run (where it really is, past any symlink) on a disk.
-pub fn wanted(fd: BorrowedFd) -> bool {
+/// below /run (where it really is, past any symlink), on /run's own disk
+/// file system (not another mounted below it: a USB stick's).
+fn wanted(fd: BorrowedFd) -> bool {
     if on_memory(fd) || !is_empty(fd) {
         return false;
     }
+    let below_run = real_path(fd).is_ok_and(|real| real.starts_with("/run") && real != Path::new("/run"));
+    let same_disk = match (fstat(fd), nix::sys::stat::stat("/run")) {
+        (Ok(here), Ok(run)) => here.st_dev == run.st_dev,
+        _ => false,
+    };
+    below_run && same_disk
+}
+
+fn real_path(fd: BorrowedFd) -> std::io::Result<PathBuf> {
     std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .is_ok_and(|real| real.starts_with("/run/"))
-}
-
-/// Mounts a tmpfs (mode `mode`, owned by us) on the directory open at
-/// `fd`; `path` only names it in an error. The caller opens it again to
-/// see the tmpfs.
-pub fn mount_on(fd: BorrowedFd, path: &Path, mode: u32) -> Result<()> {
-    let target = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
-    let data = format!("mode={mode:o},uid={uid},gid={gid}");
-    mount(
-        Some("tmpfs"),
-        target.as_str(),
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some(data.as_str()),
-    )
-    .map_err(|e| anyhow!("{}: mount a tmpfs on it: {}", path.display(), e.desc()))
-}
-
-/// The directory that holds the one open at `fd`: whose `flock` is the
-/// turn to decide whether to mount on it (the directory's own descriptor
-/// cannot serve: the one opened after the mount is another directory).
-pub fn parent(fd: BorrowedFd, path: &Path) -> Result<OwnedFd> {
-    let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
-    nix::fcntl::openat(fd, "..", flags, Mode::empty())
-        .map_err(|e| anyhow!("{}/..: {}", path.display(), e.desc()))
 }
 
 fn is_empty(fd: BorrowedFd) -> bool {

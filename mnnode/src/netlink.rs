@@ -113,7 +113,6 @@ pub fn connect_node(node: &crate::Node) -> Result<Conn> {
     connect_in(ns.as_fd())
 }
 
-/// The cookie of the namespace a socket belongs to.
 /// The cookie of the network namespace open at `ns`: system-unique for
 /// as long as the system runs, unlike its inode number.
 pub fn cookie_of(ns: BorrowedFd) -> Option<u64> {
@@ -125,6 +124,7 @@ pub fn cookie_of(ns: BorrowedFd) -> Option<u64> {
     .flatten()
 }
 
+/// The cookie of the namespace a socket belongs to.
 pub fn netns_cookie(fd: i32) -> Result<u64> {
     let mut cookie: u64 = 0;
     let mut len = std::mem::size_of::<u64>() as libc::socklen_t;

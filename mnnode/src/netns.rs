@@ -27,7 +27,7 @@ pub static DIR: LazyLock<&'static Path> = LazyLock::new(|| Path::new("/run/netns
 pub fn prepare() -> Result<()> {
     let dir: &Path = &DIR;
     std::fs::create_dir_all(dir).map_err(|e| mncli::io_error(dir.display(), &e))?;
-    give_tmpfs(dir)?;
+    give_tmpfs(dir);
     let shared = MsFlags::MS_SHARED | MsFlags::MS_REC;
     match mount(None::<&str>, dir, Some("none"), shared, None::<&str>) {
         Ok(()) => return Ok(()),
@@ -41,20 +41,9 @@ pub fn prepare() -> Result<()> {
         .map_err(|e| anyhow!("{}: make it a shared mount: {}", dir.display(), e.desc()))
 }
 
-/// Where it can: a tmpfs is a saving, and without one (a symlink there,
-/// no right to mount) /run/netns is what it always was.
-fn give_tmpfs(dir: &Path) -> Result<()> {
-    let open = || {
-        let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        nix::fcntl::open(dir, flags, Mode::empty()).ok()
-    };
-    let Some(fd) = open().filter(|fd| crate::memfs::wanted(fd.as_fd())) else { return Ok(()) };
-    // Two adds at once take turns: the second finds the first's tmpfs.
-    let _turn = crate::lab::DirTurn::take(crate::memfs::parent(fd.as_fd(), dir)?, dir)?;
-    if let Some(fd) = open().filter(|fd| crate::memfs::wanted(fd.as_fd())) {
-        let _ = crate::memfs::mount_on(fd.as_fd(), dir, 0o755);
-    }
-    Ok(())
+fn give_tmpfs(dir: &Path) {
+    let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    crate::memfs::give_tmpfs(dir, 0o755, || nix::fcntl::open(dir, flags, Mode::empty()).ok());
 }
 
 /// A mount namespace to copy node namespaces from: the caller's, with
@@ -183,14 +172,21 @@ pub fn remove_all(entries: &[(PathBuf, Option<u64>)]) -> Vec<Result<()>> {
     if entries.len() <= 8 * SIDE_BY_SIDE {
         return entries.iter().map(remove).collect();
     }
+    let stripe = move |k: usize| -> Vec<Result<()>> {
+        entries.iter().skip(k).step_by(SIDE_BY_SIDE).map(remove).collect()
+    };
     std::thread::scope(|scope| {
+        // A thread that cannot be made (a pids limit) leaves its stripe to us.
         let workers: Vec<_> = (0..SIDE_BY_SIDE)
-            .map(|k| scope.spawn(move || entries.iter().skip(k).step_by(SIDE_BY_SIDE).map(remove).collect()))
+            .map(|k| std::thread::Builder::new().spawn_scoped(scope, move || stripe(k)).map_err(|_| k))
             .collect();
         workers
             .into_iter()
-            .flat_map(|w| {
-                w.join().unwrap_or_else(|_| vec![Err(anyhow!("remove ip netns entries: a thread panicked"))])
+            .flat_map(|w| match w {
+                Ok(w) => w
+                    .join()
+                    .unwrap_or_else(|_| vec![Err(anyhow!("remove ip netns entries: a thread panicked"))]),
+                Err(k) => stripe(k),
             })
             .collect()
     })

@@ -84,6 +84,8 @@ pub fn restart(lab: &Lab, name: &str) -> Result<()> {
     // again, and a next restart makes another (the old one's FIFO is gone).
     if let Err(e) = dir.write_record(&node) {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        // SAFETY: reaping the child start_shell started.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         return Err(e.context(format!("{name}: record the new shell (restart it again)")));
     }
     if !node.root {

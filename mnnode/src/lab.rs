@@ -148,10 +148,12 @@ impl Lab {
         }
         // Under a disk /run, on a tmpfs of its own (memfs.rs): ours, or
         // another add's made meanwhile, so the directory is opened again.
-        crate::memfs::give_tmpfs(&dir, 0o700, || crate::pin::open_dir(&dir, false).ok().flatten());
-        fd = crate::pin::open_dir(&dir, false)?
-            .ok_or_else(|| anyhow!("{}: vanished while being created", dir.display()))?;
-        check_private(fd.as_fd(), &dir, "MN_DIR")?;
+        let reopen = || crate::pin::open_dir(&dir, false).ok().flatten();
+        if crate::memfs::give_tmpfs(fd.as_fd(), &dir, 0o700, reopen) {
+            fd = crate::pin::open_dir(&dir, false)?
+                .ok_or_else(|| anyhow!("{}: vanished while being created", dir.display()))?;
+            check_private(fd.as_fd(), &dir, "MN_DIR")?;
+        }
         // Two mnnode adds at once (mn adds hosts and switches so) take
         // turns here: the other's marker may be half made, visible only
         // as its temporary file where there is no O_TMPFILE (overlayfs),

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
 
 /// Whether the directory open at `fd` lies on a memory file system.
-pub fn on_memory(fd: BorrowedFd) -> bool {
+fn on_memory(fd: BorrowedFd) -> bool {
     // Where it cannot be told, as if it were: nothing is mounted then.
     fstatfs(fd).map_or(true, |fs| {
         let kind = fs.filesystem_type();
@@ -32,8 +32,10 @@ pub fn on_memory(fd: BorrowedFd) -> bool {
 }
 
 /// Where it is wanted (see [`wanted`]), mounts a tmpfs (mode `mode`,
-/// ours) on the empty directory `path`, which `open` opens; returns
-/// whether it did. The caller opens the directory again to see it.
+/// ours) on the empty directory `path`, open at `fd`; `open` opens it
+/// again. Returns whether `fd` may no longer be what `path` leads to
+/// (our tmpfs, or another call's, is there now): the caller then opens
+/// it again to see it.
 ///
 /// Two calls at once take turns on the parent directory's `flock` (the
 /// directory's own cannot serve: the one opened after the mount is
@@ -42,26 +44,30 @@ pub fn on_memory(fd: BorrowedFd) -> bool {
 /// mount: the directory beneath is looked at again through the descriptor
 /// opened before the mount, and if it holds anything the tmpfs goes again.
 /// Best effort: where anything fails, the directory stays as it is.
-pub fn give_tmpfs(path: &Path, mode: u32, open: impl Fn() -> Option<OwnedFd>) -> bool {
-    let Some(fd) = open().filter(|fd| wanted(fd.as_fd())) else { return false };
+pub fn give_tmpfs(fd: BorrowedFd, path: &Path, mode: u32, open: impl Fn() -> Option<OwnedFd>) -> bool {
+    if !wanted(fd) {
+        return false;
+    }
+    mount_when_still_wanted(fd, path, mode, open);
+    true
+}
+
+fn mount_when_still_wanted(fd: BorrowedFd, path: &Path, mode: u32, open: impl Fn() -> Option<OwnedFd>) {
     let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
-    let Ok(parent) = nix::fcntl::openat(fd.as_fd(), "..", flags, Mode::empty()) else { return false };
-    let Ok(_turn) = crate::lab::DirTurn::take(parent, path) else { return false };
-    let Some(below) = open().filter(|fd| wanted(fd.as_fd())) else { return false };
-    let Ok(real) = real_path(below.as_fd()) else { return false };
+    let Ok(parent) = nix::fcntl::openat(fd, "..", flags, Mode::empty()) else { return };
+    let Ok(_turn) = crate::lab::DirTurn::take(parent, path) else { return };
+    let Some(below) = open().filter(|fd| wanted(fd.as_fd())) else { return };
+    let Ok(real) = real_path(below.as_fd()) else { return };
     let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
     // As systemd sizes /run.
     let data = format!("mode={mode:o},uid={uid},gid={gid},size=20%");
     let target = format!("/proc/self/fd/{}", below.as_raw_fd());
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    if mount(Some("tmpfs"), target.as_str(), Some("tmpfs"), flags, Some(data.as_str())).is_err() {
-        return false;
-    }
-    if !is_empty(below.as_fd()) {
+    if mount(Some("tmpfs"), target.as_str(), Some("tmpfs"), flags, Some(data.as_str())).is_ok()
+        && !is_empty(below.as_fd())
+    {
         let _ = umount2(&real, MntFlags::MNT_DETACH);
-        return false;
     }
-    true
 }
 
 /// Whether the empty directory open at `fd` should get a tmpfs: it is

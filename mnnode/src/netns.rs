@@ -43,7 +43,10 @@ pub fn prepare() -> Result<()> {
 
 fn give_tmpfs(dir: &Path) {
     let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    crate::memfs::give_tmpfs(dir, 0o755, || nix::fcntl::open(dir, flags, Mode::empty()).ok());
+    let open = || nix::fcntl::open(dir, flags, Mode::empty()).ok();
+    if let Some(fd) = open() {
+        crate::memfs::give_tmpfs(fd.as_fd(), dir, 0o755, open);
+    }
 }
 
 /// A mount namespace to copy node namespaces from: the caller's, with
